@@ -1,0 +1,55 @@
+# Every target creates or reuses .venv, so each works on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+# JupyterLab refuses to start as root unless told to.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+PYTEST_ARGS ?=
+
+.PHONY: install lab demo test lint format bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+# The embedded default store of this checkout: .mlops/ is found by walking up from the
+# notebooks, so the lab, `make demo` and the CLI all see the same runs.
+.mlops:
+	mkdir -p .mlops
+
+lab: install .mlops
+	$(BIN)/jupyter lab $(ROOT_FLAG) --notebook-dir=. notebooks/demo.ipynb
+
+demo: install .mlops
+	$(BIN)/jupyter-mlops demo
+
+lint: install
+	$(BIN)/ruff check jupyter_mlops tests
+	$(BIN)/ruff format --check jupyter_mlops tests
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format jupyter_mlops tests
+	$(BIN)/ruff check --fix jupyter_mlops tests
+
+test: install lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+$(BENCH_STAMP):
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet mlflow pandas numpy scikit-learn
+	touch $(BENCH_STAMP)
+
+bench: install $(BENCH_STAMP)
+	$(BIN)/python tests/benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -1,0 +1,101 @@
+"""jupyter-mlops: the ML lifecycle inside JupyterLab.
+
+``%load_ext jupyter_mlops`` enables ``%%track`` and ``%mlops``; the functions below are the
+fluent API for code outside tracked cells.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .client import Client
+from .entities import DatasetVersion, Experiment, LoggedModel, Metric, Run, RunInfo, RunStatus
+from .exceptions import (
+    Conflict,
+    ExecutionError,
+    IntegrityError,
+    InvalidInput,
+    MlopsError,
+    MlopsWarning,
+    NotFound,
+)
+from .tracking.fluent import (
+    ActiveRun,
+    active_run,
+    end_run,
+    flush,
+    get_client,
+    log_artifact,
+    log_dataset,
+    log_metric,
+    log_metrics,
+    log_model,
+    log_param,
+    log_params,
+    set_store,
+    set_tag,
+    set_tags,
+    start_run,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActiveRun",
+    "Client",
+    "Conflict",
+    "DatasetVersion",
+    "ExecutionError",
+    "Experiment",
+    "IntegrityError",
+    "InvalidInput",
+    "LoggedModel",
+    "Metric",
+    "MlopsError",
+    "MlopsWarning",
+    "NotFound",
+    "Run",
+    "RunInfo",
+    "RunStatus",
+    "active_run",
+    "end_run",
+    "fingerprint",
+    "flush",
+    "get_client",
+    "load_model",
+    "log_artifact",
+    "log_dataset",
+    "log_metric",
+    "log_metrics",
+    "log_model",
+    "log_param",
+    "log_params",
+    "set_store",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]
+
+
+def fingerprint(obj: Any) -> str:
+    """Content fingerprint ``"xxh3-128:<hex>"`` of a DataFrame, Series, array, file or folder."""
+    from .data import fingerprint as _fingerprint
+
+    return _fingerprint(obj)
+
+
+def load_model(ref: str) -> Any:
+    """Load a logged model by id or ``runs:/<run_id>/<name>`` (sha256-verified)."""
+    return get_client().load_model(ref)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    from .magics import load_ipython_extension as _load
+
+    _load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .magics import unload_ipython_extension as _unload
+
+    _unload(ipython)

@@ -1,0 +1,94 @@
+"""Where the store lives, and settings read from the environment.
+
+Resolution order (DESIGN.md): ``JUPYTER_MLOPS_STORE`` (a database URL) wins; else
+``JUPYTER_MLOPS_HOME`` (a folder holding ``mlops.db`` and ``artifacts/``); else the nearest
+``.mlops/`` folder walking up from the working directory; else ``<jupyter data dir>/mlops``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+STORE_ENV = "JUPYTER_MLOPS_STORE"
+HOME_ENV = "JUPYTER_MLOPS_HOME"
+ARTIFACTS_ENV = "JUPYTER_MLOPS_ARTIFACTS"
+DB_FILENAME = "mlops.db"
+LOCAL_DIRNAME = ".mlops"
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """A database URL plus the root of the artifact store."""
+
+    db_url: str
+    artifact_root: str
+    source: str  # which rule chose it, shown by `jupyter-mlops info`
+
+    @property
+    def home(self) -> Path | None:
+        """The folder of a SQLite store (None for a server database)."""
+        if self.db_url.startswith("sqlite:///"):
+            return Path(self.db_url[len("sqlite:///") :]).parent
+        return None
+
+
+def _home_location(home: Path, source: str) -> StoreLocation:
+    home = home.expanduser().resolve()
+    artifacts = os.environ.get(ARTIFACTS_ENV) or str(home / "artifacts")
+    return StoreLocation(f"sqlite:///{home / DB_FILENAME}", artifacts, source)
+
+
+def _find_local_dir(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        candidate = folder / LOCAL_DIRNAME
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def default_data_dir() -> Path:
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "mlops"
+
+
+def resolve_location(target: str | os.PathLike[str] | None = None) -> StoreLocation:
+    """Resolve a store location.
+
+    Args:
+        target: a database URL (``sqlite:///…``, ``postgresql://…``), a folder to use as
+            the store home, or None to follow the environment rules.
+    """
+    if target is not None:
+        text = os.fspath(target)
+        if "://" in text:
+            return _url_location(text, "argument")
+        return _home_location(Path(text), "argument")
+    url = os.environ.get(STORE_ENV)
+    if url:
+        return _url_location(url, STORE_ENV)
+    home = os.environ.get(HOME_ENV)
+    if home:
+        return _home_location(Path(home), HOME_ENV)
+    local = _find_local_dir(Path.cwd())
+    if local is not None:
+        return _home_location(local, f"{local}")
+    return _home_location(default_data_dir(), "jupyter data dir")
+
+
+def _url_location(url: str, source: str) -> StoreLocation:
+    if url.startswith("sqlite:///"):
+        db_path = Path(url[len("sqlite:///") :]).expanduser().resolve()
+        artifacts = os.environ.get(ARTIFACTS_ENV) or str(db_path.parent / "artifacts")
+        return StoreLocation(f"sqlite:///{db_path}", artifacts, source)
+    artifacts = os.environ.get(ARTIFACTS_ENV) or str(default_data_dir() / "artifacts")
+    return StoreLocation(url, artifacts, source)
+
+
+def env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default

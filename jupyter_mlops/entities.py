@@ -1,0 +1,144 @@
+"""Plain data objects returned by the Client; mirrored by the lab extension's wire types."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class RunStatus(str, Enum):
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+    @classmethod
+    def terminal(cls) -> tuple[RunStatus, ...]:
+        return (cls.FINISHED, cls.FAILED, cls.KILLED)
+
+
+def _jsonable(value: Any) -> Any:
+    """Floats that JSON cannot carry (NaN, ±inf) become strings, as MLflow's REST API does."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class _Entity:
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))  # type: ignore[call-overload,no-any-return]
+
+
+@dataclass
+class Experiment(_Entity):
+    id: int
+    name: str
+    created_at: int
+    description: str = ""
+    run_count: int = 0
+
+
+@dataclass
+class Metric(_Entity):
+    key: str
+    value: float
+    step: int
+    timestamp: int
+
+
+@dataclass
+class DatasetVersion(_Entity):
+    """One version of a named dataset: same name and fingerprint is the same version."""
+
+    id: str
+    name: str
+    version: int
+    fingerprint: str
+    kind: str  # dataframe | series | ndarray | file | dir
+    shape: list[int] | None
+    schema: list[dict[str, str]]
+    profile: dict[str, Any] | None
+    source: str  # variable name or file path it came from
+    nbytes: int
+    created_at: int
+    role: str | None = None  # input | output, when seen through a run
+
+
+@dataclass
+class Artifact(_Entity):
+    path: str
+    sha256: str
+    size: int
+    kind: str = "file"
+    created_at: int = 0
+
+
+@dataclass
+class LoggedModel(_Entity):
+    id: str
+    run_id: str
+    name: str
+    flavor: str
+    model_class: str
+    artifact_path: str
+    sha256: str
+    signature: dict[str, Any] | None
+    params: dict[str, Any]
+    created_at: int
+
+
+@dataclass
+class RunInfo(_Entity):
+    id: str
+    experiment_id: int
+    experiment_name: str
+    name: str
+    status: str
+    start_time: int
+    end_time: int | None
+    user: str
+    parent_run_id: str | None = None
+    notebook_path: str | None = None
+    cell_id: str | None = None
+    execution_count: int | None = None
+    source: str | None = None
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    python_version: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    error_name: str | None = None
+    error_value: str | None = None
+    traceback: str | None = None
+
+    @property
+    def duration_ms(self) -> int | None:
+        return None if self.end_time is None else self.end_time - self.start_time
+
+
+@dataclass
+class Run(_Entity):
+    info: RunInfo
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    inputs: list[DatasetVersion] = field(default_factory=list)
+    outputs: list[DatasetVersion] = field(default_factory=list)
+    models: list[LoggedModel] = field(default_factory=list)
+    artifacts: list[Artifact] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["info"]["duration_ms"] = self.info.duration_ms
+        return out

@@ -1,0 +1,99 @@
+"""``%mlops`` subcommands, rendered as pandas tables (HTML in notebooks, text elsewhere)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from . import views
+from .client import Client
+
+USAGE = """%mlops runs [-e EXPERIMENT] [-f FILTER] [-o ORDER] [-n LIMIT]
+%mlops show RUN
+%mlops compare RUN RUN [RUN ...]
+%mlops experiments
+%mlops data [NAME]
+%mlops store"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would sys.exit(2) inside the kernel
+        raise UsageError(f"{message}\nUsage:\n{USAGE}")
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="%mlops", add_help=False)
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    runs = sub.add_parser("runs", add_help=False)
+    runs.add_argument("-e", "--experiment")
+    runs.add_argument("-f", "--filter")
+    runs.add_argument("-o", "--order-by", action="append")
+    runs.add_argument("-n", "--limit", type=int, default=50)
+    show = sub.add_parser("show", add_help=False)
+    show.add_argument("run")
+    compare = sub.add_parser("compare", add_help=False)
+    compare.add_argument("runs", nargs="+")
+    sub.add_parser("experiments", add_help=False)
+    data = sub.add_parser("data", add_help=False)
+    data.add_argument("name", nargs="?")
+    sub.add_parser("store", add_help=False)
+    return parser
+
+
+def _frame(rows: list[dict[str, Any]], index: str | None = None) -> Any:
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    if index and not frame.empty:
+        frame = frame.set_index(index)
+    return frame
+
+
+def dispatch(client: Client, argv: list[str]) -> Any:
+    if not argv:
+        raise UsageError(f"Usage:\n{USAGE}")
+    args = _parser().parse_args(argv)
+    if args.command == "runs":
+        runs = client.search_runs(
+            experiment=args.experiment,
+            filter=args.filter,
+            order_by=args.order_by,
+            limit=args.limit,
+        )
+        return _frame(views.run_rows(runs, views.varying_params(runs, most=20)), "run_id")
+    if args.command == "show":
+        run = client.get_run(args.run)
+        rows = [{"field": k, "value": v} for k, v in views.run_rows([run])[0].items()]
+        rows += [{"field": "source", "value": run.info.source}]
+        rows += [
+            {"field": f"{d.role}.{d.name}", "value": f"v{d.version} {d.fingerprint}"}
+            for d in [*run.inputs, *run.outputs]
+        ]
+        rows += [{"field": f"model.{m.name}", "value": m.model_class} for m in run.models]
+        return _frame(rows, "field")
+    if args.command == "compare":
+        if len(args.runs) < 2:
+            raise UsageError("compare needs at least two runs.")
+        runs = [client.get_run(r) for r in args.runs]
+        frame = _frame(views.compare_rows(runs), "field")
+        return frame.style.apply(
+            lambda row: ["background-color: #fff3cd" if row["differs"] else "" for _ in row],
+            axis=1,
+        ).format(escape="html")  # run names and params are user text, never markup
+    if args.command == "experiments":
+        return _frame(views.experiment_rows(client.list_experiments()), "id")
+    if args.command == "data":
+        return _frame(views.dataset_rows(client.list_datasets(args.name)), "id")
+    if args.command == "store":
+        loc = client.location
+        return _frame(
+            [
+                {"setting": "database", "value": loc.db_url},
+                {"setting": "artifacts", "value": loc.artifact_root},
+                {"setting": "chosen by", "value": loc.source},
+            ],
+            "setting",
+        )
+    raise UsageError(f"Usage:\n{USAGE}")

@@ -1,0 +1,160 @@
+"""The store interface: what every backend must do. Validation lives in the Client, above.
+
+Single-item writes are built on batch writes (``log_metric`` → ``log_metrics``), so a backend
+implements the batch path once and makes it fast.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..entities import Artifact, DatasetVersion, Experiment, LoggedModel, Metric, Run
+
+# (run_id, key, value, step, timestamp_ms): the row shape of the buffered metric writer.
+MetricRow = tuple[str, str, float, int, int]
+
+
+@dataclass
+class RunPage:
+    runs: list[Run]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass
+class NewDataset:
+    """What the Client knows about a dataset before the store gives it a version."""
+
+    name: str
+    fingerprint: str
+    kind: str
+    shape: list[int] | None
+    schema: list[dict[str, str]]
+    profile: dict[str, Any] | None
+    source: str
+    nbytes: int
+
+
+class Store(abc.ABC):
+    # Experiments -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def get_or_create_experiment(self, name: str, now_ms: int) -> Experiment:
+        """The experiment called ``name``, created if missing (race-free)."""
+
+    @abc.abstractmethod
+    def get_experiment_by_name(self, name: str) -> Experiment:
+        """Raises NotFound when there is none."""
+
+    @abc.abstractmethod
+    def list_experiments(self) -> list[Experiment]:
+        """All experiments with their run counts, newest first."""
+
+    # Runs ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_run(self, experiment_id: int, attrs: dict[str, Any]) -> str:
+        """Insert a RUNNING run with the given attributes; returns its id."""
+
+    @abc.abstractmethod
+    def update_run(self, run_id: str, attrs: dict[str, Any]) -> None:
+        """Set run attributes (status, end_time, error fields, source...)."""
+
+    @abc.abstractmethod
+    def heartbeat(self, run_ids: Sequence[str], now_ms: int) -> None:
+        """Mark runs as alive at ``now_ms``."""
+
+    @abc.abstractmethod
+    def reconcile_dead_runs(
+        self, stale_before_ms: int, host: str, is_alive: Any, now_ms: int
+    ) -> list[str]:
+        """End as KILLED the RUNNING runs whose heartbeat is older than ``stale_before_ms``
+        or whose process on ``host`` is gone (``is_alive(pid, pid_start) -> bool``)."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """The whole run: info, params, latest metrics, tags, datasets, models, artifacts."""
+
+    @abc.abstractmethod
+    def search_runs(
+        self,
+        experiment_ids: Sequence[int] | None,
+        filter_text: str | None,
+        order_by: Sequence[str],
+        limit: int,
+        offset: int,
+        with_total: bool = True,
+    ) -> RunPage:
+        """A page of runs (info, params, latest metrics, tags) filtered and sorted in SQL."""
+
+    @abc.abstractmethod
+    def resolve_run_id(self, prefix: str) -> str:
+        """The full id of the run whose id starts with ``prefix`` (unique), else NotFound."""
+
+    @abc.abstractmethod
+    def delete_runs(self, run_ids: Sequence[str]) -> int:
+        """Remove runs and everything attached to them; returns how many."""
+
+    # Params, metrics, tags -------------------------------------------------------------
+    @abc.abstractmethod
+    def log_params(self, run_id: str, params: dict[str, str]) -> None:
+        """Upsert parameters (already converted to text by the Client)."""
+
+    @abc.abstractmethod
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        """Upsert tags."""
+
+    @abc.abstractmethod
+    def log_metric_rows(self, rows: Sequence[MetricRow]) -> None:
+        """Append metric values (history) and update each key's latest value, in one
+        transaction; rows may belong to several runs."""
+
+    @abc.abstractmethod
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """All values of one metric in step, then time order."""
+
+    @abc.abstractmethod
+    def metric_keys(self, run_id: str) -> list[str]:
+        """The metric keys a run has."""
+
+    # Datasets --------------------------------------------------------------------------
+    @abc.abstractmethod
+    def log_datasets(
+        self, run_id: str, items: Iterable[tuple[NewDataset, str]], now_ms: int
+    ) -> list[DatasetVersion]:
+        """Get or create a version per ``(dataset, role)`` and link it to the run."""
+
+    @abc.abstractmethod
+    def list_datasets(self, name: str | None = None) -> list[DatasetVersion]:
+        """Dataset versions, newest first."""
+
+    @abc.abstractmethod
+    def get_dataset(self, ref: str) -> DatasetVersion:
+        """A version by id, id prefix, fingerprint or ``name[@version]``."""
+
+    @abc.abstractmethod
+    def dataset_runs(self, dataset_id: str) -> list[tuple[str, str]]:
+        """``(run_id, role)`` pairs of the runs that read or wrote a dataset version."""
+
+    # Artifacts and models --------------------------------------------------------------
+    @abc.abstractmethod
+    def record_artifact(self, run_id: str, artifact: Artifact) -> None:
+        """Record (or replace) an artifact path of a run."""
+
+    @abc.abstractmethod
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        """A run's artifacts, by path."""
+
+    @abc.abstractmethod
+    def referenced_blobs(self) -> set[str]:
+        """Every sha256 some artifact or model row still points to."""
+
+    @abc.abstractmethod
+    def record_model(self, model: LoggedModel) -> None:
+        """Record a model logged by a run."""
+
+    @abc.abstractmethod
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        """A logged model by id (or unique id prefix)."""

@@ -1,0 +1,572 @@
+"""The SQL store (SQLite by default, PostgreSQL for teams) behind :class:`Store`."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ...entities import (
+    Artifact,
+    DatasetVersion,
+    Experiment,
+    LoggedModel,
+    Metric,
+    Run,
+    RunInfo,
+    RunStatus,
+)
+from ...exceptions import Conflict, InvalidInput, NotFound
+from ..base import MetricRow, NewDataset, RunPage, Store
+from . import filters
+from .engine import create_engine, with_retry
+from .migrate import ensure_schema
+from .schema import (
+    artifacts,
+    datasets,
+    experiments,
+    latest_metrics,
+    logged_models,
+    metrics,
+    params,
+    run_datasets,
+    runs,
+    tags,
+)
+
+_INFO_COLUMNS = [c for c in runs.c if c.name not in ("heartbeat", "pid_start", "environment")]
+# SQLite caps bound parameters per statement; chunk IN (...) lists below it.
+_IN_CHUNK = 500
+
+
+def _chunks(seq: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+def _metric_value(value: float | None, is_nan: bool) -> float:
+    return math.nan if is_nan or value is None else value
+
+
+class SqlStore(Store):
+    """A store in any SQLAlchemy database; the schema is created or upgraded on open."""
+
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
+        self.engine: Engine = create_engine(db_url)
+        ensure_schema(self.engine)
+        self._dialect = self.engine.dialect.name
+        ph = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        values = ", ".join([ph] * 6)
+        self._insert_metric_sql = (
+            f"INSERT INTO metrics (run_id, key, value, is_nan, step, timestamp) VALUES ({values})"
+        )
+        # One statement for both backends: keep the value with the highest (step, timestamp).
+        self._upsert_latest_sql = (
+            "INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp) "
+            f"VALUES ({values}) ON CONFLICT (run_id, key) DO UPDATE SET "
+            "value = excluded.value, is_nan = excluded.is_nan, step = excluded.step, "
+            "timestamp = excluded.timestamp WHERE excluded.step > latest_metrics.step OR "
+            "(excluded.step = latest_metrics.step AND "
+            "excluded.timestamp >= latest_metrics.timestamp)"
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _write(self, fn: Any) -> Any:
+        return with_retry(self.engine, fn)
+
+    def _upsert(self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        if self._dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt: Any = pg_insert(table)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(table)
+        keys = [c.name for c in table.primary_key.columns]
+        update = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+        conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=update), rows)
+
+    # Experiments -----------------------------------------------------------------------
+    def _experiment(self, row: Any, run_count: int = 0) -> Experiment:
+        return Experiment(
+            id=row.id,
+            name=row.name,
+            created_at=row.created_at,
+            description=row.description or "",
+            run_count=run_count,
+        )
+
+    def get_or_create_experiment(self, name: str, now_ms: int) -> Experiment:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(experiments).where(experiments.c.name == name)).first()
+        if row is not None:
+            return self._experiment(row)
+
+        def create(conn: Connection) -> Any:
+            found = conn.execute(sa.select(experiments).where(experiments.c.name == name)).first()
+            if found is not None:
+                return found
+            conn.execute(sa.insert(experiments).values(name=name, created_at=now_ms))
+            return conn.execute(sa.select(experiments).where(experiments.c.name == name)).one()
+
+        return self._experiment(self._write(create))
+
+    def get_experiment_by_name(self, name: str) -> Experiment:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(experiments).where(experiments.c.name == name)).first()
+            if row is None:
+                names = conn.execute(sa.select(experiments.c.name)).scalars().all()
+        if row is None:
+            known = ", ".join(sorted(names)) or "none yet"
+            raise NotFound(f"No experiment named {name!r}. Known experiments: {known}.")
+        return self._experiment(row)
+
+    def list_experiments(self) -> list[Experiment]:
+        counts = (
+            sa.select(runs.c.experiment_id, sa.func.count().label("n"))
+            .group_by(runs.c.experiment_id)
+            .subquery()
+        )
+        stmt = (
+            sa.select(experiments, sa.func.coalesce(counts.c.n, 0).label("run_count"))
+            .select_from(experiments.outerjoin(counts, counts.c.experiment_id == experiments.c.id))
+            .order_by(experiments.c.created_at.desc(), experiments.c.id.desc())
+        )
+        with self.engine.connect() as conn:
+            return [self._experiment(r, r.run_count) for r in conn.execute(stmt)]
+
+    # Runs ------------------------------------------------------------------------------
+    def create_run(self, experiment_id: int, attrs: dict[str, Any]) -> str:
+        run_id = attrs.get("id") or uuid.uuid4().hex
+        row = {
+            "id": run_id,
+            "experiment_id": experiment_id,
+            "status": RunStatus.RUNNING.value,
+            "heartbeat": attrs["start_time"],
+            **attrs,
+        }
+
+        def insert(conn: Connection) -> None:
+            conn.execute(sa.insert(runs).values(**row))
+
+        self._write(insert)
+        return str(run_id)
+
+    def update_run(self, run_id: str, attrs: dict[str, Any]) -> None:
+        unknown = set(attrs) - set(runs.c.keys())
+        if unknown:
+            raise InvalidInput(f"Unknown run attributes: {sorted(unknown)}")
+
+        def update(conn: Connection) -> None:
+            result = conn.execute(sa.update(runs).where(runs.c.id == run_id).values(**attrs))
+            if result.rowcount == 0:
+                raise NotFound(f"No run with id {run_id!r}.")
+
+        self._write(update)
+
+    def heartbeat(self, run_ids: Sequence[str], now_ms: int) -> None:
+        if not run_ids:
+            return
+
+        def beat(conn: Connection) -> None:
+            conn.execute(
+                sa.update(runs)
+                .where(runs.c.id.in_(list(run_ids)), runs.c.status == RunStatus.RUNNING.value)
+                .values(heartbeat=now_ms)
+            )
+
+        self._write(beat)
+
+    def reconcile_dead_runs(
+        self, stale_before_ms: int, host: str, is_alive: Any, now_ms: int
+    ) -> list[str]:
+        running = runs.c.status == RunStatus.RUNNING.value
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(runs.c.id, runs.c.heartbeat, runs.c.host, runs.c.pid, runs.c.pid_start)
+                .where(running)
+            ).all()
+        dead = {
+            r.id: r.heartbeat
+            for r in rows
+            if r.heartbeat < stale_before_ms
+            or (r.host == host and r.pid is not None and not is_alive(r.pid, r.pid_start))
+        }
+        if not dead:
+            return []
+
+        def kill(conn: Connection) -> None:
+            for run_id, last_beat in dead.items():
+                conn.execute(
+                    sa.update(runs)
+                    .where(runs.c.id == run_id, running)
+                    .values(
+                        status=RunStatus.KILLED.value,
+                        end_time=last_beat,
+                        error_name="ProcessDied",
+                        error_value="The process running this run stopped without ending it "
+                        f"(last heartbeat at {last_beat} ms, detected at {now_ms} ms).",
+                    )
+                )
+
+        self._write(kill)
+        return list(dead)
+
+    def _info(self, row: Any, exp_names: dict[int, str]) -> RunInfo:
+        data = {c.name: getattr(row, c.name) for c in _INFO_COLUMNS}
+        data["experiment_name"] = exp_names.get(row.experiment_id, "")
+        return RunInfo(**data)
+
+    def _exp_names(self, conn: Connection) -> dict[int, str]:
+        return dict(conn.execute(sa.select(experiments.c.id, experiments.c.name)).tuples().all())
+
+    def _attach(self, conn: Connection, by_id: dict[str, Run]) -> None:
+        """Fill params, latest metrics and tags of many runs with three queries."""
+        ids = list(by_id)
+        for chunk in _chunks(ids):
+            for r in conn.execute(
+                sa.select(params.c.run_id, params.c.key, params.c.value).where(
+                    params.c.run_id.in_(chunk)
+                )
+            ):
+                by_id[r.run_id].params[r.key] = r.value
+            for r in conn.execute(
+                sa.select(
+                    latest_metrics.c.run_id,
+                    latest_metrics.c.key,
+                    latest_metrics.c.value,
+                    latest_metrics.c.is_nan,
+                ).where(latest_metrics.c.run_id.in_(chunk))
+            ):
+                by_id[r.run_id].metrics[r.key] = _metric_value(r.value, r.is_nan)
+            for r in conn.execute(
+                sa.select(tags.c.run_id, tags.c.key, tags.c.value).where(tags.c.run_id.in_(chunk))
+            ):
+                by_id[r.run_id].tags[r.key] = r.value
+
+    def resolve_run_id(self, prefix: str) -> str:
+        prefix = prefix.strip().lower()
+        if not prefix or not all(ch in "0123456789abcdef" for ch in prefix):
+            raise NotFound(f"No run with id {prefix!r}: run ids are hexadecimal.")
+        with self.engine.connect() as conn:
+            if len(prefix) == 32:
+                found = conn.execute(sa.select(runs.c.id).where(runs.c.id == prefix)).first()
+                ids = [found.id] if found else []
+            else:
+                ids = list(
+                    conn.execute(
+                        sa.select(runs.c.id).where(runs.c.id.like(prefix + "%")).limit(2)
+                    ).scalars()
+                )
+        if not ids:
+            raise NotFound(f"No run with id {prefix!r}. List runs with `jupyter-mlops runs list`.")
+        if len(ids) > 1:
+            raise InvalidInput(f"Run id prefix {prefix!r} is ambiguous; give more characters.")
+        return str(ids[0])
+
+    def get_run(self, run_id: str) -> Run:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+            if row is None:
+                raise NotFound(f"No run with id {run_id!r}.")
+            run = Run(info=self._info(row, self._exp_names(conn)))
+            run.environment = row.environment or {}
+            self._attach(conn, {run_id: run})
+            for version in self._run_datasets(conn, run_id):
+                (run.inputs if version.role == "input" else run.outputs).append(version)
+            run.models = [
+                self._model(r)
+                for r in conn.execute(
+                    sa.select(logged_models)
+                    .where(logged_models.c.run_id == run_id)
+                    .order_by(logged_models.c.created_at)
+                )
+            ]
+            run.artifacts = self._artifacts(conn, run_id)
+        return run
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[int] | None,
+        filter_text: str | None,
+        order_by: Sequence[str],
+        limit: int,
+        offset: int,
+        with_total: bool = True,
+    ) -> RunPage:
+        where: list[Any] = []
+        if experiment_ids is not None:
+            where.append(runs.c.experiment_id.in_(list(experiment_ids)))
+        clause = filters.compile_filter(filter_text) if filter_text else None
+        if clause is not None:
+            where.append(clause)
+        stmt = sa.select(*_INFO_COLUMNS).where(*where)
+        stmt = filters.apply_order_by(stmt, list(order_by) or ["start_time DESC"])
+        stmt = stmt.limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            exp_names = self._exp_names(conn)
+            page = [Run(info=self._info(r, exp_names)) for r in conn.execute(stmt)]
+            self._attach(conn, {run.id: run for run in page})
+            total = len(page) + offset
+            if with_total and (len(page) == limit or offset):
+                count = sa.select(sa.func.count()).select_from(runs).where(*where)
+                total = int(conn.execute(count).scalar_one())
+        return RunPage(runs=page, total=total, offset=offset, limit=limit)
+
+    def delete_runs(self, run_ids: Sequence[str]) -> int:
+        ids = list(run_ids)
+
+        def delete(conn: Connection) -> int:
+            n = 0
+            for chunk in _chunks(ids):
+                for table in (
+                    params,
+                    metrics,
+                    latest_metrics,
+                    tags,
+                    run_datasets,
+                    artifacts,
+                    logged_models,
+                ):
+                    conn.execute(sa.delete(table).where(table.c.run_id.in_(chunk)))
+                n += conn.execute(sa.delete(runs).where(runs.c.id.in_(chunk))).rowcount
+            return n
+
+        return int(self._write(delete))
+
+    # Params, metrics, tags -------------------------------------------------------------
+    def log_params(self, run_id: str, values: dict[str, str]) -> None:
+        rows = [
+            {"run_id": run_id, "key": k, "value": v, "value_num": _as_number(v)}
+            for k, v in values.items()
+        ]
+        self._write(lambda conn: self._upsert(conn, params, rows))
+
+    def set_tags(self, run_id: str, values: dict[str, str]) -> None:
+        rows = [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()]
+        self._write(lambda conn: self._upsert(conn, tags, rows))
+
+    def log_metric_rows(self, rows: Sequence[MetricRow]) -> None:
+        if not rows:
+            return
+        history = []
+        latest: dict[tuple[str, str], tuple[Any, ...]] = {}
+        for run_id, key, value, step, ts in rows:
+            nan = value != value
+            row = (run_id, key, None if nan else value, nan, step, ts)
+            history.append(row)
+            seen = latest.get((run_id, key))
+            if seen is None or (step, ts) >= (seen[4], seen[5]):
+                latest[(run_id, key)] = row
+
+        def insert(conn: Connection) -> None:
+            # The DBAPI's executemany over plain tuples: the fastest path both drivers offer.
+            conn.exec_driver_sql(self._insert_metric_sql, history)
+            conn.exec_driver_sql(self._upsert_latest_sql, list(latest.values()))
+
+        self._write(insert)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        stmt = (
+            sa.select(metrics.c.value, metrics.c.is_nan, metrics.c.step, metrics.c.timestamp)
+            .where(metrics.c.run_id == run_id, metrics.c.key == key)
+            .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [
+                Metric(key, _metric_value(r.value, r.is_nan), r.step, r.timestamp)
+                for r in conn.execute(stmt)
+            ]
+
+    def metric_keys(self, run_id: str) -> list[str]:
+        stmt = (
+            sa.select(latest_metrics.c.key)
+            .where(latest_metrics.c.run_id == run_id)
+            .order_by(latest_metrics.c.key)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(stmt).scalars())
+
+    # Datasets --------------------------------------------------------------------------
+    def _dataset(self, row: Any, role: str | None = None) -> DatasetVersion:
+        return DatasetVersion(
+            id=row.id,
+            name=row.name,
+            version=row.version,
+            fingerprint=row.fingerprint,
+            kind=row.kind,
+            shape=row.shape,
+            schema=row.schema or [],
+            profile=row.profile,
+            source=row.source,
+            nbytes=row.nbytes,
+            created_at=row.created_at,
+            role=role,
+        )
+
+    def _run_datasets(self, conn: Connection, run_id: str) -> list[DatasetVersion]:
+        stmt = (
+            sa.select(datasets, run_datasets.c.role)
+            .join(run_datasets, run_datasets.c.dataset_id == datasets.c.id)
+            .where(run_datasets.c.run_id == run_id)
+            .order_by(datasets.c.name)
+        )
+        return [self._dataset(r, r.role) for r in conn.execute(stmt)]
+
+    def log_datasets(
+        self, run_id: str, items: Iterable[tuple[NewDataset, str]], now_ms: int
+    ) -> list[DatasetVersion]:
+        items = list(items)
+
+        def log(conn: Connection) -> list[DatasetVersion]:
+            out = []
+            for new, role in items:
+                row = conn.execute(
+                    sa.select(datasets).where(
+                        datasets.c.name == new.name, datasets.c.fingerprint == new.fingerprint
+                    )
+                ).first()
+                if row is None:
+                    version = conn.execute(
+                        sa.select(sa.func.coalesce(sa.func.max(datasets.c.version), 0)).where(
+                            datasets.c.name == new.name
+                        )
+                    ).scalar_one()
+                    values = dict(vars(new), id=uuid.uuid4().hex, version=version + 1)
+                    conn.execute(sa.insert(datasets).values(**values, created_at=now_ms))
+                    row = conn.execute(
+                        sa.select(datasets).where(datasets.c.id == values["id"])
+                    ).one()
+                self._upsert_link(conn, run_id, row.id, role)
+                out.append(self._dataset(row, role))
+            return out
+
+        return list(self._write(log))
+
+    def _upsert_link(self, conn: Connection, run_id: str, dataset_id: str, role: str) -> None:
+        exists = conn.execute(
+            sa.select(run_datasets.c.run_id).where(
+                run_datasets.c.run_id == run_id,
+                run_datasets.c.dataset_id == dataset_id,
+                run_datasets.c.role == role,
+            )
+        ).first()
+        if exists is None:
+            conn.execute(
+                sa.insert(run_datasets).values(run_id=run_id, dataset_id=dataset_id, role=role)
+            )
+
+    def list_datasets(self, name: str | None = None) -> list[DatasetVersion]:
+        stmt = sa.select(datasets).order_by(datasets.c.created_at.desc(), datasets.c.name)
+        if name is not None:
+            stmt = stmt.where(datasets.c.name == name)
+        with self.engine.connect() as conn:
+            return [self._dataset(r) for r in conn.execute(stmt)]
+
+    def get_dataset(self, ref: str) -> DatasetVersion:
+        name, _, version = ref.partition("@")
+        with self.engine.connect() as conn:
+            if version:
+                if not version.lstrip("v").isdigit():
+                    raise InvalidInput(f"Bad dataset version {version!r}: use name@3.")
+                stmt = sa.select(datasets).where(
+                    datasets.c.name == name, datasets.c.version == int(version.lstrip("v"))
+                )
+            else:
+                stmt = (
+                    sa.select(datasets)
+                    .where(
+                        sa.or_(
+                            datasets.c.id.like(ref + "%"),
+                            datasets.c.fingerprint == ref,
+                            datasets.c.name == ref,
+                        )
+                    )
+                    .order_by(datasets.c.version.desc())
+                )
+            rows = conn.execute(stmt.limit(2)).all()
+        if not rows:
+            raise NotFound(f"No dataset version {ref!r}. List them with `jupyter-mlops data`.")
+        if len(rows) > 1 and rows[0].name != rows[1].name:
+            raise InvalidInput(f"Dataset reference {ref!r} is ambiguous; give more characters.")
+        return self._dataset(rows[0])
+
+    def dataset_runs(self, dataset_id: str) -> list[tuple[str, str]]:
+        stmt = (
+            sa.select(run_datasets.c.run_id, run_datasets.c.role)
+            .join(runs, runs.c.id == run_datasets.c.run_id)
+            .where(run_datasets.c.dataset_id == dataset_id)
+            .order_by(runs.c.start_time)
+        )
+        with self.engine.connect() as conn:
+            return [(r.run_id, r.role) for r in conn.execute(stmt)]
+
+    # Artifacts and models --------------------------------------------------------------
+    def record_artifact(self, run_id: str, artifact: Artifact) -> None:
+        row = {"run_id": run_id, **vars(artifact)}
+        self._write(lambda conn: self._upsert(conn, artifacts, [row]))
+
+    def _artifacts(self, conn: Connection, run_id: str) -> list[Artifact]:
+        stmt = sa.select(artifacts).where(artifacts.c.run_id == run_id).order_by(artifacts.c.path)
+        return [Artifact(r.path, r.sha256, r.size, r.kind, r.created_at) for r in conn.execute(stmt)]
+
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        with self.engine.connect() as conn:
+            return self._artifacts(conn, run_id)
+
+    def referenced_blobs(self) -> set[str]:
+        with self.engine.connect() as conn:
+            shas = set(conn.execute(sa.select(artifacts.c.sha256).distinct()).scalars())
+            shas |= set(conn.execute(sa.select(logged_models.c.sha256).distinct()).scalars())
+        return shas
+
+    def _model(self, r: Any) -> LoggedModel:
+        return LoggedModel(
+            id=r.id,
+            run_id=r.run_id,
+            name=r.name,
+            flavor=r.flavor,
+            model_class=r.model_class,
+            artifact_path=r.artifact_path,
+            sha256=r.sha256,
+            signature=r.signature,
+            params=r.params or {},
+            created_at=r.created_at,
+        )
+
+    def record_model(self, model: LoggedModel) -> None:
+        def insert(conn: Connection) -> None:
+            if conn.execute(
+                sa.select(logged_models.c.id).where(logged_models.c.id == model.id)
+            ).first():
+                raise Conflict(f"Model {model.id} is already recorded.")
+            conn.execute(sa.insert(logged_models).values(**vars(model)))
+
+        self._write(insert)
+
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(logged_models).where(logged_models.c.id.like(model_id + "%")).limit(2)
+            ).all()
+        if len(rows) != 1:
+            raise NotFound(f"No logged model {model_id!r}.")
+        return self._model(rows[0])
+
+
+def _as_number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None

@@ -1,0 +1,224 @@
+"""What a run records about where it ran: user, host, process, git, Python and packages.
+
+All of it is cached per process (git for a few seconds) so that a tracked cell pays for it
+once, not on every execution.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import platform
+import socket
+import subprocess
+import sys
+import threading
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+GIT_TTL_S = 10.0
+
+
+@lru_cache(maxsize=1)
+def user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return os.environ.get("USER", "unknown")
+
+
+@lru_cache(maxsize=1)
+def host() -> str:
+    return socket.gethostname()
+
+
+def process_start(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (Linux), to tell a reused pid apart."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def is_alive(pid: int, pid_start: int | None) -> bool:
+    """Whether the process that started a run still runs (same host assumed)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return True
+    if _is_zombie(pid):  # killed but not yet reaped by its parent
+        return False
+    if pid_start is not None:
+        now = process_start(pid)
+        return now is None or now == pid_start
+    return True
+
+
+@lru_cache(maxsize=1)
+def python_version() -> str:
+    return platform.python_version()
+
+
+class _GitCache:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, tuple[float, tuple[str | None, bool | None]]] = {}
+        self._refreshing: set[str] = set()
+
+    def get(self, cwd: str) -> tuple[str | None, bool | None]:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._values.get(cwd)
+        if cached is None:
+            value = _git_state(cwd)
+            with self._lock:
+                self._values[cwd] = (now, value)
+            return value
+        if now - cached[0] > GIT_TTL_S:
+            self._refresh_in_background(cwd)
+        return cached[1]
+
+    def _refresh_in_background(self, cwd: str) -> None:
+        with self._lock:
+            if cwd in self._refreshing:
+                return
+            self._refreshing.add(cwd)
+
+        def work() -> None:
+            value = _git_state(cwd)
+            with self._lock:
+                self._values[cwd] = (time.monotonic(), value)
+                self._refreshing.discard(cwd)
+
+        threading.Thread(target=work, name="mlops-git", daemon=True).start()
+
+
+def _git_state(cwd: str) -> tuple[str | None, bool | None]:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
+        )
+        if commit.returncode != 0:
+            return None, None
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return commit.stdout.strip(), bool(status.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+
+
+_git = _GitCache()
+
+
+def git_state(cwd: str | None = None) -> tuple[str | None, bool | None]:
+    """``(commit, dirty)`` of the git work tree around ``cwd``, or ``(None, None)``."""
+    return _git.get(cwd or os.getcwd())
+
+
+@lru_cache(maxsize=1)
+def _distributions_by_module() -> dict[str, list[str]]:
+    from importlib.metadata import packages_distributions
+
+    return dict(packages_distributions())
+
+
+@lru_cache(maxsize=4096)
+def _dist_version(dist: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+def imported_packages() -> dict[str, str]:
+    """Versions of the distributions whose modules this process has imported."""
+    mapping = _distributions_by_module()
+    out: dict[str, str] = {}
+    for name in list(sys.modules):
+        if "." in name or name.startswith("_"):
+            continue
+        for dist in mapping.get(name, ()):
+            if dist not in out:
+                v = _dist_version(dist)
+                if v is not None:
+                    out[dist] = v
+    return dict(sorted(out.items(), key=lambda kv: kv[0].lower()))
+
+
+_prefetch_started = threading.Event()
+_prefetch_done = threading.Event()
+
+
+def prefetch() -> None:
+    """Start reading the installed distributions in the background (about 0.1 s), so that the
+    first run does not wait for it."""
+    if _prefetch_started.is_set():
+        return
+    _prefetch_started.set()
+
+    def work() -> None:
+        try:
+            _distributions_by_module()
+        finally:
+            _prefetch_done.set()
+
+    threading.Thread(target=work, name="mlops-env", daemon=True).start()
+
+
+def environment(block: bool = True) -> dict[str, Any] | None:
+    """Python, platform and imported package versions; None if not ready and not blocking."""
+    if not block and not _prefetch_done.is_set():
+        prefetch()
+        return None
+    return {
+        "python": python_version(),
+        "platform": platform.platform(),
+        "executable": sys.executable,
+        "packages": imported_packages(),
+    }
+
+
+def notebook_path(user_ns: dict[str, Any] | None = None) -> str | None:
+    """The notebook a kernel runs, when its front end says so.
+
+    Jupyter Server names the session (``JPY_SESSION_NAME``, mirrored in ``__session__``);
+    VS Code sets ``__vsc_ipynb_file__``; our notebook runner sets the same variable.
+    """
+    ns = user_ns or {}
+    for value in (ns.get("__vsc_ipynb_file__"), ns.get("__session__")):
+        if isinstance(value, str) and value.endswith(".ipynb"):
+            return value
+    path = os.environ.get("JPY_SESSION_NAME")
+    if path and path.endswith(".ipynb"):
+        return path
+    return None
+
+
+def relative_to_cwd(path: str) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path

@@ -1,0 +1,603 @@
+"""Tests for jupyter_mlops.data.fingerprint."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from jupyter_mlops.data import fingerprint
+
+# The package re-exports the function under the module's name; reach the module itself.
+fp_module = importlib.import_module("jupyter_mlops.data.fingerprint")
+file_fingerprint = fp_module.file_fingerprint
+set_file_cache_path = fp_module.set_file_cache_path
+
+FORMAT = re.compile(r"^xxh3-128:[0-9a-f]{32}$")
+REPO = Path(__file__).resolve().parents[1]
+OLD_NS = 1_600_000_000 * 10**9  # an mtime safely outside the "racy" window
+
+
+@pytest.fixture(autouse=True)
+def _isolated_file_caches() -> Any:
+    fp_module._MEMORY_CACHE.clear()
+    set_file_cache_path(None)
+    yield
+    set_file_cache_path(None)
+    fp_module._MEMORY_CACHE.clear()
+
+
+def sample_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "f": [1.5, np.nan, -0.25, 1e300],
+            "i": np.array([1, 2, 3, 4], dtype=np.int64),
+            "s": pd.Series(["a", None, "None", "é\u2603"], dtype="str"),
+            "o": pd.Series([1, "1", None, b"x"], dtype=object),
+            "n": pd.array([1, None, 3, 4], dtype="Int64"),
+            "b": pd.array([True, None, False, True], dtype="boolean"),
+            "c": pd.Categorical(["x", "y", "x", None]),
+            "t": pd.date_range("2021-03-01", periods=4, freq="h", tz="Europe/Paris"),
+            "d": pd.to_datetime(["2020-01-01", None, "2020-01-03", "2020-01-04"]),
+            "td": pd.to_timedelta([1, 2, None, 4], unit="s"),
+        },
+        index=pd.Index(["w", "x", "y", "z"], name="key"),
+    )
+
+
+def write_file(path: Path, data: bytes, mtime_ns: int = OLD_NS) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+    return path
+
+
+# --------------------------------------------------------------------------- format & stability
+
+
+def test_given_supported_objects_when_fingerprinted_then_format_is_prefixed_lowercase_hex(
+    tmp_path: Path,
+) -> None:
+    file = write_file(tmp_path / "a.bin", b"abc")
+    objects = [
+        sample_frame(),
+        sample_frame()["f"],
+        sample_frame().index,
+        np.arange(3),
+        b"abc",
+        bytearray(b"abc"),
+        memoryview(b"abc"),
+        file,
+        str(file),
+        tmp_path,
+    ]
+    for obj in objects:
+        assert FORMAT.match(fingerprint(obj)), type(obj)
+
+
+def test_given_known_bytes_when_fingerprinted_then_value_matches_frozen_scheme() -> None:
+    # Fingerprints are persisted (runs, lineage, file caches): a change of value must come
+    # with a bump of _SCHEME, never by accident.
+    assert fingerprint(b"abc") == "xxh3-128:47c967a1740ef483f361d6b1b28379fb"
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", None]})
+    assert fingerprint(frame) == "xxh3-128:2540c7ad78d6a572471e6aa7b74ead66"
+
+
+STABILITY_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np, pandas as pd
+    sys.path.insert(0, sys.argv[1])
+    from jupyter_mlops.data import fingerprint
+    from tests.test_fingerprint import sample_frame
+    frame = sample_frame()
+    mi = pd.MultiIndex.from_arrays([["b", "a", "b"], [2, 1, 1]], names=["k1", None])
+    objects = {
+        "frame": frame,
+        "series": frame["s"],
+        "multi": pd.Series([1.0, 2.0, 3.0], index=mi, name=("x", 1)),
+        "array": np.arange(12, dtype=np.float32).reshape(3, 4),
+        "objects": np.array(["a", None, 3, 2.5, (1, "b")], dtype=object),
+        "bytes": b"hello",
+    }
+    print(json.dumps({k: fingerprint(v) for k, v in objects.items()}))
+    """
+)
+
+
+def run_python(code: str, *args: str, seed: str) -> str:
+    env = {**os.environ, "PYTHONHASHSEED": seed}
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
+    return done.stdout
+
+
+def test_given_same_objects_when_fingerprinted_in_processes_with_other_hash_seeds_then_equal() -> (
+    None
+):
+    first = json.loads(run_python(STABILITY_SCRIPT, str(REPO), seed="1"))
+    second = json.loads(run_python(STABILITY_SCRIPT, str(REPO), seed="987654"))
+    assert first == second
+    assert len(set(first.values())) == len(first)
+
+
+# --------------------------------------------------------------------------- sensitivity
+
+
+def test_given_frame_when_one_float_changes_then_fingerprint_changes() -> None:
+    frame = sample_frame()
+    changed = frame.copy()
+    changed.loc["x", "f"] = 2.0  # NaN -> value
+    assert fingerprint(changed) != fingerprint(frame)
+    changed = frame.copy()
+    changed.loc["w", "f"] = np.nextafter(1.5, 2.0)
+    assert fingerprint(changed) != fingerprint(frame)
+
+
+def test_given_frame_when_one_value_changes_to_nan_then_fingerprint_changes() -> None:
+    frame = sample_frame()
+    changed = frame.copy()
+    changed.loc["w", "f"] = np.nan
+    assert fingerprint(changed) != fingerprint(frame)
+
+
+def test_given_frame_when_one_int_changes_then_fingerprint_changes() -> None:
+    frame = sample_frame()
+    changed = frame.copy()
+    changed.loc["z", "i"] = 5
+    assert fingerprint(changed) != fingerprint(frame)
+
+
+def test_given_frame_when_one_string_changes_then_fingerprint_changes() -> None:
+    frame = sample_frame()
+    for new in ["b", "", "None", "nan", "a "]:
+        changed = frame.copy()
+        changed.loc["w", "s"] = new
+        assert fingerprint(changed) != fingerprint(frame), new
+
+
+def test_given_string_column_when_missing_vs_literal_none_or_nan_then_fingerprints_differ() -> None:
+    variants = [
+        ["a", None],
+        ["a", "None"],
+        ["a", "nan"],
+        ["a", "<NA>"],
+        ["a", ""],
+        ["aN", "one"],
+        ["", "aNone"],
+    ]
+    prints = {fingerprint(pd.Series(v, dtype="str")) for v in variants}
+    assert len(prints) == len(variants)
+    objects = [[None], ["None"], [float("nan")], ["nan"], [1], ["1"], [1.0], [True], [b"1"]]
+    prints = {fingerprint(np.array(v, dtype=object)) for v in objects[:2] + objects[3:]}
+    assert len(prints) == len(objects) - 1
+
+
+def test_given_object_column_when_missing_markers_differ_then_fingerprint_is_the_same() -> None:
+    # None, NaN and pd.NA are all "missing" to pandas, hence to the fingerprint.
+    markers = [None, float("nan"), pd.NA]
+    prints = {fingerprint(pd.Series(["a", m, "b"], dtype=object)) for m in markers}
+    assert len(prints) == 1
+
+
+def test_given_frame_when_column_renamed_then_fingerprint_changes() -> None:
+    frame = sample_frame()
+    assert fingerprint(frame.rename(columns={"f": "g"})) != fingerprint(frame)
+
+
+def test_given_frame_when_int64_becomes_int32_then_fingerprint_changes() -> None:
+    frame = sample_frame()
+    assert fingerprint(frame.astype({"i": np.int32})) != fingerprint(frame)
+
+
+def test_given_frame_when_columns_reordered_then_fingerprint_changes() -> None:
+    frame = sample_frame()
+    columns = list(frame.columns)
+    assert fingerprint(frame[columns[::-1]]) != fingerprint(frame)
+    swapped = frame[["i", "f", *columns[2:]]]
+    assert fingerprint(swapped) != fingerprint(frame)
+
+
+def test_given_frame_when_index_changes_then_fingerprint_changes() -> None:
+    frame = sample_frame()
+    base = fingerprint(frame)
+    assert fingerprint(frame.set_axis(["w", "x", "y", "q"])) != base
+    assert fingerprint(frame.rename_axis("other")) != base
+    assert fingerprint(frame.reset_index(drop=True)) != base
+    ranged = frame.reset_index(drop=True)
+    assert fingerprint(ranged.set_axis(pd.RangeIndex(1, 5))) != fingerprint(ranged)
+
+
+def test_given_series_when_name_changes_then_fingerprint_changes() -> None:
+    series = pd.Series([1.0, 2.0], name="a")
+    assert fingerprint(series.rename("b")) != fingerprint(series)
+    assert fingerprint(series.rename(None)) != fingerprint(series)
+    assert fingerprint(series.rename(1)) != fingerprint(series.rename("1"))
+
+
+def test_given_categorical_when_categories_or_order_flag_change_then_fingerprint_changes() -> None:
+    base = pd.Series(pd.Categorical(["a", "b"], categories=["a", "b"]))
+    more = pd.Series(pd.Categorical(["a", "b"], categories=["a", "b", "c"]))
+    ordered = pd.Series(pd.Categorical(["a", "b"], categories=["a", "b"], ordered=True))
+    assert len({fingerprint(base), fingerprint(more), fingerprint(ordered)}) == 3
+
+
+def test_given_datetimes_when_tz_or_unit_changes_then_fingerprint_changes() -> None:
+    naive = pd.Series(pd.date_range("2020", periods=3, freq="D"))
+    utc = naive.dt.tz_localize("UTC")
+    paris = utc.dt.tz_convert("Europe/Paris")
+    seconds = naive.astype("datetime64[s]")
+    assert len({fingerprint(s) for s in (naive, utc, paris, seconds)}) == 4
+
+
+def test_given_arrays_when_shape_or_dtype_or_value_changes_then_fingerprint_changes() -> None:
+    arr = np.arange(12, dtype=np.int64)
+    variants = [
+        arr,
+        arr.reshape(3, 4),
+        arr.reshape(4, 3),
+        arr.astype(np.int32),
+        arr.astype(np.float64),
+        np.where(arr == 5, 50, arr),
+    ]
+    assert len({fingerprint(v) for v in variants}) == len(variants)
+
+
+# --------------------------------------------------------------------------- equal content
+
+
+def test_given_equal_frames_built_differently_when_fingerprinted_then_equal() -> None:
+    rng = np.random.default_rng(7)
+    block = rng.standard_normal((300, 6))
+    names = [f"c{i}" for i in range(6)]
+    reference = pd.DataFrame(block, columns=names)
+    variants = [
+        pd.DataFrame({name: block[:, i].copy() for i, name in enumerate(names)}),
+        pd.DataFrame(block, columns=names, copy=False),  # strided columns (F-ordered block)
+        pd.DataFrame(np.asfortranarray(block), columns=names, copy=False),
+        reference.copy(),
+        pd.concat([reference.iloc[:100], reference.iloc[100:]]),  # int64 index, not Range
+        pd.concat([reference[names[:3]], reference[names[3:]]], axis=1),
+        pd.DataFrame(block[::-1][::-1], columns=names, copy=False),
+        reference.T.T,
+    ]
+    expected = fingerprint(reference)
+    for variant in variants:
+        pd.testing.assert_frame_equal(variant, reference)
+        assert fingerprint(variant) == expected
+
+
+def test_given_mixed_dtype_frame_when_rebuilt_or_copied_then_fingerprint_is_equal() -> None:
+    frame = sample_frame()
+    rebuilt = pd.DataFrame({name: frame[name].copy() for name in frame.columns})
+    assert fingerprint(frame.copy()) == fingerprint(frame) == fingerprint(rebuilt)
+    assert fingerprint(frame["s"].astype(object)) == fingerprint(frame["s"].astype(object).copy())
+
+
+def test_given_strided_block_when_hashed_then_fast_path_equals_per_column_path() -> None:
+    block = np.arange(5 * 7, dtype=np.float64).reshape(5, 7)
+    frame = pd.DataFrame(block, copy=False)
+    fast = fp_module._strided_block_digests(frame)
+    assert sorted(fast) == list(range(7))
+    for position, (_, column) in enumerate(frame.items()):
+        assert fast[position] == fp_module._values_digest(np.ascontiguousarray(column))
+
+
+def test_given_masked_array_when_hidden_values_differ_then_fingerprint_is_equal() -> None:
+    first = pd.array([1, 2, 3], dtype="Int64")
+    second = pd.array([1, 2, 3], dtype="Int64")
+    first[1] = pd.NA
+    second._data[1] = 12345  # garbage under the mask
+    second[1] = pd.NA
+    assert fingerprint(pd.Series(first)) == fingerprint(pd.Series(second))
+
+
+def test_given_multiindex_with_differently_ordered_levels_when_equal_then_fingerprint_equal() -> (
+    None
+):
+    explicit = pd.MultiIndex(levels=[["b", "a", "unused"], [2, 1]], codes=[[0, 1], [1, 0]])
+    inferred = pd.MultiIndex.from_arrays([["b", "a"], [1, 2]])
+    assert explicit.equals(inferred)
+    assert fingerprint(explicit) == fingerprint(inferred)
+    assert fingerprint(inferred) != fingerprint(pd.MultiIndex.from_arrays([["b", "a"], [2, 1]]))
+
+
+def test_given_range_index_when_same_values_as_int64_index_then_fingerprint_equal() -> None:
+    assert fingerprint(pd.RangeIndex(0, 10, 3)) == fingerprint(pd.Index([0, 3, 6, 9]))
+    assert fingerprint(pd.RangeIndex(5, 5)) == fingerprint(pd.RangeIndex(0, 0))
+    assert fingerprint(pd.RangeIndex(0, 10, 3)) != fingerprint(pd.Index([0, 3, 6, 10]))
+
+
+def test_given_non_contiguous_array_when_fingerprinted_then_equals_contiguous_copy() -> None:
+    arr = np.arange(60, dtype=np.int16).reshape(6, 10)
+    assert fingerprint(arr[:, ::2]) == fingerprint(np.ascontiguousarray(arr[:, ::2]))
+    assert fingerprint(np.asfortranarray(arr)) == fingerprint(arr)
+
+
+@st.composite
+def st_frames(draw: st.DrawFn) -> pd.DataFrame:
+    n = draw(st.integers(0, 8))
+    floats = draw(st.lists(st.floats(allow_nan=True), min_size=n, max_size=n))
+    ints = draw(st.lists(st.integers(-(2**63), 2**63 - 1), min_size=n, max_size=n))
+    texts = draw(st.lists(st.none() | st.text(max_size=5), min_size=n, max_size=n))
+    return pd.DataFrame(
+        {
+            "f": np.array(floats, dtype=np.float64),
+            "i": np.array(ints, dtype=np.int64),
+            "s": pd.Series(texts, dtype="str"),
+        }
+    )
+
+
+def bitwise_equal(left: pd.DataFrame, right: pd.DataFrame) -> bool:
+    if left.shape != right.shape:
+        return False
+    for name in ("f", "i"):
+        if left[name].to_numpy().tobytes() != right[name].to_numpy().tobytes():
+            return False
+    return left["s"].isna().tolist() == right["s"].isna().tolist() and (
+        left["s"].fillna("").tolist() == right["s"].fillna("").tolist()
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frame=st_frames())
+def test_given_generated_frame_when_rebuilt_from_records_then_fingerprint_equal(
+    frame: pd.DataFrame,
+) -> None:
+    rebuilt = pd.DataFrame(
+        {
+            "f": frame["f"].to_numpy().copy(),
+            "i": frame["i"].to_list(),
+            "s": pd.Series(frame["s"].to_list(), dtype="str"),
+        }
+    )
+    rebuilt["i"] = rebuilt["i"].astype(np.int64)
+    assert fingerprint(rebuilt) == fingerprint(frame)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(left=st_frames(), right=st_frames())
+def test_given_two_generated_frames_when_contents_differ_then_fingerprints_differ(
+    left: pd.DataFrame, right: pd.DataFrame
+) -> None:
+    same = bitwise_equal(left, right)
+    assert (fingerprint(left) == fingerprint(right)) == same
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    frame=st_frames().filter(lambda f: len(f) > 0),
+    row=st.integers(0, 7),
+    column=st.sampled_from(["f", "i", "s"]),
+    new=st.data(),
+)
+def test_given_generated_frame_when_one_cell_changes_then_fingerprint_changes(
+    frame: pd.DataFrame, row: int, column: str, new: st.DataObject
+) -> None:
+    row %= len(frame)
+    changed = frame.copy()
+    old = frame[column].iloc[row]
+    if column == "f":
+        value: Any = new.draw(st.floats(allow_nan=True))
+        assume(struct.pack("<d", value) != struct.pack("<d", old))
+    elif column == "i":
+        value = new.draw(st.integers(-(2**63), 2**63 - 1))
+        assume(value != old)
+    else:
+        value = new.draw(st.none() | st.text(max_size=5))
+        assume(not (pd.isna(value) and pd.isna(old)) and value != old)
+    changed.iloc[row, changed.columns.get_loc(column)] = value
+    assert fingerprint(changed) != fingerprint(frame)
+
+
+# --------------------------------------------------------------------------- unsupported
+
+
+@pytest.mark.parametrize("obj", [object(), 42, 1.5, {"a": 1}, [1, 2], None])
+def test_given_unsupported_object_when_fingerprinted_then_type_error_names_type(obj: Any) -> None:
+    with pytest.raises(TypeError, match=re.escape(type(obj).__qualname__)):
+        fingerprint(obj)
+
+
+def test_given_missing_path_when_fingerprinted_then_file_not_found(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        fingerprint(tmp_path / "nope.csv")
+    with pytest.raises(FileNotFoundError):
+        fingerprint(str(tmp_path / "nope.csv"))
+
+
+def test_given_kinds_when_asked_if_fingerprintable_then_only_in_memory_datasets() -> None:
+    assert fp_module.is_fingerprintable(sample_frame())
+    assert fp_module.is_fingerprintable(sample_frame()["f"])
+    assert fp_module.is_fingerprintable(np.zeros(2))
+    for other in ("data.csv", b"x", 3, None, [1]):
+        assert not fp_module.is_fingerprintable(other)
+
+
+def test_given_objects_when_sized_then_nbytes_is_approximate_memory(tmp_path: Path) -> None:
+    arr = np.zeros((10, 4))
+    assert fp_module.nbytes_of(arr) == 320
+    assert fp_module.nbytes_of(pd.DataFrame(arr)) >= 320
+    assert fp_module.nbytes_of(b"abcd") == 4
+    write_file(tmp_path / "d" / "a", b"12345")
+    write_file(tmp_path / "d" / "sub" / "b", b"678")
+    assert fp_module.nbytes_of(tmp_path / "d" / "a") == 5
+    assert fp_module.nbytes_of(tmp_path / "d") == 8
+
+
+# --------------------------------------------------------------------------- files
+
+
+def test_given_same_bytes_at_two_paths_when_fingerprinted_then_equal(tmp_path: Path) -> None:
+    first = write_file(tmp_path / "a.csv", b"x,y\n1,2\n")
+    second = write_file(tmp_path / "other" / "b.txt", b"x,y\n1,2\n")
+    third = write_file(tmp_path / "c.csv", b"x,y\n1,3\n")
+    assert fingerprint(first) == fingerprint(str(second)) == file_fingerprint(second)
+    assert fingerprint(third) != fingerprint(first)
+    assert fingerprint(first) != fingerprint(b"x,y\n1,2\n")
+
+
+def test_given_large_file_when_fingerprinted_then_chunked_read_matches_small_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = np.random.default_rng(1).bytes(3 * 1024 + 17)
+    file = write_file(tmp_path / "big.bin", data)
+    expected = file_fingerprint(file, cache=False)
+    monkeypatch.setattr(fp_module, "_FILE_CHUNK_BYTES", 1000)
+    assert file_fingerprint(file, cache=False) == expected
+
+
+class ReadSpy:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        self._real = fp_module._read_file_digest
+        monkeypatch.setattr(fp_module, "_read_file_digest", self)
+
+    def __call__(self, path: str) -> bytes:
+        self.calls += 1
+        return self._real(path)
+
+
+def test_given_unchanged_file_when_fingerprinted_twice_then_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file = write_file(tmp_path / "a.bin", b"content")
+    spy = ReadSpy(monkeypatch)
+    first = fingerprint(file)
+    second = fingerprint(file)
+    assert first == second
+    assert spy.calls == 1
+    assert fingerprint(file, cache=False) == first
+    assert spy.calls == 2
+
+
+def test_given_cached_file_when_mtime_or_size_changes_then_file_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file = write_file(tmp_path / "a.bin", b"content")
+    spy = ReadSpy(monkeypatch)
+    original = fingerprint(file)
+    write_file(file, b"CONTENT", mtime_ns=OLD_NS + 1)  # same size, new mtime
+    assert fingerprint(file) != original
+    assert spy.calls == 2
+    write_file(file, b"CONTENT!", mtime_ns=OLD_NS + 1)  # same mtime, new size
+    assert fingerprint(file) != original
+    assert spy.calls == 3
+
+
+def test_given_recently_modified_file_when_fingerprinted_then_not_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A same-size rewrite within one mtime tick would be invisible to the cache key.
+    file = tmp_path / "fresh.bin"
+    file.write_bytes(b"fresh")
+    spy = ReadSpy(monkeypatch)
+    fingerprint(file)
+    fingerprint(file)
+    assert spy.calls == 2
+
+
+CACHE_SCRIPT = textwrap.dedent(
+    """
+    import importlib, sys
+    sys.path.insert(0, sys.argv[1])
+    fp = importlib.import_module("jupyter_mlops.data.fingerprint")
+    fp.set_file_cache_path(sys.argv[2])
+    if sys.argv[4] == "forbid-read":
+        def refuse(path):
+            raise AssertionError("file was read despite the persistent cache")
+        fp._read_file_digest = refuse
+    print(fp.fingerprint(sys.argv[3]))
+    """
+)
+
+
+def test_given_persistent_cache_when_other_process_asks_then_file_is_not_read(
+    tmp_path: Path,
+) -> None:
+    file = write_file(tmp_path / "data.bin", b"persist me")
+    db = tmp_path / "cache" / "fingerprints.db"
+    written = run_python(CACHE_SCRIPT, str(REPO), str(db), str(file), "read", seed="3")
+    reused = run_python(CACHE_SCRIPT, str(REPO), str(db), str(file), "forbid-read", seed="4")
+    assert written == reused
+    assert written.strip() == fingerprint(file)
+
+
+def test_given_persistent_cache_when_file_changes_then_stale_entry_is_not_used(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "fingerprints.db"
+    file = write_file(tmp_path / "data.bin", b"one")
+    set_file_cache_path(db)
+    before = fingerprint(file)
+    fp_module._MEMORY_CACHE.clear()
+    write_file(file, b"two", mtime_ns=OLD_NS + 5)
+    assert fingerprint(file) != before
+
+
+def test_given_unwritable_cache_path_when_fingerprinting_then_errors_are_ignored(
+    tmp_path: Path,
+) -> None:
+    blocker = write_file(tmp_path / "not-a-dir", b"")
+    set_file_cache_path(blocker / "cache.db")
+    file = write_file(tmp_path / "data.bin", b"still works")
+    assert FORMAT.match(fingerprint(file))
+
+
+def make_tree(root: Path) -> Path:
+    write_file(root / "a.csv", b"1,2\n")
+    write_file(root / "sub" / "b.bin", b"\x00\x01")
+    write_file(root / "sub" / "deeper" / "c.txt", b"hello")
+    return root
+
+
+def test_given_two_folders_with_same_content_when_fingerprinted_then_equal(
+    tmp_path: Path,
+) -> None:
+    assert fingerprint(make_tree(tmp_path / "x")) == fingerprint(str(make_tree(tmp_path / "y")))
+
+
+def test_given_folder_when_file_renamed_or_changed_or_added_then_fingerprint_changes(
+    tmp_path: Path,
+) -> None:
+    root = make_tree(tmp_path / "x")
+    prints = {fingerprint(root)}
+    (root / "sub" / "b.bin").rename(root / "sub" / "b2.bin")
+    prints.add(fingerprint(root))
+    write_file(root / "a.csv", b"1,3\n", mtime_ns=OLD_NS + 1)
+    prints.add(fingerprint(root))
+    write_file(root / "sub" / "new", b"")
+    prints.add(fingerprint(root))
+    assert len(prints) == 4
+
+
+def test_given_folder_with_symlink_to_folder_when_fingerprinted_then_link_not_followed(
+    tmp_path: Path,
+) -> None:
+    root = make_tree(tmp_path / "x")
+    outside = make_tree(tmp_path / "outside")
+    before = fingerprint(root)
+    (root / "linked").symlink_to(outside, target_is_directory=True)
+    assert fingerprint(root) == before
+    (root / "file-link").symlink_to(outside / "a.csv")
+    assert fingerprint(root) != before
