@@ -205,7 +205,10 @@ def runs_show(ctx: click.Context, run_id: str, fmt: str) -> None:
                 for d in run.outputs
             ],
         ),
-        ("models", [f"{m.name} {m.model_class} id={m.id} sha256={m.sha256[:12]}" for m in run.models]),
+        (
+            "models",
+            [f"{m.name} {m.model_class} id={m.id} sha256={m.sha256[:12]}" for m in run.models],
+        ),
         ("artifacts", [f"{a.path} ({a.size} bytes) sha256={a.sha256[:12]}" for a in run.artifacts]),
     ]
     for title, items in sections:

@@ -248,25 +248,19 @@ class Client:
     def search_runs(
         self,
         experiment: str | Sequence[str] | None = None,
-        filter: str | None = None,  # noqa: A002 - the documented public name
+        filter: str | None = None,
         order_by: Sequence[str] | None = None,
         limit: int = 100,
         offset: int = 0,
-        *,
-        with_total: bool = False,
-    ) -> list[Run] | RunPage:
-        """Runs matching a filter, sorted and paginated in SQL.
-
-        Returns a list of runs, or a :class:`RunPage` (with the total count) when
-        ``with_total`` is true.
-        """
-        page = self.search_runs_page(experiment, filter, order_by, limit, offset, with_total)
-        return page if with_total else page.runs
+    ) -> list[Run]:
+        """Runs matching a filter, sorted and paginated in SQL (see :meth:`search_runs_page`
+        for the total count)."""
+        return self.search_runs_page(experiment, filter, order_by, limit, offset, False).runs
 
     def search_runs_page(
         self,
         experiment: str | Sequence[str] | None = None,
-        filter: str | None = None,  # noqa: A002
+        filter: str | None = None,
         order_by: Sequence[str] | None = None,
         limit: int = 100,
         offset: int = 0,
@@ -291,7 +285,7 @@ class Client:
     def iter_runs(
         self,
         experiment: str | Sequence[str] | None = None,
-        filter: str | None = None,  # noqa: A002
+        filter: str | None = None,
         order_by: Sequence[str] | None = None,
         page_size: int = 1000,
     ) -> Iterator[Run]:
@@ -386,9 +380,22 @@ class Client:
         return self.store.get_metric_history(self.resolve_run_id(run_id), key)
 
     # Datasets --------------------------------------------------------------------------
-    def describe_dataset(self, obj: Any, name: str, source: str = "") -> NewDataset:
-        """Fingerprint and profile a DataFrame, Series, array, file or folder."""
-        from .data import column_schema, fingerprint, profile_frame
+    def describe_dataset(
+        self,
+        obj: Any,
+        name: str,
+        source: str = "",
+        *,
+        fingerprint: str | None = None,
+        profile: bool = True,
+    ) -> NewDataset:
+        """Fingerprint (unless given) and describe a DataFrame, Series, array, file or folder.
+
+        The column profile, the slow part, is computed only for a version the store does not
+        have yet.
+        """
+        from .data import column_schema, profile_frame
+        from .data import fingerprint as compute_fingerprint
         from .data.fingerprint import nbytes_of
 
         if isinstance(obj, str | os.PathLike):
@@ -401,25 +408,28 @@ class Client:
                 else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
             )
             kind = "file" if path.is_file() else "dir"
-            return NewDataset(name, fingerprint(path), kind, None, [], None, str(path), size)
+            fp = fingerprint or compute_fingerprint(path)
+            return NewDataset(name, fp, kind, None, [], None, source or str(path), size)
         kind = type(obj).__name__.lower()
         if kind not in ("dataframe", "series", "ndarray"):
             raise InvalidInput(
                 f"Cannot log a {type(obj).__name__} as a dataset: pass a pandas DataFrame or "
                 "Series, a numpy array, or a file or folder path."
             )
-        shape = [int(n) for n in getattr(obj, "shape", ())]
-        try:
-            profile = profile_frame(obj)
-        except Exception:  # a profile is a convenience; the fingerprint is what matters
-            profile = None
+        fp = fingerprint or compute_fingerprint(obj)
+        summary = None
+        if profile and self.store.find_dataset(name, fp) is None:
+            try:
+                summary = profile_frame(obj)
+            except Exception:  # a profile is a convenience; the fingerprint is what matters
+                summary = None
         return NewDataset(
             name=name,
-            fingerprint=fingerprint(obj),
+            fingerprint=fp,
             kind=kind,
-            shape=shape,
+            shape=[int(n) for n in getattr(obj, "shape", ())],
             schema=column_schema(obj),
-            profile=profile,
+            profile=summary,
             source=source,
             nbytes=int(nbytes_of(obj)),
         )
@@ -450,7 +460,8 @@ class Client:
     def dataset_lineage(self, ref: str) -> dict[str, Any]:
         """Which runs produced and read a dataset version, and the models those runs made."""
         version = self.get_dataset(ref)
-        produced, consumed = [], []
+        produced: list[dict[str, Any]] = []
+        consumed: list[dict[str, Any]] = []
         for run_id, role in self.store.dataset_runs(version.id):
             run = self.store.get_run(run_id)
             entry = {
@@ -473,7 +484,7 @@ class Client:
         src = Path(local_path)
         if not src.exists():
             raise NotFound(f"Artifact source {str(src)!r} does not exist.")
-        base = validate_artifact_path(artifact_path or src.name)
+        base = validate_artifact_path(src.name if artifact_path is None else artifact_path)
         files = [(src, base)] if src.is_file() else []
         if src.is_dir():
             files = [
@@ -489,7 +500,9 @@ class Client:
             out.append(art)
         return out
 
-    def log_artifact_bytes(self, run_id: str, data: bytes, path: str, kind: str = "file") -> Artifact:
+    def log_artifact_bytes(
+        self, run_id: str, data: bytes, path: str, kind: str = "file"
+    ) -> Artifact:
         sha, size = self.artifacts.put_bytes(data)
         art = Artifact(validate_artifact_path(path), sha, size, kind, now_ms())
         self.store.record_artifact(run_id, art)

@@ -32,7 +32,7 @@ def _jsonable(value: Any) -> Any:
 
 class _Entity:
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))  # type: ignore[call-overload,no-any-return]
+        return _jsonable(asdict(self))  # type: ignore[call-overload]
 
 
 @dataclass

@@ -48,8 +48,10 @@ def _is_metric_value(value: Any) -> bool:
         return False
     if isinstance(value, int | float):
         return True
-    return type(value).__module__ == "numpy" and getattr(value, "shape", None) == () and (
-        getattr(value, "dtype", None) is not None and value.dtype.kind in "iuf"
+    return (
+        type(value).__module__ == "numpy"
+        and getattr(value, "shape", None) == ()
+        and (getattr(value, "dtype", None) is not None and value.dtype.kind in "iuf")
     )
 
 
@@ -75,16 +77,12 @@ class TrackMagics(Magics, Configurable):
         "",
         help="Experiment for %%track without -e; empty means the notebook's name, or Default.",
     ).tag(config=True)
-    capture_data = Bool(True, help="Fingerprint the data a cell reads and writes.").tag(
-        config=True
-    )
+    capture_data = Bool(True, help="Fingerprint the data a cell reads and writes.").tag(config=True)
     capture_models = Bool(True, help="Save the estimators fitted in a cell.").tag(config=True)
     profile_datasets = Bool(True, help="Store a column profile with each new dataset.").tag(
         config=True
     )
-    show_summary = Bool(True, help="Display the run summary under a tracked cell.").tag(
-        config=True
-    )
+    show_summary = Bool(True, help="Display the run summary under a tracked cell.").tag(config=True)
     max_params = Int(200, help="Most parameters recorded from literals and estimators.").tag(
         config=True
     )
@@ -125,7 +123,7 @@ class TrackMagics(Magics, Configurable):
     @cell_magic
     def track(self, line: str, cell: str) -> None:
         """Record this cell execution as one run: code, params, metrics, data, models."""
-        __tracebackhide__ = True  # noqa: F841 - the traceback the user sees is their code's
+        __tracebackhide__ = True
         args = parse_argstring(self.track, line)
         tags = _parse_tags(args.tag)
         extra_params = [p.strip() for p in (args.params or "").split(",") if p.strip()]
@@ -134,14 +132,16 @@ class TrackMagics(Magics, Configurable):
         ns = shell.user_ns
         transformed = shell.transform_cell(cell)
         try:
-            tree = shell.compile.ast_parse(transformed)
+            tree: ast.Module | None = shell.compile.ast_parse(transformed)  # type: ignore[assignment]
         except SyntaxError:
             tree = None  # still a run: it fails below with the SyntaxError the user expects
         analysis = analyze(tree) if tree is not None else CellAnalysis()
         capture_data = self.capture_data and not args.no_data
         notebook = capture.notebook_path(ns)
-        experiment = args.experiment or self.default_experiment or (
-            Path(notebook).stem if notebook else None
+        experiment = (
+            args.experiment
+            or self.default_experiment
+            or (Path(notebook).stem if notebook else None)
         )
         started = time.perf_counter()
         try:
@@ -194,20 +194,21 @@ class TrackMagics(Magics, Configurable):
 
     def _execute(self, transformed: str, tree: ast.Module | None) -> None:
         """Run the cell as IPython would: the last expression's value goes to Out[n]."""
-        __tracebackhide__ = True  # noqa: F841 - read by IPython's traceback formatter
+        __tracebackhide__ = True
         shell = self.shell
         assert shell is not None
         if tree is None:
             shell.compile.ast_parse(transformed)  # re-raise the SyntaxError for the user
             return
-        tree = shell.transform_ast(tree)
+        module: Any = shell.transform_ast(tree)
         filename = shell.compile.cache(transformed, shell.execution_count)
         last = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr):
-            last = ast.Expression(tree.body.pop().value)
-        exec(shell.compile(tree, filename, "exec"), shell.user_global_ns, shell.user_ns)
+        if module.body and isinstance(module.body[-1], ast.Expr):
+            last = ast.Expression(module.body.pop().value)
+        compile_: Any = shell.compile  # accepts ASTs, though typed for source text
+        exec(compile_(module, filename, "exec"), shell.user_global_ns, shell.user_ns)
         if last is not None:
-            value = eval(shell.compile(last, filename, "eval"), shell.user_global_ns, shell.user_ns)
+            value = eval(compile_(last, filename, "eval"), shell.user_global_ns, shell.user_ns)
             if value is not None:
                 shell.displayhook(value)
 
@@ -268,7 +269,18 @@ class TrackMagics(Magics, Configurable):
         items = []
         for seen, role in roles:
             try:
-                items.append((client.describe_dataset(seen.obj, seen.name, source=seen.name), role))
+                if seen.changed_after:
+                    # Mutated in place by the cell: describe the input as it was read.
+                    items.append((_stale_input(seen), role))
+                    continue
+                desc = client.describe_dataset(
+                    seen.obj,
+                    seen.name,
+                    source=seen.name,
+                    fingerprint=seen.fingerprint,
+                    profile=self.profile_datasets,
+                )
+                items.append((desc, role))
             except (MlopsError, OSError, TypeError, ValueError) as exc:
                 notes.append(f"data {seen.name!r} not recorded: {exc}")
         if items:
@@ -309,6 +321,22 @@ class TrackMagics(Magics, Configurable):
             return notebook_views.dispatch(fluent.get_client(), argv)
         except MlopsError as exc:
             raise UsageError(exc.message) from exc
+
+
+def _stale_input(seen: Any) -> Any:
+    from .data.fingerprint import nbytes_of
+    from .store.base import NewDataset
+
+    return NewDataset(
+        name=seen.name,
+        fingerprint=seen.fingerprint,
+        kind=type(seen.obj).__name__.lower(),
+        shape=seen.shape,
+        schema=seen.schema or [],
+        profile=None,
+        source=seen.name,
+        nbytes=int(nbytes_of(seen.obj)),
+    )
 
 
 def _head(obj: Any) -> Any:

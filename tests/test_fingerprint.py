@@ -51,7 +51,7 @@ def sample_frame() -> pd.DataFrame:
             "b": pd.array([True, None, False, True], dtype="boolean"),
             "c": pd.Categorical(["x", "y", "x", None]),
             "t": pd.date_range("2021-03-01", periods=4, freq="h", tz="Europe/Paris"),
-            "d": pd.to_datetime(["2020-01-01", None, "2020-01-03", "2020-01-04"]),
+            "d": pd.to_datetime(["2020-01-01", "NaT", "2020-01-03", "2020-01-04"]),
             "td": pd.to_timedelta([1, 2, None, 4], unit="s"),
         },
         index=pd.Index(["w", "x", "y", "z"], name="key"),
@@ -93,7 +93,7 @@ def test_given_known_bytes_when_fingerprinted_then_value_matches_frozen_scheme()
     # with a bump of _SCHEME, never by accident.
     assert fingerprint(b"abc") == "xxh3-128:47c967a1740ef483f361d6b1b28379fb"
     frame = pd.DataFrame({"a": [1, 2], "b": ["x", None]})
-    assert fingerprint(frame) == "xxh3-128:2540c7ad78d6a572471e6aa7b74ead66"
+    assert fingerprint(frame) == "xxh3-128:aa36a321e05ed65425493615fa2548d9"
 
 
 STABILITY_SCRIPT = textwrap.dedent(
@@ -184,6 +184,7 @@ def test_given_string_column_when_missing_vs_literal_none_or_nan_then_fingerprin
         ["a", ""],
         ["aN", "one"],
         ["", "aNone"],
+        ["a", "\ud800"],  # lone surrogate: must hash, not raise
     ]
     prints = {fingerprint(pd.Series(v, dtype="str")) for v in variants}
     assert len(prints) == len(variants)
@@ -262,6 +263,33 @@ def test_given_arrays_when_shape_or_dtype_or_value_changes_then_fingerprint_chan
     assert len({fingerprint(v) for v in variants}) == len(variants)
 
 
+@pytest.mark.parametrize(
+    ("values", "changed"),
+    [
+        (
+            pd.period_range("2020-01", periods=3, freq="M"),
+            pd.period_range("2020-02", periods=3, freq="M"),
+        ),
+        (
+            pd.period_range("2020-01", periods=3, freq="M"),
+            pd.period_range("2020-01", periods=3, freq="D"),
+        ),
+        (pd.interval_range(0, 3), pd.interval_range(0, 3, closed="left")),
+        (pd.arrays.SparseArray([0, 0, 1]), pd.arrays.SparseArray([0, 1, 1])),
+        (pd.array(["a", None], dtype="string"), pd.array(["a", "b"], dtype="string")),
+        (pd.to_timedelta([1, 2], unit="s"), pd.to_timedelta([1, 3], unit="s")),
+        (np.array([b"ab", b"c"]), np.array([b"ab", b"d"])),
+        (np.array(["ab", "c"]), np.array(["ab", "cd"])),
+    ],
+)
+def test_given_other_dtypes_when_values_change_then_fingerprint_changes(
+    values: Any, changed: Any
+) -> None:
+    series = pd.Series(values)
+    assert fingerprint(series) == fingerprint(series.copy())
+    assert fingerprint(series) != fingerprint(pd.Series(changed))
+
+
 # --------------------------------------------------------------------------- equal content
 
 
@@ -306,8 +334,10 @@ def test_given_masked_array_when_hidden_values_differ_then_fingerprint_is_equal(
     first = pd.array([1, 2, 3], dtype="Int64")
     second = pd.array([1, 2, 3], dtype="Int64")
     first[1] = pd.NA
-    second._data[1] = 12345  # garbage under the mask
+    hidden: Any = second
+    hidden._data[1] = 12345  # garbage under the mask
     second[1] = pd.NA
+    assert hidden._data[1] == 12345
     assert fingerprint(pd.Series(first)) == fingerprint(pd.Series(second))
 
 
@@ -406,7 +436,7 @@ def test_given_generated_frame_when_one_cell_changes_then_fingerprint_changes(
     else:
         value = new.draw(st.none() | st.text(max_size=5))
         assume(not (pd.isna(value) and pd.isna(old)) and value != old)
-    changed.iloc[row, changed.columns.get_loc(column)] = value
+    changed.iloc[row, list(changed.columns).index(column)] = value
     assert fingerprint(changed) != fingerprint(frame)
 
 
@@ -601,3 +631,37 @@ def test_given_folder_with_symlink_to_folder_when_fingerprinted_then_link_not_fo
     assert fingerprint(root) == before
     (root / "file-link").symlink_to(outside / "a.csv")
     assert fingerprint(root) != before
+
+
+CONCURRENT_SCRIPT = textwrap.dedent(
+    """
+    import importlib, sys
+    sys.path.insert(0, sys.argv[1])
+    fp = importlib.import_module("jupyter_mlops.data.fingerprint")
+    fp.set_file_cache_path(sys.argv[2])
+    print(" ".join(fp.fingerprint(path) for path in sys.argv[3:]))
+    """
+)
+
+
+def test_given_processes_sharing_a_persistent_cache_when_run_together_then_all_agree(
+    tmp_path: Path,
+) -> None:
+    files = [str(write_file(tmp_path / f"f{i}.bin", bytes([i]) * 1000)) for i in range(20)]
+    db = str(tmp_path / "shared.db")
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT_SCRIPT, str(REPO), db, *files],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for _ in range(4)
+    ]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    assert all(proc.returncode == 0 for proc in procs), [err for _, err in outputs]
+    expected = " ".join(fingerprint(path) for path in files)
+    assert {out.strip() for out, _ in outputs} == {expected}

@@ -24,7 +24,7 @@ def known_frame() -> pd.DataFrame:
             "x": [1.0, 2.0, 3.0, 4.0, np.nan],
             "k": ["a", "b", "a", None, "a"],
             "when": pd.to_datetime(
-                ["2021-01-02 00:00:00", None, "2020-05-06 07:08:09", None, None]
+                ["2021-01-02 00:00:00", "NaT", "2020-05-06 07:08:09", "NaT", "NaT"]
             ),
             "flag": [True, False, True, True, True],
             "n": pd.array([10, None, 30, None, 50], dtype="Int64"),

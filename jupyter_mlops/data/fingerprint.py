@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -57,6 +57,8 @@ _COPY_CHUNK_BYTES: Final = 8 << 20
 # Measured: transposing ~1 MiB tiles (cache-sized) is about twice as fast as copying
 # whole strided columns.
 _TRANSPOSE_CHUNK_BYTES: Final = 1 << 20
+_MIN_TILE_ROWS: Final = 512
+_MAX_TILE_BYTES: Final = 32 << 20
 _FILE_CHUNK_BYTES: Final = 8 << 20
 # Bounds the temporary UTF-8 blob built for object columns.
 _OBJECT_CHUNK_ROWS: Final = 1 << 20
@@ -93,6 +95,7 @@ class _Stream:
         self._h.update(_U64.pack(nbytes))
 
     def raw(self, data: Any) -> None:
+        """Feeds any C-contiguous buffer (ndarray, memoryview, bytes) without a header."""
         self._h.update(data)
 
     def array(self, arr: np.ndarray) -> None:
@@ -101,12 +104,12 @@ class _Stream:
         if arr.nbytes == 0:
             return
         if arr.flags.c_contiguous:
-            self._h.update(arr.reshape(-1).view(np.uint8))
+            self.raw(arr.reshape(-1).view(np.uint8))
             return
         rows = max(1, _COPY_CHUNK_BYTES // max(1, arr[0].nbytes))
         for start in range(0, len(arr), rows):
             chunk = np.ascontiguousarray(arr[start : start + rows])
-            self._h.update(chunk.reshape(-1).view(np.uint8))
+            self.raw(chunk.reshape(-1).view(np.uint8))
 
     def digest(self) -> bytes:
         return self._h.digest()
@@ -150,13 +153,14 @@ def _encode_label(label: object) -> bytes:
 
 def _write_texts(stream: _Stream, texts: np.ndarray) -> None:
     """Hashes a 1-D object array of ``str`` as lengths + concatenated UTF-8."""
-    lengths = xxhash.xxh3_128()
-    blob = xxhash.xxh3_128()
+    # Two independent streams so the result does not depend on the chunk size.
+    lengths = _Stream("lengths")
+    blob = _Stream("utf-8")
     for start in range(0, len(texts), _OBJECT_CHUNK_ROWS):
         part = texts[start : start + _OBJECT_CHUNK_ROWS]
         # map()/join() iterate in C: no per-row Python bytecode runs.
-        lengths.update(np.fromiter(map(len, part), dtype="<i8", count=len(part)))
-        blob.update("".join(part).encode("utf-8", "surrogatepass"))
+        lengths.raw(np.fromiter(map(len, part), dtype="<i8", count=len(part)))
+        blob.raw("".join(part).encode("utf-8", "surrogatepass"))
     stream.integer(len(texts))
     stream.field(lengths.digest())
     stream.field(blob.digest())
@@ -231,8 +235,9 @@ def _write_values(stream: _Stream, values: Any) -> None:
         stream.text(str(dtype.tz))
         stream.array(np.asarray(values.asi8))
     elif isinstance(values, _MASKED_ARRAYS):
-        data = values._data
-        mask = values._mask
+        masked: Any = values  # _data/_mask are not in the public stubs
+        data: np.ndarray = masked._data
+        mask: np.ndarray = masked._mask
         if mask.any():
             # Slots under the mask hold arbitrary leftovers; zero them so equal arrays match.
             data = np.where(mask, np.zeros((), dtype=data.dtype), data)
@@ -356,7 +361,12 @@ def _row_major_column_digests(table: np.ndarray) -> list[bytes]:
         stream.text(dtype.str)
         stream.begin_bytes(n_rows * dtype.itemsize)
         streams.append(stream)
-    rows = max(1, _TRANSPOSE_CHUNK_BYTES // (n_cols * dtype.itemsize))
+    row_bytes = n_cols * dtype.itemsize
+    # Cache-sized tiles, but never so few rows that per-tile Python overhead dominates
+    # (wide tables), nor a tile so large that it costs real memory (very wide tables).
+    rows = max(
+        1, _TRANSPOSE_CHUNK_BYTES // row_bytes, min(_MIN_TILE_ROWS, _MAX_TILE_BYTES // row_bytes)
+    )
     tile = np.empty((n_cols, rows), dtype=dtype)
     for start in range(0, n_rows, rows):
         part = table[start : start + rows]
@@ -487,14 +497,19 @@ class _PersistentCache:
                 isolation_level=None,
                 check_same_thread=False,
             )
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {_TABLE} ("
-                "path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, "
-                "ino TEXT NOT NULL, fingerprint TEXT NOT NULL)"
-            )
+            try:
+                with contextlib.suppress(sqlite3.Error):
+                    # Another process may hold the lock; WAL is persistent once anyone sets it.
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {_TABLE} ("
+                    "path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, "
+                    "ino TEXT NOT NULL, fingerprint TEXT NOT NULL)"
+                )
+            except sqlite3.Error:
+                conn.close()
+                raise
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
@@ -631,7 +646,7 @@ def file_fingerprint(path: str | os.PathLike[str], *, cache: bool = True) -> str
     return result
 
 
-def _raise(error: OSError) -> None:
+def _raise(error: OSError) -> NoReturn:
     raise error
 
 
@@ -748,10 +763,17 @@ def nbytes_of(obj: object) -> int:
         return memoryview(obj).nbytes
     if isinstance(obj, str | os.PathLike):
         text = os.fsdecode(os.fspath(obj))
+        if not os.path.isdir(text):
+            return _size_or_zero(text)
         try:
-            if os.path.isdir(text):
-                return sum(os.path.getsize(full) for _, full in _walk_files(text))
-            return os.path.getsize(text)
+            return sum(_size_or_zero(full) for _, full in _walk_files(text))
         except OSError:
             return 0
     return sys.getsizeof(obj)
+
+
+def _size_or_zero(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:  # missing file or dangling symlink
+        return 0

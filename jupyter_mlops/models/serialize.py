@@ -69,7 +69,7 @@ def _init_defaults(cls: type) -> dict[str, Any]:
     import inspect
 
     try:
-        params = inspect.signature(cls.__init__).parameters.values()
+        params = inspect.signature(cls).parameters.values()
     except (TypeError, ValueError):
         return {}
     return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
@@ -128,13 +128,9 @@ def infer_signature(model: Any, input_example: Any = None) -> dict[str, Any] | N
                 "dtype": "unknown",
                 "shape": [-1, int(model.n_features_in_)],
             }
-    if hasattr(model, "classes_"):
-        try:
-            signature["classes"] = [
-                c.item() if hasattr(c, "item") else c for c in np.asarray(model.classes_).tolist()
-            ]
-        except Exception:
-            pass
+    classes = getattr(model, "classes_", None)
+    if classes is not None:
+        signature["classes"] = np.asarray(classes).tolist()
     return signature or None
 
 

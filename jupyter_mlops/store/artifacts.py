@@ -161,4 +161,3 @@ class LocalArtifactStore:
                         stray.unlink()
                         removed += 1
         return removed
-

@@ -127,6 +127,10 @@ class Store(abc.ABC):
         """Get or create a version per ``(dataset, role)`` and link it to the run."""
 
     @abc.abstractmethod
+    def find_dataset(self, name: str, fingerprint: str) -> DatasetVersion | None:
+        """The version of ``name`` with this fingerprint, if the store has it."""
+
+    @abc.abstractmethod
     def list_datasets(self, name: str | None = None) -> list[DatasetVersion]:
         """Dataset versions, newest first."""
 

@@ -125,7 +125,7 @@ class _Visitor(ast.NodeVisitor):
         for alias in node.names:
             self._seen.add((alias.asname or alias.name).split(".")[0])
 
-    visit_ImportFrom = visit_Import  # type: ignore[assignment]
+    visit_ImportFrom = visit_Import
 
 
 def analyze(tree: ast.Module) -> CellAnalysis:

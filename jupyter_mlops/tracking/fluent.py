@@ -204,9 +204,7 @@ def log_metrics(values: Mapping[str, Any], step: int | None = None) -> None:
         log_metric(key, value, step)
 
 
-def log_dataset(
-    obj: Any, name: str | None = None, role: str = "input"
-) -> DatasetVersion:
+def log_dataset(obj: Any, name: str | None = None, role: str = "input") -> DatasetVersion:
     run = _require_run()
     return run.client.log_dataset(run.id, obj, name, role)
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from ..data import fingerprint
+from ..data import column_schema, fingerprint
 from ..data.fingerprint import is_fingerprintable
 
 _DATA_TYPES = ("DataFrame", "Series", "ndarray")
@@ -16,7 +16,10 @@ _DATA_TYPES = ("DataFrame", "Series", "ndarray")
 class Seen:
     name: str
     fingerprint: str
-    obj: Any  # the object (or path) it was computed from; kept only for profiling
+    obj: Any  # the object (or path) it was computed from
+    shape: list[int] | None = None
+    schema: list[dict[str, str]] | None = None
+    changed_after: bool = False  # the object no longer holds this content (mutated in place)
 
 
 def fingerprint_names(ns: dict[str, Any], names: set[str]) -> dict[str, Seen]:
@@ -26,7 +29,9 @@ def fingerprint_names(ns: dict[str, Any], names: set[str]) -> dict[str, Seen]:
         if obj is None or type(obj).__name__ not in _DATA_TYPES or not is_fingerprintable(obj):
             continue
         try:
-            out[name] = Seen(name, fingerprint(obj), obj)
+            out[name] = Seen(
+                name, fingerprint(obj), obj, [int(n) for n in obj.shape], column_schema(obj)
+            )
         except (TypeError, ValueError, MemoryError):
             continue  # exotic dtypes we cannot hash are left out, not fatal
     return out
@@ -48,7 +53,13 @@ def data_roles(
     before: dict[str, Seen], after: dict[str, Seen], stored: set[str]
 ) -> list[tuple[Seen, str]]:
     """Inputs are what existed and was read; outputs what the cell created or changed."""
-    roles = [(seen, "input") for seen in before.values()]
+    roles = []
+    for name, seen in before.items():
+        now = after.get(name)
+        seen.changed_after = (
+            now is not None and now.obj is seen.obj and now.fingerprint != seen.fingerprint
+        )
+        roles.append((seen, "input"))
     for name, seen in after.items():
         prior = before.get(name)
         if prior is None and name not in stored:

@@ -19,6 +19,7 @@ from typing import Any, TypeAlias, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import iterate
 
 from jupyter_mlops.entities import RunStatus
 from jupyter_mlops.exceptions import InvalidInput
@@ -29,28 +30,20 @@ __all__ = [
     "apply_order_by", "compile_filter", "compile_order_by", "parse_filter",
 ]  # fmt: skip
 
-# name -> (SQL expression, value kind, nullable column to guard). Kinds: "text", "number",
-# "status" (normalised to upper case) and "experiment" (compared through experiments.name).
-_DURATION = runs.c.end_time - runs.c.start_time
-_ATTRIBUTES: dict[str, tuple[ColumnElement[Any], str, ColumnElement[Any] | None]] = {
-    "id": (runs.c.id, "text", None),
-    "run_id": (runs.c.id, "text", None),
-    "name": (runs.c.name, "text", None),
-    "status": (runs.c.status, "status", None),
-    "user": (runs.c.user, "text", None),
-    "experiment": (experiments.c.name, "experiment", None),
-    "experiment_id": (runs.c.experiment_id, "number", None),
-    "start_time": (runs.c.start_time, "number", None),
-    "end_time": (runs.c.end_time, "number", runs.c.end_time),
-    "duration": (_DURATION, "number", runs.c.end_time),
-    "notebook": (runs.c.notebook_path, "text", runs.c.notebook_path),
-    "notebook_path": (runs.c.notebook_path, "text", runs.c.notebook_path),
-    "cell_id": (runs.c.cell_id, "text", runs.c.cell_id),
-    "git_commit": (runs.c.git_commit, "text", runs.c.git_commit),
-    "parent_run_id": (runs.c.parent_run_id, "text", runs.c.parent_run_id),
-    "execution_count": (runs.c.execution_count, "number", runs.c.execution_count),
-    "host": (runs.c.host, "text", runs.c.host),
-}
+# name -> (SQL expression, kind of value): "text", "number", "status" (compared upper-case) or
+# "experiment" (compared through experiments.name).
+_ATTRIBUTES: dict[str, tuple[ColumnElement[Any], str]] = {
+    "id": (runs.c.id, "text"), "run_id": (runs.c.id, "text"), "name": (runs.c.name, "text"),
+    "status": (runs.c.status, "status"), "user": (runs.c.user, "text"),
+    "experiment": (experiments.c.name, "experiment"),
+    "experiment_id": (runs.c.experiment_id, "number"),
+    "start_time": (runs.c.start_time, "number"), "end_time": (runs.c.end_time, "number"),
+    "duration": (runs.c.end_time - runs.c.start_time, "number"),
+    "notebook": (runs.c.notebook_path, "text"), "notebook_path": (runs.c.notebook_path, "text"),
+    "cell_id": (runs.c.cell_id, "text"), "git_commit": (runs.c.git_commit, "text"),
+    "parent_run_id": (runs.c.parent_run_id, "text"),
+    "execution_count": (runs.c.execution_count, "number"), "host": (runs.c.host, "text"),
+}  # fmt: skip
 _PREFIXES = {
     "params": "param", "param": "param", "metrics": "metric", "metric": "metric",
     "tags": "tag", "tag": "tag", "attributes": "attribute", "attribute": "attribute",
@@ -141,122 +134,94 @@ Node: TypeAlias = Comparison | Not | And | Or
 @dataclass(frozen=True)
 class _Token:
     kind: str  # ident, number, string, op, punct, end
-    text: str
+    text: str  # as written
     value: Any
     column: int
 
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_\-./:]*")
-_NUMBER = re.compile(
-    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?:inf(?:inity)?|nan)(?![A-Za-z0-9_]))",
-    re.ASCII | re.IGNORECASE,
+_TOKEN = re.compile(
+    r"""(?P<space>\s+) | (?P<punct>[(),]) | (?P<op>==|!=|<>|<=|>=|=|<|>) | (?P<quote>['"`])
+    | (?P<number>[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|inf(?:inity)?|nan)(?![\w.]))
+    | (?P<ident>[a-z_][\w\-./:]*)""",
+    re.ASCII | re.IGNORECASE | re.VERBOSE,
 )
-_WORD = re.compile(r"[\w.]*")
-_OPERATORS = ("==", "!=", "<>", "<=", ">=", "=", "<", ">")
 
 
-def _malformed(what: str, column: int, message: str, example: str = _EXAMPLE) -> InvalidInput:
-    return InvalidInput(f"Malformed {what} at column {column}: {message}. Example: {example}")
-
-
-def _invalid(column: int, message: str) -> InvalidInput:
-    return InvalidInput(f"Invalid filter at column {column}: {message}")
-
-
-def _tokenize(text: str, what: str, example: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch, col = text[i], i + 1
-        if ch.isspace():
-            i += 1
-        elif ch in "(),":
-            tokens.append(_Token("punct", ch, ch, col))
-            i += 1
-        elif op := next((o for o in _OPERATORS if text.startswith(o, i)), None):
-            tokens.append(_Token("op", op, op, col))
-            i += len(op)
-        elif ch in "'\"`":
-            end, value = _read_quoted(text, i, what, example)
-            tokens.append(_Token("string", text[i:end], value, col))
-            i = end
-        elif ch in "0123456789+-.":
-            m = _NUMBER.match(text, i)
-            end = m.end() if m else i + 1
-            if m is None or (end < n and (text[end].isalnum() or text[end] in "_.")):
-                rest = _WORD.match(text, end)
-                found = text[i : rest.end() if rest else end]
-                raise _malformed(what, col, f"expected a number, found '{found}'", example)
-            number = m.group()
-            is_int = not any(c in number.lower() for c in ".eian")
-            tokens.append(_Token("number", number, int(number) if is_int else float(number), col))
-            i = end
-        elif m := _IDENT.match(text, i):
-            tokens.append(_Token("ident", m.group(), m.group(), col))
-            i = m.end()
-        else:
-            raise _malformed(what, col, f"unexpected character '{ch}'", example)
-    tokens.append(_Token("end", "", None, n + 1))
-    return tokens
-
-
-def _read_quoted(text: str, start: int, what: str, example: str) -> tuple[int, str]:
-    quote, chars, i = text[start], [], start + 1
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and text[i + 1 : i + 2] in (quote, "\\"):
-            chars.append(text[i + 1])
-            i += 2
-        elif ch == quote and text[i + 1 : i + 2] == quote:
-            chars.append(quote)
-            i += 2
-        elif ch == quote:
-            return i + 1, "".join(chars)
-        else:
-            chars.append(ch)
-            i += 1
-    msg = f"unterminated string starting with {quote} (add the closing {quote})"
-    raise _malformed(what, start + 1, msg, example)
+def _invalid(column: int, message: str, what: str = "filter") -> InvalidInput:
+    return InvalidInput(f"Invalid {what} at column {column}: {message}")
 
 
 class _Parser:
+    """Recursive descent over the whole token list (inputs are short: one line of text)."""
+
     def __init__(self, text: str, what: str = "filter", example: str = _EXAMPLE) -> None:
-        self.what, self.example = what, example
-        self.tokens = _tokenize(text, what, example)
-        self.pos = self.depth = 0
+        self.text, self.what, self.example = text, what, example
+        self.tokens, self.pos, self.depth = self.tokenize(), 0, 0
+
+    def error(self, column: int, message: str) -> InvalidInput:
+        return InvalidInput(
+            f"Malformed {self.what} at column {column}: {message}. Example: {self.example}"
+        )
+
+    def tokenize(self) -> list[_Token]:
+        text, tokens, i = self.text, [], 0
+        while i < len(text):
+            m = _TOKEN.match(text, i)
+            if m is None:
+                if text[i] not in "0123456789+-.":
+                    raise self.error(i + 1, f"unexpected character '{text[i]}'")
+                bad = re.split(r"[\s(),'\"`=<>!]", text[i:], maxsplit=1)[0]
+                raise self.error(i + 1, f"expected a number, found '{bad}'")
+            kind, i = m.lastgroup or "", m.end()
+            value: Any = m.group()
+            if kind == "quote":
+                i, value = self.read_quoted(m.start())
+                kind = "string"
+            elif kind == "number":
+                value = int(value) if value.lstrip("+-").isdigit() else float(value)
+            if kind != "space":
+                tokens.append(_Token(kind, text[m.start() : i], value, m.start() + 1))
+        return [*tokens, _Token("end", "", None, len(text) + 1)]
+
+    def read_quoted(self, start: int) -> tuple[int, str]:
+        text, quote, chars, i = self.text, self.text[start], [], start + 1
+        while i < len(text):
+            if text[i] == "\\" and text[i + 1 : i + 2] in (quote, "\\"):
+                chars.append(text[i + 1])
+                i += 2
+            elif text[i] == quote and text[i + 1 : i + 2] != quote:
+                return i + 1, "".join(chars)
+            else:
+                chars.append(text[i])
+                i += 2 if text[i] == quote else 1  # a doubled quote stands for one
+        raise self.error(start + 1, f"unterminated string (add the closing {quote})")
 
     def peek(self) -> _Token:
         return self.tokens[self.pos]
 
     def advance(self) -> _Token:
-        tok = self.tokens[self.pos]
         self.pos += 1
-        return tok
+        return self.tokens[self.pos - 1]
 
-    def keyword(self, *words: str) -> bool:
+    def at(self, *words: str) -> bool:
         tok = self.peek()
-        return tok.kind == "ident" and tok.text.lower() in words
+        return tok.kind in ("ident", "punct") and tok.text.lower() in words
+
+    def accept(self, *words: str) -> bool:
+        return self.at(*words) and bool(self.advance())
+
+    def expect(self, word: str, expected: str) -> None:
+        if not self.accept(word):
+            raise self.fail(expected)
 
     def fail(self, expected: str, tok: _Token | None = None) -> InvalidInput:
         tok = tok or self.peek()
         found = {"end": "end of input", "string": tok.text}.get(tok.kind, f"'{tok.text}'")
-        msg = f"expected {expected}, found {found}"
-        return _malformed(self.what, tok.column, msg, self.example)
+        return self.error(tok.column, f"expected {expected}, found {found}")
 
     def expect_end(self, expected: str) -> None:
         if self.peek().kind != "end":
             raise self.fail(expected)
-
-    def punct(self, char: str) -> bool:
-        return self.peek().kind == "punct" and self.peek().text == char
-
-    def accept(self, *words: str) -> bool:
-        """Consume the next token if it is one of these keywords or punctuation marks."""
-        tok = self.peek()
-        found = (tok.kind == "punct" and tok.text in words) or self.keyword(*words)
-        if found:
-            self.advance()
-        return found
 
     def parse_or(self) -> Node:
         operands = [self.parse_and()]
@@ -271,29 +236,19 @@ class _Parser:
         return operands[0] if len(operands) == 1 else And(tuple(operands))
 
     def parse_not(self) -> Node:
-        if not self.keyword("not"):
-            return self.parse_primary()
-        self.nest(self.advance())
-        node = Not(self.parse_not())
-        self.depth -= 1
-        return node
-
-    def parse_primary(self) -> Node:
-        if not self.punct("("):
+        if not self.at("not", "("):
             return self.parse_comparison()
-        start = self.nest(self.advance())
-        node = self.parse_or()
-        if not self.punct(")"):
-            raise self.fail(f"'and', 'or' or ')' to close the '(' at column {start.column}")
-        self.advance()
-        self.depth -= 1
-        return node
-
-    def nest(self, tok: _Token) -> _Token:
+        start = self.advance()
         self.depth += 1
         if self.depth > _MAX_DEPTH:
-            raise _malformed(self.what, tok.column, "nesting is too deep", self.example)
-        return tok
+            raise self.error(start.column, "nesting is too deep")
+        if start.text == "(":
+            node = self.parse_or()
+            self.expect(")", f"'and', 'or' or ')' to close the '(' at column {start.column}")
+        else:
+            node = Not(self.parse_not())
+        self.depth -= 1
+        return node
 
     def parse_field(self) -> Field:
         tok = self.advance()
@@ -301,33 +256,26 @@ class _Parser:
             raise self.fail("a field such as metrics.acc, params.model, tags.team or status", tok)
         prefix, dot, key = tok.text.partition(".")
         kind = _PREFIXES.get(prefix.lower())
-        if not dot:
-            if kind:
-                raise self.fail(f"'.' and a key after '{tok.text}' (e.g. {prefix}.acc)")
-            return _attribute(tok.text, tok.column, self.what)
-        if kind is None:
-            msg = f"unknown field '{tok.text}': use params.<key>, metrics.<key>, tags.<key> or an"
-            raise _malformed(self.what, tok.column, f"{msg} attribute", self.example)
-        if not key:
-            quoted = self.peek()
-            if quoted.kind != "string" or not quoted.value:
+        if not dot and kind:
+            raise self.fail(f"'.' and a key after '{tok.text}' (e.g. {prefix}.acc)")
+        if dot and kind is None:
+            hint = "use params.<key>, metrics.<key>, tags.<key> or an attribute"
+            raise self.error(tok.column, f"unknown field '{tok.text}': {hint}")
+        if dot and not key:
+            if self.peek().kind != "string" or not self.peek().value:
                 raise self.fail(f"a key after '{tok.text}' (quote odd keys: {prefix}.\"my key\")")
             key = self.advance().value
-        if kind == "attribute":
-            return _attribute(key, tok.column, self.what)
+        if kind in (None, "attribute"):
+            return _attribute(key if dot else tok.text, tok.column, self.what)
         return Field(kind, key, tok.column)
 
     def parse_value(self, after: str) -> Value:
         tok = self.peek()
-        word = tok.text.lower() if tok.kind == "ident" else ""
         if tok.kind == "string" and tok.text[0] == "`":
-            msg = "backticks quote keys; write text values in 'single quotes'"
-            raise _malformed(self.what, tok.column, msg, self.example)
-        if tok.kind in ("number", "string") or word in ("true", "false", "inf", "infinity", "nan"):
+            raise self.error(tok.column, "backticks quote keys; write text values in 'quotes'")
+        if tok.kind in ("number", "string") or self.at("true", "false"):
             self.advance()
-            value = (word == "true") if word in ("true", "false") else tok.value
-            if word in ("inf", "infinity", "nan"):
-                value = float(word)
+            value = tok.text.lower() == "true" if tok.kind == "ident" else tok.value
             return Value(value, tok.text, tok.column)
         hint = f" (quote text: '{tok.text}')" if tok.kind == "ident" else ""
         raise self.fail(f"a value after {after}: a number, 'text', true or false{hint}")
@@ -337,45 +285,32 @@ class _Parser:
         tok = self.peek()
         values: list[Value] = []
         if tok.kind == "op":
-            self.advance()
-            op = {"==": "=", "<>": "!="}.get(tok.text, tok.text)
+            op = {"==": "=", "<>": "!="}.get(self.advance().text, tok.text)
             values.append(self.parse_value(f"'{tok.text}'"))
         elif self.accept("is"):
-            negated = self.accept("not")
-            if not self.keyword("null"):
-                raise self.fail(f"null after 'is{' not' if negated else ''}'")
-            self.advance()
-            op = "is not null" if negated else "is null"
+            op = "is not null" if self.accept("not") else "is null"
+            self.expect("null", f"null after '{op.removesuffix(' null')}'")
         else:
             negated = self.accept("not")
-            if negated and not self.keyword("in", "like", "ilike"):
-                raise self.fail("'in', 'like' or 'ilike' after 'not'")
             if self.accept("in"):
-                values = self.parse_list()
-                op = "in"
-            elif self.keyword("like", "ilike"):
+                op, start = "in", self.peek()
+                self.expect("(", "'(' after 'in', e.g. in ('a', 'b')")
+                values.append(self.parse_value("'('"))
+                while self.accept(","):
+                    values.append(self.parse_value("','"))
+                self.expect(")", f"',' or ')' to close the list opened at column {start.column}")
+            elif self.at("like", "ilike"):
                 op = self.advance().text.lower()
-                pattern = self.peek()
-                if pattern.kind != "string" or pattern.text[0] == "`":
+                if self.peek().kind != "string":
                     raise self.fail(f"a quoted pattern after '{op}', e.g. '%rf%'")
                 values.append(self.parse_value(f"'{op}'"))
+            elif negated:
+                raise self.fail("'in', 'like' or 'ilike' after 'not'")
             else:
                 ops = "=, !=, <, <=, >, >=, in, like, ilike or is null"
                 raise self.fail(f"an operator ({ops}) after '{field.label}'")
             op = f"not {op}" if negated else op
         return _checked(Comparison(field, op, tuple(values), tok.column))
-
-    def parse_list(self) -> list[Value]:
-        if not self.punct("("):
-            raise self.fail("'(' after 'in', e.g. in ('a', 'b')")
-        start = self.advance()
-        values = [self.parse_value("'('")]
-        while self.accept(","):
-            values.append(self.parse_value("','"))
-        if not self.punct(")"):
-            raise self.fail(f"',' or ')' to close the list opened at column {start.column}")
-        self.advance()
-        return values
 
 
 def _attribute(name: str, column: int, what: str = "filter") -> Field:
@@ -386,8 +321,7 @@ def _attribute(name: str, column: int, what: str = "filter") -> Field:
     if close := difflib.get_close_matches(canonical, _ATTRIBUTES, n=1):
         msg += f" (did you mean '{close[0]}'?)"
     msg += f"; attributes are {', '.join(_ATTRIBUTES)}"
-    msg += f"; for a metric, param or tag write metrics.{name} etc."
-    raise InvalidInput(f"Invalid {what} at column {column}: {msg}")
+    raise _invalid(column, f"{msg}; for a metric, param or tag write metrics.{name} etc.", what)
 
 
 def _checked(c: Comparison) -> Comparison:
@@ -399,11 +333,8 @@ def _checked(c: Comparison) -> Comparison:
         kind = field.kind
     else:
         raise _invalid(field.column, f"unknown field kind {field.kind!r}")
-    if op in ("in", "not in"):
-        arity_ok = bool(c.values)
-    else:
-        arity_ok = op in _SINGLE + _NULL_OPS and len(c.values) == (op in _SINGLE)
-    if not arity_ok:
+    arity = 1 if op in _SINGLE else 0 if op in _NULL_OPS else -1 if op in ("in", "not in") else 9
+    if arity == 9 or (len(c.values) != arity if arity >= 0 else not c.values):
         raise _invalid(c.column, f"operator {op!r} cannot take {len(c.values)} value(s)")
     values = tuple(replace(v, value=_checked_value(kind, field.label, op, v)) for v in c.values)
     return replace(c, values=values)
@@ -425,8 +356,9 @@ def _checked_value(kind: str, label: str, op: str, v: Value) -> int | float | st
             raise _invalid(col, "nan can only be compared with =, != or in")
         if kind == "number" and not math.isfinite(value):
             raise _invalid(col, f"{label} is a number and needs a finite value, found {v.text}")
-        # A Python int would be bound as INTEGER on PostgreSQL, which overflows past 2**31.
-        return float(value) if kind == "metric" else value
+        if kind == "metric":  # an int would be bound as INTEGER on PostgreSQL (32 bits)
+            return float(value)
+        return int(value) if float(value).is_integer() else value  # integer columns
     if kind == "param":
         if isinstance(value, float) and math.isnan(value):
             raise _invalid(col, f"params compare numerically; for the text write '{v.text}'")
@@ -491,13 +423,15 @@ def _to_sql(node: Node) -> ColumnElement[bool]:
         return sa.or_(*(_to_sql(n) for n in node.operands))
     if isinstance(node, Not):
         return sa.not_(_to_sql(node.operand))
+    if not isinstance(node, Comparison):
+        raise InvalidInput(f"Invalid filter: expected a filter node, got {type(node).__name__}")
     c = _checked(node)
     if c.field.kind == "attribute":
         return _attribute_sql(c)
     table = {"metric": latest_metrics, "param": params, "tag": tags}[c.field.kind]
     # correlate(None): the caller may join these tables in the outer query.
     having = sa.select(table.c.run_id).where(table.c.key == c.field.key).correlate(None)
-    if c.op in ("is null", "is not null"):
+    if c.op in _NULL_OPS:
         return runs.c.id.not_in(having) if c.op == "is null" else runs.c.id.in_(having)
     cond = _metric_sql(c) if c.field.kind == "metric" else _text_sql(table, c)
     return runs.c.id.in_(having.where(cond))
@@ -506,7 +440,7 @@ def _to_sql(node: Node) -> ColumnElement[bool]:
 def _column_sql(col: ColumnElement[Any], op: str, values: Sequence[Any]) -> ColumnElement[bool]:
     if op in ("in", "not in"):
         return col.in_(values) if op == "in" else col.not_in(values)
-    if op in ("is null", "is not null"):
+    if op in _NULL_OPS:
         return col.is_(None) if op == "is null" else col.is_not(None)
     if op.endswith("like"):
         like = {"like": col.like, "not like": col.not_like, "ilike": col.ilike}
@@ -550,14 +484,15 @@ def _text_sql(table: sa.Table, c: Comparison) -> ColumnElement[bool]:
 
 
 def _attribute_sql(c: Comparison) -> ColumnElement[bool]:
-    expr, kind, nullable = _ATTRIBUTES[c.field.key]
+    expr, kind = _ATTRIBUTES[c.field.key]
     cond = _column_sql(expr, c.op, [v.value for v in c.values])
     if kind == "experiment":
         names = sa.select(experiments.c.id).where(cond).correlate(None)
         return runs.c.experiment_id.in_(names)
-    if nullable is not None and c.op not in ("is null", "is not null"):
-        # Keeps the leaf two-valued so that `not end_time > 5` includes unfinished runs.
-        cond = sa.and_(nullable.is_not(None), cond)
+    # Keep the leaf two-valued, so that `not end_time > 5` includes the unfinished runs.
+    nullable = [col for col in iterate(expr) if isinstance(col, sa.Column) and col.nullable]
+    if nullable and c.op not in _NULL_OPS:
+        cond = sa.and_(*(col.is_not(None) for col in nullable), cond)
     return cond
 
 
@@ -596,9 +531,8 @@ def compile_order_by(items: Sequence[str]) -> list[OrderKey]:
         if parser.peek().kind == "end":
             raise parser.fail("a field such as metrics.acc, params.lr or start_time")
         field = parser.parse_field()
-        descending = parser.keyword("desc")
-        if parser.keyword("asc", "desc"):
-            parser.advance()
+        descending = parser.at("desc")
+        parser.accept("asc", "desc")
         parser.expect_end("ASC, DESC or end of item")
         keys.extend(_order_keys(field, descending, f"order_{i}"))
     return [*keys, OrderKey(runs.c.id, nullable=False)]
@@ -606,7 +540,7 @@ def compile_order_by(items: Sequence[str]) -> list[OrderKey]:
 
 def _order_keys(field: Field, descending: bool, alias: str) -> list[OrderKey]:
     if field.kind == "attribute":
-        expr, kind, _ = _ATTRIBUTES[field.key]
+        expr, kind = _ATTRIBUTES[field.key]
         if kind != "experiment":
             return [OrderKey(expr, descending)]
         exp = experiments.alias(alias)

@@ -193,8 +193,9 @@ class SqlStore(Store):
         running = runs.c.status == RunStatus.RUNNING.value
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(runs.c.id, runs.c.heartbeat, runs.c.host, runs.c.pid, runs.c.pid_start)
-                .where(running)
+                sa.select(
+                    runs.c.id, runs.c.heartbeat, runs.c.host, runs.c.pid, runs.c.pid_start
+                ).where(running)
             ).all()
         dead = {
             r.id: r.heartbeat
@@ -228,11 +229,12 @@ class SqlStore(Store):
         return RunInfo(**data)
 
     def _exp_names(self, conn: Connection) -> dict[int, str]:
-        return dict(conn.execute(sa.select(experiments.c.id, experiments.c.name)).tuples().all())
+        return {r.id: r.name for r in conn.execute(sa.select(experiments.c.id, experiments.c.name))}
 
     def _attach(self, conn: Connection, by_id: dict[str, Run]) -> None:
         """Fill params, latest metrics and tags of many runs with three queries."""
         ids = list(by_id)
+        r: Any
         for chunk in _chunks(ids):
             for r in conn.execute(
                 sa.select(params.c.run_id, params.c.key, params.c.value).where(
@@ -276,7 +278,7 @@ class SqlStore(Store):
 
     def get_run(self, run_id: str) -> Run:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+            row: Any = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
             if row is None:
                 raise NotFound(f"No run with id {run_id!r}.")
             run = Run(info=self._info(row, self._exp_names(conn)))
@@ -466,6 +468,14 @@ class SqlStore(Store):
                 sa.insert(run_datasets).values(run_id=run_id, dataset_id=dataset_id, role=role)
             )
 
+    def find_dataset(self, name: str, fingerprint: str) -> DatasetVersion | None:
+        stmt = sa.select(datasets).where(
+            datasets.c.name == name, datasets.c.fingerprint == fingerprint
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else self._dataset(row)
+
     def list_datasets(self, name: str | None = None) -> list[DatasetVersion]:
         stmt = sa.select(datasets).order_by(datasets.c.created_at.desc(), datasets.c.name)
         if name is not None:
@@ -518,7 +528,9 @@ class SqlStore(Store):
 
     def _artifacts(self, conn: Connection, run_id: str) -> list[Artifact]:
         stmt = sa.select(artifacts).where(artifacts.c.run_id == run_id).order_by(artifacts.c.path)
-        return [Artifact(r.path, r.sha256, r.size, r.kind, r.created_at) for r in conn.execute(stmt)]
+        return [
+            Artifact(r.path, r.sha256, r.size, r.kind, r.created_at) for r in conn.execute(stmt)
+        ]
 
     def list_artifacts(self, run_id: str) -> list[Artifact]:
         with self.engine.connect() as conn:

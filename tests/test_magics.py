@@ -1,0 +1,325 @@
+"""%%track and %mlops in a real IPython shell, and end to end in a real kernel (nbclient)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from IPython.core.error import UsageError
+from IPython.testing import globalipapp
+
+import jupyter_mlops as mlops
+from jupyter_mlops.client import Client
+from jupyter_mlops.magics import RUN_MIME
+from jupyter_mlops.notebook_runner import execute_notebook
+from jupyter_mlops.tracking import fluent
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    home = tmp_path / "store"
+    monkeypatch.setenv("JUPYTER_MLOPS_HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    Client._shared.clear()
+    client = fluent.set_store(home)
+    yield client
+    fluent.end_run()
+    Client._shared.clear()
+    fluent.set_store(None)
+
+
+@pytest.fixture
+def ip(store):
+    # The first call creates the test shell; later calls return None, so keep it.
+    shell = globalipapp.start_ipython() or globalipapp.get_ipython()
+    shell.run_line_magic("load_ext", "jupyter_mlops")
+    shell.user_ns.update({"pd": pd, "np": np, "mlops": mlops})
+    yield shell
+    shell.run_line_magic("unload_ext", "jupyter_mlops")
+    for name in list(shell.user_ns):
+        if not name.startswith("_") and name not in ("In", "Out", "exit", "quit", "get_ipython"):
+            shell.user_ns.pop(name, None)
+
+
+def only_run(client: Client, **kw):
+    runs = client.search_runs(**kw)
+    assert len(runs) == 1, [r.info.name for r in runs]
+    return client.get_run(runs[0].id)
+
+
+def test_given_training_cell_when_tracked_then_params_metrics_data_and_model_are_recorded(
+    ip, store
+):
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    ip.user_ns.update(X=X, y=y, seed=42)
+    Path("extra.csv").write_text("a,b\n1,2\n")
+    cell = (
+        "# fit a tree\n"
+        "from sklearn.tree import DecisionTreeClassifier\n"
+        "max_depth = 3\n"
+        "extra = pd.read_csv('extra.csv')\n"
+        "tree = DecisionTreeClassifier(max_depth=max_depth, random_state=0).fit(X, y)\n"
+        "train_acc = tree.score(X, y)\n"
+        "X_scaled = X / 10\n"
+        "X_scaled.to_csv('scaled.csv')\n"
+    )
+    result = ip.run_cell(f"%%track -e iris -t owner=ana --params seed\n{cell}")
+    assert result.success
+
+    run = only_run(store, experiment="iris")
+    assert run.info.status == "FINISHED"
+    assert run.info.name == "fit a tree"
+    assert run.info.source.strip() == cell.strip()
+    assert run.info.execution_count is not None
+    assert run.params["max_depth"] == "3"
+    assert run.params["tree.max_depth"] == "3"  # estimator params that differ from defaults
+    assert "tree.criterion" not in run.params  # defaults are left out
+    assert run.params["seed"] == "42"  # --params
+    assert math.isclose(run.metrics["train_acc"], ip.user_ns["train_acc"])
+    assert run.tags == {"owner": "ana"}
+    inputs = {d.name: d for d in run.inputs}
+    outputs = {d.name: d for d in run.outputs}
+    assert inputs["X"].fingerprint == mlops.fingerprint(X)
+    assert inputs["X"].shape == [150, 4]
+    assert "y" in inputs and "extra.csv" in inputs
+    assert outputs["X_scaled"].fingerprint == mlops.fingerprint(ip.user_ns["X_scaled"])
+    assert "scaled.csv" in outputs  # a file the cell wrote
+    assert "extra" in outputs  # created by the cell
+    [model] = run.models
+    assert model.name == "tree" and model.model_class.endswith("DecisionTreeClassifier")
+    assert [c["name"] for c in model.signature["inputs"]["columns"]] == list(X.columns)
+    loaded = mlops.load_model(model.id)
+    assert (loaded.predict(X) == ip.user_ns["tree"].predict(X)).all()
+    assert run.environment["packages"]["scikit-learn"]
+
+
+def test_given_cell_that_mutates_a_frame_in_place_then_it_is_an_input_and_an_output(ip, store):
+    ip.user_ns["df"] = pd.DataFrame({"a": [1.0, 2.0, 3.0]})
+    before = mlops.fingerprint(ip.user_ns["df"])
+    assert ip.run_cell("%%track\ndf['a'] *= 2").success
+    run = only_run(store)
+    assert [d.fingerprint for d in run.inputs] == [before]
+    assert [d.fingerprint for d in run.outputs] == [mlops.fingerprint(ip.user_ns["df"])]
+    assert run.inputs[0].version == 1 and run.outputs[0].version == 2
+
+
+def test_given_failing_cell_when_tracked_then_run_failed_and_exception_reaches_user(ip, store):
+    result = ip.run_cell("%%track -e fails\nalpha = 0.1\nraise ValueError('bad input data')")
+    assert not result.success
+    assert isinstance(result.error_in_exec, ValueError)  # the user sees their own exception
+    run = only_run(store, experiment="fails")
+    assert run.info.status == "FAILED"
+    assert run.info.error_name == "ValueError"
+    assert run.info.error_value == "bad input data"
+    assert "raise ValueError('bad input data')" in run.info.traceback
+    assert "jupyter_mlops" not in run.info.traceback  # our frames are left out
+    assert run.params["alpha"] == "0.1"
+
+    # Re-running after a failure starts a new run: nothing is left "already active".
+    assert mlops.active_run() is None
+    assert ip.run_cell("%%track -e fails\nalpha = 0.2").success
+    runs = store.search_runs(experiment="fails", order_by=["start_time"])
+    assert [r.info.status for r in runs] == ["FAILED", "FINISHED"]
+
+
+def test_given_syntax_error_when_tracked_then_failed_run_and_syntax_error(ip, store):
+    result = ip.run_cell("%%track\nx = (")
+    assert isinstance(result.error_in_exec, SyntaxError)
+    assert only_run(store).info.status == "FAILED"
+
+
+def test_given_last_expression_when_tracked_then_value_is_displayed_as_out(ip, store):
+    ip.run_cell("%%track\n40 + 2")
+    assert ip.user_ns["_"] == 42
+
+
+def test_given_fluent_metrics_inside_tracked_cell_then_history_is_kept(ip, store):
+    assert ip.run_cell(
+        "%%track -n loop\nfor i in range(50):\n    mlops.log_metric('loss', 1 / (i + 1))"
+    ).success
+    run = only_run(store)
+    history = store.get_metric_history(run.id, "loss")
+    assert [m.step for m in history] == list(range(50))
+    assert run.metrics["loss"] == pytest.approx(1 / 50)
+
+
+def test_given_nan_and_inf_metrics_then_they_are_stored_faithfully(ip, store):
+    assert ip.run_cell(
+        "%%track\nval_loss = float('nan')\ntest_score = float('inf')\nneg_error = -float('inf')"
+    ).success
+    run = only_run(store)
+    assert math.isnan(run.metrics["val_loss"])
+    assert run.metrics["test_score"] == math.inf
+    assert run.metrics["neg_error"] == -math.inf
+
+
+def test_given_unstorable_param_then_repr_is_stored_with_a_warning(ip, store):
+    ip.user_ns["cfg"] = object()
+    with pytest.warns(mlops.MlopsWarning, match="cannot be stored"):
+        ip.run_cell("%%track --params cfg\nx = 1", store_history=False)
+    assert only_run(store).params["cfg"].startswith("<object object")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("%%track --bogus", "unrecognized arguments"),
+        ("%%track -t novalue", "-t key=value"),
+    ],
+)
+def test_given_bad_flags_when_tracking_then_usage_error_and_no_run(ip, store, line, message):
+    with pytest.raises(UsageError, match=message):
+        ip.run_cell_magic("track", line.removeprefix("%%track").strip(), "x = 1")
+    assert store.search_runs() == []
+
+
+def test_given_no_data_and_no_model_flags_then_nothing_is_fingerprinted(ip, store):
+    ip.user_ns["df"] = pd.DataFrame({"a": [1, 2]})
+    ip.run_cell(
+        "%%track --no-data --no-model\nfrom sklearn.linear_model import LinearRegression\n"
+        "m = LinearRegression().fit(df[['a']], df['a'])"
+    )
+    run = only_run(store)
+    assert run.inputs == [] and run.outputs == [] and run.models == []
+
+
+def test_given_config_trait_when_changed_then_metric_pattern_applies(ip, store):
+    ip.run_line_magic("config", "TrackMagics.metric_pattern = 'custom'")
+    try:
+        ip.run_cell("%%track\nmy_custom = 0.5\nacc = 0.9")
+        run = only_run(store)
+        assert run.metrics == {"my_custom": 0.5}
+    finally:
+        ip.run_line_magic("config", "TrackMagics.metric_pattern = '(?i)(acc|f1|auc|loss|score)'")
+
+
+def test_given_tracked_cell_then_summary_bundle_has_html_text_and_run_json(ip, store):
+    with (
+        ip.display_pub.capture_output()
+        if hasattr(ip.display_pub, "capture_output")
+        else (_Capture(ip)) as captured
+    ):
+        ip.run_cell("%%track -n shown\nscore = 0.75\nname = '<img src=x onerror=alert(1)>'")
+    bundles = [b for b in captured.outputs if RUN_MIME in b]
+    assert bundles, captured.outputs
+    bundle = bundles[-1]
+    payload = bundle[RUN_MIME]
+    assert payload["info"]["name"] == "shown"
+    assert payload["metrics"]["score"] == 0.75
+    assert "<img" not in bundle["text/html"]  # user strings are escaped
+    assert "&lt;img" in bundle["text/html"]
+    assert "score=0.75" in bundle["text/plain"]
+    json.dumps(payload, allow_nan=False)
+
+
+class _Capture:
+    """Collects display() bundles published by the shell during a block."""
+
+    def __init__(self, shell):
+        self.shell = shell
+        self.outputs = []
+
+    def __enter__(self):
+        pub = self.shell.display_pub
+        self._orig = pub.publish
+
+        def publish(data, metadata=None, **kw):
+            self.outputs.append(data)
+
+        pub.publish = publish
+        return self
+
+    def __exit__(self, *exc):
+        self.shell.display_pub.publish = self._orig
+
+
+def test_given_runs_when_mlops_line_magics_then_tables(ip, store):
+    ip.run_cell("%%track -e a -n first\nacc = 0.5\nlr = 0.1")
+    ip.run_cell("%%track -e a -n second\nacc = 0.7\nlr = 0.2")
+    table = ip.run_line_magic("mlops", "runs -e a -o 'metrics.acc DESC'")
+    assert list(table["name"]) == ["second", "first"]
+    assert "params.lr" in table.columns
+    assert list(ip.run_line_magic("mlops", "experiments")["name"]) == ["a"]
+    ids = list(table.index)
+    compare = ip.run_line_magic("mlops", f"compare {ids[0]} {ids[1]}")
+    assert bool(compare.data.loc["params.lr", "differs"])
+    shown = ip.run_line_magic("mlops", f"show {ids[0]}")
+    assert "source" in shown.index
+    with pytest.raises(UsageError, match="No experiment named 'nope'"):
+        ip.run_line_magic("mlops", "runs -e nope")
+    with pytest.raises(UsageError, match="column"):
+        ip.run_line_magic("mlops", "runs -f 'metrics.acc >'")
+    with pytest.raises(UsageError, match="No run"):
+        ip.run_line_magic("mlops", "show ffffffff")
+    with pytest.raises(UsageError):
+        ip.run_line_magic("mlops", "bogus")
+
+
+# A real kernel ------------------------------------------------------------------------------
+
+
+def _notebook(path: Path, cells: list[str]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.kernel
+def test_given_notebook_in_real_kernel_then_runs_record_notebook_cell_and_failure(tmp_path):
+    home = tmp_path / "store"
+    client = Client(home)
+    (tmp_path / "train.csv").write_text("x,y\n1,0\n2,1\n3,0\n4,1\n")
+    nb_path = _notebook(
+        tmp_path / "exp.ipynb",
+        [
+            "%load_ext jupyter_mlops\nimport pandas as pd",
+            "%%track -e kernel\n# train\n"
+            "from sklearn.linear_model import LogisticRegression\n"
+            "C = 2.0\n"
+            "frame = pd.read_csv('train.csv')\n"
+            "clf = LogisticRegression(C=C).fit(frame[['x']], frame['y'])\n"
+            "acc = clf.score(frame[['x']], frame['y'])\n"
+            "frame.to_csv('out.csv')",
+            "%%track -e kernel\n# broken\nundefined_name + 1",
+            "%%track -e kernel\n# never runs\nx = 1",
+        ],
+    )
+    env = {"JUPYTER_MLOPS_HOME": str(home)}
+    with pytest.raises(mlops.ExecutionError) as caught:
+        execute_notebook(nb_path, env=env, output_path=tmp_path / "out.ipynb")
+    assert caught.value.cell_index == 2
+    assert caught.value.ename == "NameError"
+
+    runs = client.search_runs(experiment="kernel", order_by=["start_time"])
+    assert [r.info.name for r in runs] == ["train", "broken"]
+    train, broken = (client.get_run(r.id) for r in runs)
+    nb = nbformat.read(nb_path, as_version=4)
+    assert train.info.notebook_path == str(nb_path.resolve())
+    assert train.info.cell_id == nb.cells[1].id
+    assert broken.info.cell_id == nb.cells[2].id
+    assert train.info.status == "FINISHED"
+    assert train.params["C"] == "2.0" and train.params["clf.C"] == "2.0"
+    assert "acc" in train.metrics
+    assert {d.name for d in train.inputs} >= {"train.csv"}
+    assert {d.name for d in train.outputs} >= {"frame", "out.csv"}
+    assert [m.name for m in train.models] == ["clf"]
+    assert train.info.source.startswith("# train")
+    assert broken.info.status == "FAILED"
+    assert broken.info.error_name == "NameError"
+    assert "undefined_name" in broken.info.traceback
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    mimes = [o.get("data", {}) for o in out.cells[1].outputs if o.output_type == "display_data"]
+    assert any(RUN_MIME in m for m in mimes)
