@@ -124,7 +124,14 @@ def _filter_help() -> str:
     return "Filter, e.g. \"metrics.acc > 0.9 and (params.model = 'rf' or tags.stage = 'prod')\"."
 
 
-@runs.command("list")
+def _filter_epilog() -> str:
+    from .store.sql.filters import FILTER_HELP
+
+    # \b keeps click from re-wrapping the examples.
+    return "\b\n" + FILTER_HELP.replace("\n\n", "\n\n\b\n")
+
+
+@runs.command("list", epilog=_filter_epilog())
 @click.option("-e", "--experiment", multiple=True, help="Experiment name; repeatable.")
 @click.option("-f", "--filter", "filter_", help=_filter_help())
 @click.option("-o", "--order-by", multiple=True, help="e.g. 'metrics.acc DESC'; repeatable.")
