@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from . import views
+from .entities import jsonable
 from .exceptions import InvalidInput, MlopsError
 
 FORMATS = click.Choice(["table", "json", "csv"])
@@ -55,20 +56,10 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def emit(rows: Sequence[dict[str, Any]], fmt: str, out: Any = None) -> None:
     out = out or sys.stdout
     if fmt == "json":
-        json.dump(_json_safe(list(rows)), out, indent=2, default=_json_default, allow_nan=False)
+        json.dump(jsonable(list(rows)), out, indent=2, default=_json_default, allow_nan=False)
         out.write("\n")
         return
     columns: list[str] = []
@@ -181,7 +172,7 @@ def runs_show(ctx: click.Context, run_id: str, fmt: str) -> None:
     """Everything recorded about one run (id or unique prefix)."""
     run = _client(ctx).get_run(run_id)
     if fmt == "json":
-        click.echo(json.dumps(_json_safe(run.to_dict()), indent=2, default=str))
+        click.echo(json.dumps(run.to_dict(), indent=2, default=str))
         return
     info = run.info
     lines = [
@@ -293,7 +284,7 @@ def data_lineage(ctx: click.Context, ref: str, fmt: str) -> None:
     """Runs that wrote and read a dataset version (REF: id, fingerprint, name or name@N)."""
     lineage = _client(ctx).dataset_lineage(ref)
     if fmt == "json":
-        click.echo(json.dumps(_json_safe(lineage), indent=2, default=str))
+        click.echo(json.dumps(jsonable(lineage), indent=2, default=str))
         return
     d = lineage["dataset"]
     click.echo(f"{d['name']} v{d['version']}  {d['kind']} {d['shape'] or ''}  {d['fingerprint']}")

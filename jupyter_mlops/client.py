@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import numbers
 import os
 import re
@@ -24,6 +23,7 @@ from .entities import (
     Metric,
     Run,
     RunStatus,
+    jsonable,
 )
 from .exceptions import InvalidInput, MlopsWarning, NotFound
 from .store.artifacts import LocalArtifactStore
@@ -555,7 +555,7 @@ class Client:
             artifact_path=path,
             sha256=art.sha256,
             signature=infer_signature(model, input_example),
-            params=_json_safe(scalar_params(model)),
+            params=jsonable(scalar_params(model)),
             created_at=now_ms(),
         )
         self.store.record_model(logged)
@@ -574,9 +574,3 @@ class Client:
         else:
             logged = self.store.get_logged_model(ref)
         return load_model_bytes(self.artifacts.read_bytes(logged.sha256))
-
-
-def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()
-    }

@@ -19,20 +19,20 @@ class RunStatus(str, Enum):
         return (cls.FINISHED, cls.FAILED, cls.KILLED)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Floats that JSON cannot carry (NaN, ±inf) become strings, as MLflow's REST API does."""
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value
 
 
 class _Entity:
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))  # type: ignore[call-overload]
+        return jsonable(asdict(self))  # type: ignore[call-overload]
 
 
 @dataclass
