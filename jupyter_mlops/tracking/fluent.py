@@ -220,8 +220,6 @@ def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None =
 
 
 def flush() -> None:
-    """Write buffered metrics now."""
-    get_client().writer.flush()
-    for run in list(_stack):
-        if run.client is not get_client():
-            run.client.writer.flush()
+    """Write buffered metrics now (of every store this process has opened)."""
+    for client in list(Client._shared.values()):
+        client.writer.flush()
