@@ -35,6 +35,8 @@ DEFAULT_EXPERIMENT = "Default"
 MAX_PAGE = 50_000
 _KEY_RE = re.compile(r"^[A-Za-z0-9_\-./: ]{1,250}$")
 STALE_AFTER_S = env_float("JUPYTER_MLOPS_STALE_AFTER", 60.0)
+# Metric keys already validated: a loop logs the same few keys a million times.
+_VALID_KEYS: set[str] = set()
 
 
 def now_ms() -> int:
@@ -131,11 +133,9 @@ class Client:
         self.writer = MetricWriter(self.store)
         self._last_reconcile = 0.0
         self._env_pending: set[str] = set()
+        self._experiments: dict[str, Experiment] = {}
         capture.prefetch()
-        if home is not None:
-            from .data.fingerprint import set_file_cache_path
-
-            set_file_cache_path(str(home / "fingerprint-cache.db"))
+        self._fingerprint_cache_set = False
 
     @classmethod
     def shared(cls, store: str | os.PathLike[str] | None = None) -> Client:
@@ -152,7 +152,13 @@ class Client:
         name = DEFAULT_EXPERIMENT if name is None else name
         if not isinstance(name, str) or not name.strip() or len(name) > 256:
             raise InvalidInput(f"Invalid experiment name {name!r}: 1-256 characters.")
-        return self.store.get_or_create_experiment(name.strip(), now_ms())
+        # Experiments are never renamed or removed, so their ids can be remembered.
+        exp = self._experiments.get(name)
+        if exp is None:
+            exp = self._experiments[name] = self.store.get_or_create_experiment(
+                name.strip(), now_ms()
+            )
+        return exp
 
     def get_experiment(self, name: str) -> Experiment:
         return self.store.get_experiment_by_name(name)
@@ -174,7 +180,7 @@ class Client:
         exp = self.get_or_create_experiment(experiment)
         start = now_ms()
         run_id = uuid.uuid4().hex
-        commit, dirty = capture.git_state()
+        commit, dirty = capture.git_state(block=False)
         pid = os.getpid()
         row: dict[str, Any] = {
             "id": run_id,
@@ -190,8 +196,8 @@ class Client:
             "parent_run_id": parent_run_id,
             "environment": capture.environment(block=False),
         }
-        if row["environment"] is None:
-            self._env_pending.add(run_id)
+        if row["environment"] is None or commit is None:
+            self._env_pending.add(run_id)  # filled in when the run ends
         row.update(attrs or {})
         self.store.create_run(exp.id, row)
         if tags:
@@ -212,7 +218,13 @@ class Client:
         status = RunStatus(status)
         self.writer.untrack_run(run_id)
         self.writer.flush()
-        values: dict[str, Any] = {"status": status.value, "end_time": now_ms()}
+        values: dict[str, Any] = {
+            "status": status.value,
+            "end_time": now_ms(),
+            # A run reconciled as KILLED whose process was only slow gets its true ending.
+            "error_name": None,
+            "error_value": None,
+        }
         if error is not None:
             values["error_name"] = type(error).__name__
             values["error_value"] = str(error)[:10_000]
@@ -221,6 +233,7 @@ class Client:
         if run_id in self._env_pending:
             self._env_pending.discard(run_id)
             values["environment"] = capture.environment()
+            values["git_commit"], values["git_dirty"] = capture.git_state()
         values.update(attrs or {})
         self.store.update_run(run_id, values)
 
@@ -360,15 +373,13 @@ class Client:
             else:
                 key, value, step = m
                 mts = ts
-            rows.append(
-                (
-                    run_id,
-                    validate_key(key, "metric"),
-                    metric_value(key, value),
-                    metric_step(key, step),
-                    mts,
-                )
-            )
+            if key not in _VALID_KEYS:
+                _VALID_KEYS.add(validate_key(key, "metric"))
+            if type(value) is not float:
+                value = metric_value(key, value)
+            if type(step) is not int:
+                step = metric_step(key, step)
+            rows.append((run_id, key, value, step, mts))
         if params:
             self.log_params(run_id, params)
         if tags:
@@ -380,6 +391,18 @@ class Client:
         return self.store.get_metric_history(self.resolve_run_id(run_id), key)
 
     # Datasets --------------------------------------------------------------------------
+    def use_fingerprint_cache(self) -> None:
+        """Keep file fingerprints in the store folder, so unchanged files are not re-read by
+        the next process either. Done on first use: it imports pandas and numpy."""
+        if self._fingerprint_cache_set:
+            return
+        self._fingerprint_cache_set = True
+        home = self.location.home
+        if home is not None:
+            from .data.fingerprint import set_file_cache_path
+
+            set_file_cache_path(str(home / "fingerprint-cache.db"))
+
     def describe_dataset(
         self,
         obj: Any,
@@ -398,6 +421,7 @@ class Client:
         from .data import fingerprint as compute_fingerprint
         from .data.fingerprint import nbytes_of
 
+        self.use_fingerprint_cache()
         if isinstance(obj, str | os.PathLike):
             path = Path(obj)
             if not path.exists():

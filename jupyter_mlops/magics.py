@@ -8,6 +8,7 @@ import json
 import re
 import shlex
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -159,6 +160,8 @@ class TrackMagics(Magics, Configurable):
         except MlopsError as exc:
             raise UsageError(exc.message) from exc
         client = run.client
+        if capture_data:
+            client.use_fingerprint_cache()
         before_data = (
             fingerprint_names(ns, analysis.first_loaded & ns.keys()) if capture_data else {}
         )
@@ -441,9 +444,19 @@ def load_ipython_extension(ipython: Any) -> None:
         return
     magics = TrackMagics(ipython)
     ipython.register_magics(magics)
+    # Open the store while the user writes the next cell, so the first %%track is quick.
+    threading.Thread(target=_warm_up, name="mlops-warm-up", daemon=True).start()
     ipython.events.register("pre_run_cell", magics.pre_run_cell)
     ipython.events.register("post_run_cell", magics.post_run_cell)
     _registered[id(ipython)] = (magics, magics.pre_run_cell, magics.post_run_cell)
+
+
+def _warm_up() -> None:
+    try:
+        fluent.get_client()
+        import pandas  # noqa: F401 - the fingerprints need it; import it off the hot path
+    except Exception:  # the first %%track will report the problem in its own words
+        pass
 
 
 def unload_ipython_extension(ipython: Any) -> None:

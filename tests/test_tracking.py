@@ -300,3 +300,43 @@ def test_path_of_store_home_holds_db_and_artifacts(client):
     home = Path(client.location.home)
     assert (home / "mlops.db").exists()
     assert Path(client.location.artifact_root) == home / "artifacts"
+
+
+def test_given_new_store_created_directly_then_schema_equals_what_migrations_build(tmp_path):
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.config import Config
+    from alembic.migration import MigrationContext
+
+    from jupyter_mlops.store.sql.engine import create_engine
+    from jupyter_mlops.store.sql.migrate import HEAD, MIGRATIONS_DIR, ensure_schema
+    from jupyter_mlops.store.sql.schema import metadata
+
+    # Given one store built by the fast path and one by running every migration
+    direct = create_engine(f"sqlite:///{tmp_path / 'direct.db'}")
+    ensure_schema(direct)
+    migrated = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+    with migrated.begin() as conn:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    # Then both match the declared schema and are stamped at HEAD
+    for engine in (direct, migrated):
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == HEAD
+        engine.dispose()
+
+
+def test_given_metrics_logged_in_many_writes_then_history_is_in_step_order(client):
+    run_id = client.create_run()
+    client.log_batch(run_id, metrics=[("m", float(i), i) for i in range(10, 20)])
+    client.log_batch(run_id, metrics=[("m", float(i), i) for i in range(0, 10)])
+    client.log_batch(run_id, metrics=[("m", math.nan, 20), ("other", 1.0, 0)])
+    history = client.get_metric_history(run_id, "m")
+    assert [m.step for m in history] == list(range(21))
+    assert [m.value for m in history[:20]] == [float(i) for i in range(20)]
+    assert math.isnan(history[20].value)
+    assert math.isnan(client.get_run(run_id).metrics["m"])
+    assert client.get_metric_history(run_id, "missing") == []

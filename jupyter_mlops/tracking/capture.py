@@ -81,10 +81,13 @@ class _GitCache:
         self._values: dict[str, tuple[float, tuple[str | None, bool | None]]] = {}
         self._refreshing: set[str] = set()
 
-    def get(self, cwd: str) -> tuple[str | None, bool | None]:
+    def get(self, cwd: str, block: bool = True) -> tuple[str | None, bool | None]:
         now = time.monotonic()
         with self._lock:
             cached = self._values.get(cwd)
+        if cached is None and not block:
+            self._refresh_in_background(cwd)
+            return None, None
         if cached is None:
             value = _git_state(cwd)
             with self._lock:
@@ -131,9 +134,10 @@ def _git_state(cwd: str) -> tuple[str | None, bool | None]:
 _git = _GitCache()
 
 
-def git_state(cwd: str | None = None) -> tuple[str | None, bool | None]:
-    """``(commit, dirty)`` of the git work tree around ``cwd``, or ``(None, None)``."""
-    return _git.get(cwd or os.getcwd())
+def git_state(cwd: str | None = None, block: bool = True) -> tuple[str | None, bool | None]:
+    """``(commit, dirty)`` of the git work tree around ``cwd``, or ``(None, None)`` (also while
+    a first, non-blocking read is still running in the background)."""
+    return _git.get(cwd or os.getcwd(), block)
 
 
 @lru_cache(maxsize=1)
@@ -190,9 +194,11 @@ def prefetch() -> None:
 
 def environment(block: bool = True) -> dict[str, Any] | None:
     """Python, platform and imported package versions; None if not ready and not blocking."""
-    if not block and not _prefetch_done.is_set():
+    if not _prefetch_done.is_set():
         prefetch()
-        return None
+        if not block:
+            return None
+        _prefetch_done.wait()  # the background read is under way: wait for it, not redo it
     return {
         "python": python_version(),
         "platform": platform.platform(),

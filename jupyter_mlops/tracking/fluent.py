@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from ..client import Client, metric_value, now_ms, validate_key
+from ..client import _VALID_KEYS, Client, metric_value, now_ms, validate_key
 from ..entities import DatasetVersion, LoggedModel, Run, RunInfo, RunStatus
 from ..exceptions import InvalidInput, MlopsWarning
 
@@ -48,9 +48,13 @@ class ActiveRun:
 
     @property
     def info(self) -> RunInfo:
+        """The run's attributes as stored now (read once after the run has ended)."""
         if self._final is not None:
             return self._final
-        return self.client.store.get_run(self.id).info
+        info = self.client.store.get_run(self.id).info
+        if self._ended:
+            self._final = info
+        return info
 
     def get(self) -> Run:
         return self.client.get_run(self.id)
@@ -80,7 +84,6 @@ class ActiveRun:
         self.client.end_run(
             self.id, status, error=error, traceback_text=traceback_text, attrs=attrs
         )
-        self._final = self.client.store.get_run(self.id).info
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -176,18 +179,14 @@ def set_tags(values: Mapping[str, Any]) -> None:
     run.client.set_tags(run.id, values)
 
 
-_valid_keys: set[str] = set()
-
-
 def log_metric(key: str, value: Any, step: int | None = None) -> None:
     """Buffered: written within a second, at run end, at cell end or on :func:`flush`.
 
     Without ``step``, each key counts its own steps 0, 1, 2... so a loop makes a history.
     """
     run = _require_run()
-    if key not in _valid_keys:
-        validate_key(key, "metric")
-        _valid_keys.add(key)
+    if key not in _VALID_KEYS:
+        _VALID_KEYS.add(validate_key(key, "metric"))
     if step is None:
         step = run.next_step(key)
     elif isinstance(step, bool) or not isinstance(step, int):

@@ -1,7 +1,7 @@
 """The relational schema, shared by SQLite and PostgreSQL (nothing dialect-specific here).
 
-Times are integer milliseconds since the epoch. Metric values that SQLite cannot keep (NaN is
-stored as NULL there) carry an ``is_nan`` flag so that NaN round-trips on every backend.
+Times are integer milliseconds since the epoch. Latest metric values that SQLite cannot keep (NaN
+is stored as NULL there) carry an ``is_nan`` flag so that NaN round-trips on every backend.
 Changing this file means writing a migration in ``migrations/versions``.
 """
 
@@ -70,17 +70,24 @@ params = sa.Table(
     sa.Index(None, "key", "value"),
 )
 
-metrics = sa.Table(
-    "metrics",
+# Metric history is stored in chunks: one row per (run, key) per write, holding the steps,
+# values and timestamps of that write as little-endian int64/float64/int64 arrays. A batch of
+# 1,000 values is one row, not 1,000 rows and 1,000 index entries: writes run at millions of
+# values per second, and a history of a million points reads back as three arrays. NaN is
+# kept as is inside the arrays. Filters and sorting use ``latest_metrics``, never chunks.
+metric_chunks = sa.Table(
+    "metric_chunks",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.String(32), nullable=False),
     sa.Column("key", sa.String(256), nullable=False),
-    sa.Column("value", sa.Float),
-    sa.Column("is_nan", sa.Boolean, nullable=False),
-    sa.Column("step", sa.BigInteger, nullable=False),
-    sa.Column("timestamp", sa.BigInteger, nullable=False),
-    sa.Index(None, "run_id", "key", "step"),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("min_step", sa.BigInteger, nullable=False),
+    sa.Column("max_step", sa.BigInteger, nullable=False),
+    sa.Column("step_data", sa.LargeBinary, nullable=False),
+    sa.Column("value_data", sa.LargeBinary, nullable=False),
+    sa.Column("time_data", sa.LargeBinary, nullable=False),
+    sa.Index(None, "run_id", "key", "id"),
 )
 
 latest_metrics = sa.Table(

@@ -31,7 +31,7 @@ from .schema import (
     experiments,
     latest_metrics,
     logged_models,
-    metrics,
+    metric_chunks,
     params,
     run_datasets,
     runs,
@@ -62,8 +62,9 @@ class SqlStore(Store):
         self._dialect = self.engine.dialect.name
         ph = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         values = ", ".join([ph] * 6)
-        self._insert_metric_sql = (
-            f"INSERT INTO metrics (run_id, key, value, is_nan, step, timestamp) VALUES ({values})"
+        self._insert_chunk_sql = (
+            "INSERT INTO metric_chunks (run_id, key, n, min_step, max_step, step_data, "
+            f"value_data, time_data) VALUES ({', '.join([ph] * 8)})"
         )
         # One statement for both backends: keep the value with the highest (step, timestamp).
         self._upsert_latest_sql = (
@@ -197,11 +198,16 @@ class SqlStore(Store):
                     runs.c.id, runs.c.heartbeat, runs.c.host, runs.c.pid, runs.c.pid_start
                 ).where(running)
             ).all()
+        # On this host the process table is the truth (a kernel busy in C code for minutes
+        # cannot beat, yet lives); elsewhere only the heartbeat can tell.
         dead = {
             r.id: r.heartbeat
             for r in rows
-            if r.heartbeat < stale_before_ms
-            or (r.host == host and r.pid is not None and not is_alive(r.pid, r.pid_start))
+            if (
+                not is_alive(r.pid, r.pid_start)
+                if r.host == host and r.pid is not None
+                else r.heartbeat < stale_before_ms
+            )
         }
         if not dead:
             return []
@@ -333,7 +339,7 @@ class SqlStore(Store):
             for chunk in _chunks(ids):
                 for table in (
                     params,
-                    metrics,
+                    metric_chunks,
                     latest_metrics,
                     tags,
                     run_datasets,
@@ -361,34 +367,75 @@ class SqlStore(Store):
     def log_metric_rows(self, rows: Sequence[MetricRow]) -> None:
         if not rows:
             return
-        history = []
-        latest: dict[tuple[str, str], tuple[Any, ...]] = {}
+        groups: dict[tuple[str, str], tuple[list[int], list[float], list[int]]] = {}
         for run_id, key, value, step, ts in rows:
+            group = groups.get((run_id, key))
+            if group is None:
+                group = groups[(run_id, key)] = ([], [], [])
+            group[0].append(step)
+            group[1].append(value)
+            group[2].append(ts)
+        import numpy as np  # here, not at module level: opening a store needs no numpy
+
+        chunks = []
+        latest = []
+        for (run_id, key), (steps, values, stamps) in groups.items():
+            s = np.asarray(steps, dtype="<i8")
+            v = np.asarray(values, dtype="<f8")
+            t = np.asarray(stamps, dtype="<i8")
+            chunks.append(
+                (
+                    run_id,
+                    key,
+                    len(s),
+                    int(s.min()),
+                    int(s.max()),
+                    s.tobytes(),
+                    v.tobytes(),
+                    t.tobytes(),
+                )
+            )
+            last = int(np.lexsort((t, s))[-1])  # highest step, then latest time
+            value = float(v[last])
             nan = value != value
-            row = (run_id, key, None if nan else value, nan, step, ts)
-            history.append(row)
-            seen = latest.get((run_id, key))
-            if seen is None or (step, ts) >= (seen[4], seen[5]):
-                latest[(run_id, key)] = row
+            latest.append((run_id, key, None if nan else value, nan, int(s[last]), int(t[last])))
 
         def insert(conn: Connection) -> None:
             # The DBAPI's executemany over plain tuples: the fastest path both drivers offer.
-            conn.exec_driver_sql(self._insert_metric_sql, history)
-            conn.exec_driver_sql(self._upsert_latest_sql, list(latest.values()))
+            conn.exec_driver_sql(self._insert_chunk_sql, chunks)
+            conn.exec_driver_sql(self._upsert_latest_sql, latest)
 
         self._write(insert)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        steps, values, stamps = self.metric_arrays(run_id, key)
+        return [
+            Metric(key, v, s, t)
+            for s, v, t in zip(steps.tolist(), values.tolist(), stamps.tolist(), strict=True)
+        ]
+
+    def metric_arrays(self, run_id: str, key: str) -> tuple[Any, Any, Any]:
+        """A metric's whole history as (steps, values, timestamps) numpy arrays, in step
+        order."""
+        import numpy as np
+
         stmt = (
-            sa.select(metrics.c.value, metrics.c.is_nan, metrics.c.step, metrics.c.timestamp)
-            .where(metrics.c.run_id == run_id, metrics.c.key == key)
-            .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+            sa.select(
+                metric_chunks.c.step_data, metric_chunks.c.value_data, metric_chunks.c.time_data
+            )
+            .where(metric_chunks.c.run_id == run_id, metric_chunks.c.key == key)
+            .order_by(metric_chunks.c.id)
         )
         with self.engine.connect() as conn:
-            return [
-                Metric(key, _metric_value(r.value, r.is_nan), r.step, r.timestamp)
-                for r in conn.execute(stmt)
-            ]
+            parts = conn.execute(stmt).all()
+        if not parts:
+            empty_i = np.empty(0, dtype=np.int64)
+            return empty_i, np.empty(0, dtype=np.float64), empty_i
+        steps = np.concatenate([np.frombuffer(p[0], dtype="<i8") for p in parts])
+        values = np.concatenate([np.frombuffer(p[1], dtype="<f8") for p in parts])
+        stamps = np.concatenate([np.frombuffer(p[2], dtype="<i8") for p in parts])
+        order = np.lexsort((stamps, steps))  # stable: equal (step, time) keep logging order
+        return steps[order], values[order], stamps[order]
 
     def metric_keys(self, run_id: str) -> list[str]:
         stmt = (

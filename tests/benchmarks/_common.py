@@ -1,0 +1,62 @@
+"""Helpers shared by the benchmark scripts (standard library only: they run in both venvs)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 4)
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summary_ms(samples_s: Sequence[float]) -> dict[str, float]:
+    """first / median / p95 / min / max of durations given in seconds, in milliseconds."""
+    return {
+        "n": len(samples_s),
+        "first_ms": ms(samples_s[0]),
+        "median_ms": ms(statistics.median(samples_s)),
+        "p95_ms": ms(percentile(samples_s, 95)),
+        "min_ms": ms(min(samples_s)),
+        "max_ms": ms(max(samples_s)),
+    }
+
+
+def run_json(argv: Sequence[str], env: dict[str, str] | None = None, timeout: float = 120) -> Any:
+    """Run a child process that prints one JSON object as its last stdout line."""
+    proc = subprocess.run(
+        list(argv), capture_output=True, text=True, env=env, timeout=timeout, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv[0]} exited with {proc.returncode}:\n{proc.stderr[-4000:]}")
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    if not lines:
+        raise RuntimeError(f"{argv[0]} printed nothing; stderr:\n{proc.stderr[-4000:]}")
+    return json.loads(lines[-1])
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(extra)
+    return env
+
+
+def emit(result: dict[str, Any]) -> None:
+    """Print the result as one JSON line on the real stdout."""
+    result.setdefault("python", sys.version.split()[0])
+    result.setdefault("executable", sys.executable)
+    sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,339 @@
+"""Benchmark suite entry point: ``.venv/bin/python tests/benchmarks/run.py``.
+
+Runs each benchmark script in its own process with the right interpreter (the project venv
+for jupyter-mlops, the peer venv for MLflow), then prints a markdown table and writes the
+same rows, plus every raw figure, to tests/benchmarks/results.json. Figures are printed,
+never asserted: a missed goal shows as "NO" in the table, not as a failure.
+
+Interpreters: MLOPS_PY (default .venv/bin/python) and PEER_PY (default
+.venv-bench/bin/python), relative to the repository root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+RESULTS = HERE / "results.json"
+TIMEOUT_S = 600
+
+SCRIPTS = [
+    # (name, interpreter key, file)
+    ("mlflow", "peer", "peer_mlflow.py"),
+    ("tracking", "ours", "ours_tracking.py"),
+    ("track_magic", "ours", "ours_track_magic.py"),
+    ("fingerprint", "ours", "ours_fingerprint.py"),
+]
+
+
+def interpreter(env_name: str, default: str) -> Path:
+    value = os.environ.get(env_name)
+    path = Path(value) if value else ROOT / default
+    return path if path.is_absolute() else ROOT / path
+
+
+def peer_ready(peer_py: Path) -> bool:
+    if not peer_py.exists():
+        return False
+    probe = subprocess.run(
+        [str(peer_py), "-c", "import mlflow, pandas, numpy"],
+        capture_output=True,
+        check=False,
+        cwd=ROOT,
+    )
+    return probe.returncode == 0
+
+
+def run_script(python: Path, script: str) -> tuple[dict[str, Any] | None, float, str]:
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            [str(python), str(HERE / script)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return None, time.perf_counter() - t0, f"timed out after {TIMEOUT_S} s"
+    elapsed = time.perf_counter() - t0
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    if proc.returncode != 0 or not lines:
+        return None, elapsed, f"exit code {proc.returncode}\n{proc.stderr[-6000:]}"
+    try:
+        return json.loads(lines[-1]), elapsed, ""
+    except json.JSONDecodeError as exc:
+        return None, elapsed, f"bad JSON ({exc}): {lines[-1][:500]}"
+
+
+# ------------------------------------------------------------------------------ formatting
+
+
+def fmt_rate(value: float) -> str:
+    return f"{value:,.0f} values/s"
+
+
+def fmt_ms(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f} ms"
+    if value >= 10:
+        return f"{value:.1f} ms"
+    return f"{value:.2f} ms"
+
+
+def fmt_gbs(value: float) -> str:
+    return f"{value:.2f} GB/s" if value < 10 else f"{value:.1f} GB/s"
+
+
+def fmt_ratio(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}×" if value >= 100 else f"{value:.1f}×"
+
+
+def met(ok: bool | None) -> str:
+    return "—" if ok is None else ("yes" if ok else "NO")
+
+
+def get(data: dict[str, Any] | None, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+# ------------------------------------------------------------------------------ rows
+
+
+def build_rows(raw: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
+    peer, ours = raw.get("mlflow"), raw.get("tracking")
+    magic, fp = raw.get("track_magic"), raw.get("fingerprint")
+    rows: list[dict[str, Any]] = []
+
+    def add(
+        work: str,
+        peer_value: float | None,
+        ours_value: float | None,
+        fmt: Callable[[float], str],
+        goal: str,
+        check: Callable[[float, float | None], bool] | None,
+        higher_is_better: bool = True,
+        peer_label: str = "MLflow",
+        ours_text: str | None = None,
+    ) -> None:
+        ratio = None
+        if peer_value and ours_value:
+            ratio = ours_value / peer_value if higher_is_better else peer_value / ours_value
+        ok = None
+        if check is not None and ours_value is not None:
+            ok = check(ours_value, ratio)
+        rows.append(
+            {
+                "work": work,
+                "peer": peer_label + (f" {fmt(peer_value)}" if peer_value is not None else ""),
+                "ours": ours_text or (fmt(ours_value) if ours_value is not None else "error"),
+                "ratio": fmt_ratio(ratio),
+                "goal": goal,
+                "met": met(ok),
+                "peer_value": peer_value,
+                "ours_value": ours_value,
+                "ratio_value": ratio,
+                "goal_met": ok,
+            }
+        )
+
+    loop_calls = get(ours, "log_metric_loop", "calls") or 0
+    peer_calls = get(peer, "log_metric_loop", "calls") or 0
+    add(
+        f"log_metric in a loop, one call per value (ours {loop_calls:,} calls + flush; "
+        f"MLflow {peer_calls:,} calls)",
+        get(peer, "log_metric_loop", "values_per_s"),
+        get(ours, "log_metric_loop", "values_per_s"),
+        fmt_rate,
+        "≥ 100,000 values/s and ≥ 300× MLflow",
+        lambda v, r: v >= 100_000 and r is not None and r >= 300,
+    )
+    add(
+        "log_batch of 1,000 metrics (durable on return)",
+        get(peer, "log_batch", "values_per_s"),
+        get(ours, "log_batch", "values_per_s"),
+        fmt_rate,
+        "≥ 500,000 values/s",
+        lambda v, r: v >= 500_000,
+    )
+    for key, label in (("new", "new store"), ("existing", "existing store")):
+        add(
+            f"first start_run in a fresh process, {label} (after import; store opening timed)",
+            get(peer, f"first_start_run_{key}_store_ms"),
+            get(ours, f"first_start_run_{key}_store_ms"),
+            fmt_ms,
+            "≤ 5 ms",
+            lambda v, r: v <= 5.0,
+            higher_is_better=False,
+        )
+    add(
+        "first start_run in a fresh process, store already opened in that process",
+        get(peer, "first_start_run_store_open_ms"),
+        get(ours, "first_start_run_store_open_ms"),
+        fmt_ms,
+        "≤ 5 ms",
+        lambda v, r: v <= 5.0,
+        higher_is_better=False,
+    )
+    add(
+        "import the package + open the store + first start_run, fresh process",
+        get(peer, "import_and_first_start_run_ms"),
+        get(ours, "import_and_first_start_run_ms"),
+        fmt_ms,
+        "—",
+        lambda v, r: True,
+        higher_is_better=False,
+    )
+    add(
+        "create a run with 2 params + 1 metric, steady state, median "
+        "(metric buffered, flushed at run end, timed)",
+        get(peer, "create_run_2p1m", "median_ms"),
+        get(ours, "create_run_2p1m", "median_ms"),
+        fmt_ms,
+        "≤ 2 ms",
+        lambda v, r: v <= 2.0,
+        higher_is_better=False,
+    )
+    overhead = get(magic, "overhead_median_ms")
+    ours_text = None
+    if magic:
+        ours_text = (
+            f"overhead {fmt_ms(overhead)} (tracked cell: first {fmt_ms(magic['first_tracked_ms'])}"
+            f", median {fmt_ms(magic['tracked']['median_ms'])}"
+            f", p95 {fmt_ms(magic['tracked']['p95_ms'])}; n={magic['tracked']['n']})"
+        )
+    plain = get(magic, "plain", "median_ms")
+    add(
+        "%%track overhead on an empty cell (median tracked − median plain, after the first)",
+        None,
+        overhead,
+        fmt_ms,
+        "median ≤ 5 ms",
+        lambda v, r: v <= 5.0,
+        peer_label="no peer; same cell without the magic: "
+        + (fmt_ms(plain) if plain is not None else "error"),
+        ours_text=ours_text,
+    )
+    methods = get(fp, "methods") or {}
+    ours_fp = get(methods, "jupyter_mlops.fingerprint", "gb_per_s")
+    size = f"{fp['rows']:,} × {fp['cols']} float64, {fp['nbytes'] / 1e6:,.0f} MB" if fp else ""
+    add(
+        f"fingerprint a DataFrame ({size}), best of 3",
+        get(methods, "pandas.util.hash_pandas_object", "gb_per_s"),
+        ours_fp,
+        fmt_gbs,
+        "≥ 10 GB/s and ≥ 10× pandas",
+        lambda v, r: v >= 10 and r is not None and r >= 10,
+        peer_label="pandas.util.hash_pandas_object",
+    )
+    for name, label in (
+        ("joblib.hash", "joblib.hash"),
+        ("md5 per column", "md5 over each column's buffer (DVC-style)"),
+        ("numpy.sum", "numpy.sum over the same bytes (memory-read reference)"),
+    ):
+        add(
+            "same frame, reference",
+            get(methods, name, "gb_per_s"),
+            ours_fp,
+            fmt_gbs,
+            "—",
+            None,
+            peer_label=label,
+        )
+    add(
+        "same frame with strided columns (DataFrame(C-ordered array, copy=False)), for info",
+        get(methods, "numpy.sum", "gb_per_s"),
+        get(methods, "jupyter_mlops.fingerprint (strided columns)", "gb_per_s"),
+        fmt_gbs,
+        "—",
+        None,
+        peer_label="numpy.sum (contiguous)",
+    )
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    head = ["work", "peer", "jupyter-mlops", "ratio (>1: ours better)", "goal", "met?"]
+    keys = ["work", "peer", "ours", "ratio", "goal", "met"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        cells = [str(row[k]).replace("|", "\\|") for k in keys]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ours_py = interpreter("MLOPS_PY", ".venv/bin/python")
+    peer_py = interpreter("PEER_PY", ".venv-bench/bin/python")
+    if not peer_ready(peer_py):
+        print(
+            f"The peer virtualenv is missing or has no MLflow ({peer_py}).\n"
+            "Run `make bench` (it creates .venv-bench with MLflow, pandas, numpy and\n"
+            "scikit-learn), or point PEER_PY at a Python that has MLflow installed.",
+            file=sys.stderr,
+        )
+        return 2
+    if not ours_py.exists():
+        print(f"The project interpreter {ours_py} does not exist (set MLOPS_PY).", file=sys.stderr)
+        return 2
+
+    pythons = {"ours": ours_py, "peer": peer_py}
+    raw: dict[str, dict[str, Any] | None] = {}
+    errors: dict[str, str] = {}
+    durations: dict[str, float] = {}
+    for name, which, script in SCRIPTS:
+        print(f"running {script} with {pythons[which]} ...", file=sys.stderr, flush=True)
+        data, elapsed, error = run_script(pythons[which], script)
+        durations[name] = round(elapsed, 2)
+        raw[name] = data
+        print(f"  done in {elapsed:.1f} s", file=sys.stderr, flush=True)
+        if error:
+            errors[name] = error
+            print(f"  FAILED: {error}", file=sys.stderr, flush=True)
+
+    rows = build_rows(raw)
+    table = markdown(rows)
+    print(table)
+    mlflow_version = get(raw.get("mlflow"), "version")
+    print(
+        f"\nMLflow {mlflow_version}, jupyter-mlops {get(raw.get('tracking'), 'version')}, "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.platform()}."
+    )
+    report = {
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
+        "interpreters": {k: str(v) for k, v in pythons.items()},
+        "script_seconds": durations,
+        "rows": rows,
+        "markdown": table,
+        "raw": raw,
+        "errors": errors,
+    }
+    RESULTS.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    print(f"\nwritten to {RESULTS.relative_to(ROOT)}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
