@@ -38,6 +38,9 @@ def _errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except MlopsError as exc:
             click.echo(f"Error: {exc.message}", err=True)
             sys.exit(2 if isinstance(exc, InvalidInput) else 1)
+        except OSError as exc:  # a folder that cannot be created, a file that cannot be written
+            click.echo(f"Error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+            sys.exit(1)
 
     return wrapper
 

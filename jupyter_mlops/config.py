@@ -65,6 +65,9 @@ def resolve_location(target: str | os.PathLike[str] | None = None) -> StoreLocat
         text = os.fspath(target)
         if "://" in text:
             return _url_location(text, "argument")
+        if text.endswith(".db") or Path(text).is_file():
+            # The database file itself, an easy thing to pass instead of its folder.
+            return _url_location(f"sqlite:///{text}", "argument")
         return _home_location(Path(text), "argument")
     url = os.environ.get(STORE_ENV)
     if url:

@@ -95,13 +95,16 @@ class MetricWriter:
             self._thread.start()
 
     def _loop(self) -> None:
-        last_beat = 0.0
+        last_flush = last_beat = 0.0
         while not self._closed:
-            self._wake.wait(FLUSH_INTERVAL_S)
+            # Wake for whichever is due first, so a long flush interval never starves heartbeats.
+            woken = self._wake.wait(min(FLUSH_INTERVAL_S, HEARTBEAT_INTERVAL_S))
             self._wake.clear()
             try:
-                self.flush()
                 now = time.time()
+                if woken or now - last_flush >= FLUSH_INTERVAL_S:
+                    self.flush()
+                    last_flush = now
                 if now - last_beat >= HEARTBEAT_INTERVAL_S:
                     with self._lock:
                         alive = list(self._alive_runs)

@@ -58,7 +58,13 @@ class SqlStore(Store):
     def __init__(self, db_url: str) -> None:
         self.db_url = db_url
         self.engine: Engine = create_engine(db_url)
-        ensure_schema(self.engine)
+        try:
+            ensure_schema(self.engine)
+        except sa.exc.OperationalError as exc:
+            raise InvalidInput(
+                f"Cannot open the store at {db_url!r}: {exc.orig or exc}. Check that the "
+                "database server is running and the URL, user and password are right."
+            ) from exc
         self._dialect = self.engine.dialect.name
         ph = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         values = ", ".join([ph] * 6)
