@@ -177,17 +177,20 @@ _prefetch_done = threading.Event()
 
 
 def prefetch() -> None:
-    """Start reading the installed distributions in the background (about 0.1 s), so that the
-    first run does not wait for it."""
+    """Read the installed distributions, the versions of loaded packages and the git state in
+    the background (about 0.1 s), so that the first run does not wait for them."""
     if _prefetch_started.is_set():
         return
     _prefetch_started.set()
 
+    cwd = os.getcwd()
+
     def work() -> None:
         try:
-            _distributions_by_module()
+            imported_packages()  # reads the distributions and the versions of what is loaded
         finally:
             _prefetch_done.set()
+        git_state(cwd)
 
     threading.Thread(target=work, name="mlops-env", daemon=True).start()
 
