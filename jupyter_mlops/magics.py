@@ -361,6 +361,14 @@ def _default_name(cell: str, notebook: str | None, count: int | None) -> str:
     return f"{where} [{count}]" if count is not None else where
 
 
+def _shape(d: Any) -> str:
+    return "×".join(map(str, d.shape or [])) or d.kind
+
+
+def _dataset_label(d: Any) -> str:
+    return f"{d.name} [{_shape(d)}] {_short(d.fingerprint)} v{d.version}"
+
+
 def _short(fp: str) -> str:
     return fp.split(":", 1)[-1][:12]
 
@@ -378,9 +386,9 @@ def _summary_text(run: Any, duration: float, notes: list[str]) -> str:
         lines.append("params:  " + ", ".join(f"{k}={_fmt(v)}" for k, v in run.params.items()))
     if run.metrics:
         lines.append("metrics: " + ", ".join(f"{k}={_fmt(v)}" for k, v in run.metrics.items()))
-    for d in [*run.inputs, *run.outputs]:
-        shape = "×".join(map(str, d.shape or [])) or d.kind
-        lines.append(f"{d.role:>6}:  {d.name} [{shape}] {_short(d.fingerprint)} v{d.version}")
+    for role, items in (("inputs", run.inputs), ("outputs", run.outputs)):
+        if items:
+            lines.append(f"{role}: " + ", ".join(_dataset_label(d) for d in items))
     for m in run.models:
         lines.append(f" model:  {m.name} ({m.model_class.rsplit('.', 1)[-1]}) {m.id[:8]}")
     if info.error_name:
@@ -415,15 +423,18 @@ def _summary_html(run: Any, duration: float, notes: list[str]) -> str:
         rows.append(
             row("metrics", ", ".join(f"<b>{e(k)}</b>={e(_fmt(v))}" for k, v in run.metrics.items()))
         )
-    for d in [*run.inputs, *run.outputs]:
-        shape = "×".join(map(str, d.shape or [])) or d.kind
-        rows.append(
-            row(
-                d.role or "data",
-                f"{e(d.name)} [{e(shape)}] <code title='{e(d.fingerprint)}'>"
-                f"{e(_short(d.fingerprint))}</code> v{d.version}",
+    for role, items in (("inputs", run.inputs), ("outputs", run.outputs)):
+        if items:
+            rows.append(
+                row(
+                    role,
+                    "<br>".join(
+                        f"{e(d.name)} [{e(_shape(d))}] <code title='{e(d.fingerprint)}'>"
+                        f"{e(_short(d.fingerprint))}</code> v{d.version}"
+                        for d in items
+                    ),
+                )
             )
-        )
     for m in run.models:
         rows.append(row("model", f"{e(m.name)} ({e(m.model_class)}) <code>{e(m.id[:8])}</code>"))
     if info.error_name:

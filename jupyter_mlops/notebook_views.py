@@ -48,7 +48,8 @@ def _frame(rows: list[dict[str, Any]], index: str | None = None) -> Any:
     frame = pd.DataFrame(rows)
     if index and not frame.empty:
         frame = frame.set_index(index)
-    return frame
+    # A run without a param or metric shows an empty cell, not NaN or None.
+    return frame.astype(object).where(frame.notna(), "")
 
 
 def dispatch(client: Client, argv: list[str]) -> Any:
