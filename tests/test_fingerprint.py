@@ -23,6 +23,8 @@ from jupyter_mlops.data import fingerprint
 
 # The package re-exports the function under the module's name; reach the module itself.
 fp_module = importlib.import_module("jupyter_mlops.data.fingerprint")
+# Files and folders, with their caches, live in their own module: patch them there.
+files_module = importlib.import_module("jupyter_mlops.data.files")
 file_fingerprint = fp_module.file_fingerprint
 set_file_cache_path = fp_module.set_file_cache_path
 
@@ -33,11 +35,11 @@ OLD_NS = 1_600_000_000 * 10**9  # an mtime safely outside the "racy" window
 
 @pytest.fixture(autouse=True)
 def _isolated_file_caches() -> Any:
-    fp_module._MEMORY_CACHE.clear()
+    files_module._MEMORY_CACHE.clear()
     set_file_cache_path(None)
     yield
     set_file_cache_path(None)
-    fp_module._MEMORY_CACHE.clear()
+    files_module._MEMORY_CACHE.clear()
 
 
 def sample_frame() -> pd.DataFrame:
@@ -493,15 +495,15 @@ def test_given_large_file_when_fingerprinted_then_chunked_read_matches_small_chu
     data = np.random.default_rng(1).bytes(3 * 1024 + 17)
     file = write_file(tmp_path / "big.bin", data)
     expected = file_fingerprint(file, cache=False)
-    monkeypatch.setattr(fp_module, "_FILE_CHUNK_BYTES", 1000)
+    monkeypatch.setattr(files_module, "_FILE_CHUNK_BYTES", 1000)
     assert file_fingerprint(file, cache=False) == expected
 
 
 class ReadSpy:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls = 0
-        self._real = fp_module._read_file_digest
-        monkeypatch.setattr(fp_module, "_read_file_digest", self)
+        self._real = files_module._read_file_digest
+        monkeypatch.setattr(files_module, "_read_file_digest", self)
 
     def __call__(self, path: str) -> bytes:
         self.calls += 1
@@ -556,7 +558,7 @@ CACHE_SCRIPT = textwrap.dedent(
     if sys.argv[4] == "forbid-read":
         def refuse(path):
             raise AssertionError("file was read despite the persistent cache")
-        fp._read_file_digest = refuse
+        importlib.import_module("jupyter_mlops.data.files")._read_file_digest = refuse
     print(fp.fingerprint(sys.argv[3]))
     """
 )
@@ -580,7 +582,7 @@ def test_given_persistent_cache_when_file_changes_then_stale_entry_is_not_used(
     file = write_file(tmp_path / "data.bin", b"one")
     set_file_cache_path(db)
     before = fingerprint(file)
-    fp_module._MEMORY_CACHE.clear()
+    files_module._MEMORY_CACHE.clear()
     write_file(file, b"two", mtime_ns=OLD_NS + 5)
     assert fingerprint(file) != before
 

@@ -6,8 +6,9 @@ can be compared across processes and machines of the same endianness.
 
 Design notes:
 
-* Every value goes through a length-prefixed stream (:class:`_Stream`), so the boundary
-  between two fields can never be shifted to make different inputs collide.
+* Every value goes through a length-prefixed stream (:class:`_Stream`, in
+  :mod:`jupyter_mlops.data._hashing`), so the boundary between two fields can never be
+  shifted to make different inputs collide.
 * Each DataFrame column is hashed into its own 16-byte digest and the frame hashes those
   digests. This is what makes the result independent of pandas' block layout: a column
   that lives as a strided row of a 2-D block and one that owns its buffer feed exactly
@@ -17,25 +18,28 @@ Design notes:
   are different values here.
 * Strings are hashed as one UTF-8 blob per chunk plus an array of lengths, so no per-row
   Python code runs and no separator can be forged.
+* Files and folders are hashed, and cached, by :mod:`jupyter_mlops.data.files`, which
+  does not import pandas; :func:`file_fingerprint` and :func:`set_file_cache_path` are
+  re-exported here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sqlite3
-import stat
-import struct
 import sys
-import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-import xxhash
+
+from ._hashing import _U64, _format, _Stream
+from .files import (
+    _path_fingerprint,
+    _size_or_zero,
+    _walk_files,
+    file_fingerprint,
+    set_file_cache_path,
+)
 
 __all__ = [
     "file_fingerprint",
@@ -45,21 +49,11 @@ __all__ = [
     "set_file_cache_path",
 ]
 
-PREFIX: Final = "xxh3-128:"
-# Bump when the byte layout below changes: old fingerprints (and cached file entries)
-# must never be confused with new ones.
-_SCHEME: Final = b"jupyter_mlops.fingerprint/1\x00"
-_U64: Final = struct.Struct("<Q")
-
-# Non-contiguous arrays are copied this many bytes at a time so we never double the
-# memory footprint of a large array just to hash it.
-_COPY_CHUNK_BYTES: Final = 8 << 20
 # Measured: transposing ~1 MiB tiles (cache-sized) is about twice as fast as copying
 # whole strided columns.
 _TRANSPOSE_CHUNK_BYTES: Final = 1 << 20
 _MIN_TILE_ROWS: Final = 512
 _MAX_TILE_BYTES: Final = 32 << 20
-_FILE_CHUNK_BYTES: Final = 8 << 20
 # Bounds the temporary UTF-8 blob built for object columns.
 _OBJECT_CHUNK_ROWS: Final = 1 << 20
 
@@ -67,56 +61,6 @@ _SUPPORTED = (
     "pandas.DataFrame, pandas.Series, pandas.Index, numpy.ndarray, bytes, bytearray, "
     "memoryview, or a str/os.PathLike path to an existing file or folder"
 )
-
-
-class _Stream:
-    """One xxh3-128 state fed with length-prefixed fields."""
-
-    __slots__ = ("_h",)
-
-    def __init__(self, tag: str) -> None:
-        self._h = xxhash.xxh3_128()
-        self._h.update(_SCHEME)
-        self.text(tag)
-
-    def field(self, data: bytes) -> None:
-        self._h.update(_U64.pack(len(data)))
-        self._h.update(data)
-
-    def text(self, value: str) -> None:
-        self.field(value.encode("utf-8", "surrogatepass"))
-
-    def integer(self, value: int) -> None:
-        # Decimal text rather than a fixed width: Python ints (e.g. st_ino) may exceed 64 bits.
-        self.field(str(int(value)).encode("ascii"))
-
-    def begin_bytes(self, nbytes: int) -> None:
-        """Announces ``nbytes`` of raw payload, to be fed with :meth:`raw`."""
-        self._h.update(_U64.pack(nbytes))
-
-    def raw(self, data: Any) -> None:
-        """Feeds any C-contiguous buffer (ndarray, memoryview, bytes) without a header."""
-        self._h.update(data)
-
-    def array(self, arr: np.ndarray) -> None:
-        """Feeds the C-order bytes of ``arr`` (copying in chunks only if not contiguous)."""
-        self.begin_bytes(arr.nbytes)
-        if arr.nbytes == 0:
-            return
-        if arr.flags.c_contiguous:
-            self.raw(arr.reshape(-1).view(np.uint8))
-            return
-        rows = max(1, _COPY_CHUNK_BYTES // max(1, arr[0].nbytes))
-        for start in range(0, len(arr), rows):
-            chunk = np.ascontiguousarray(arr[start : start + rows])
-            self.raw(chunk.reshape(-1).view(np.uint8))
-
-    def digest(self) -> bytes:
-        return self._h.digest()
-
-
-def _format(digest: bytes) -> str:
-    return PREFIX + digest.hex()
 
 
 # --------------------------------------------------------------------------- labels
@@ -456,241 +400,6 @@ def _bytes_digest(data: bytes | bytearray | memoryview) -> bytes:
     return stream.digest()
 
 
-# --------------------------------------------------------------------------- files
-
-_FileKey = tuple[str, int, int, int]
-
-_MEMORY_CACHE: dict[_FileKey, str] = {}
-_MEMORY_CACHE_MAX: Final = 100_000
-_CACHE_LOCK = threading.Lock()
-# A file rewritten within the same mtime tick as our read would keep its (size, mtime)
-# key while changing content. Files modified this recently are therefore hashed but not
-# cached (the "racy clean" problem git solves the same way). 2 s covers FAT/HFS+.
-_RACY_WINDOW_NS: Final = 2_000_000_000
-_SQLITE_TIMEOUT_S: Final = 5.0
-_TABLE: Final = "file_fingerprints_v1"
-
-
-class _PersistentCache:
-    """SQLite-backed (realpath, size, mtime_ns, inode) -> fingerprint map.
-
-    Shared by concurrent processes through WAL mode and a busy timeout. Every failure is
-    swallowed: the cache is an optimisation, never a reason to fail a fingerprint.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid = -1
-        with contextlib.suppress(OSError, sqlite3.Error):
-            parent = os.path.dirname(os.path.abspath(path))
-            os.makedirs(parent, exist_ok=True)
-            self._connection()
-
-    def _connection(self) -> sqlite3.Connection:
-        # A connection must not cross a fork: reopen in the child.
-        if self._conn is None or self._pid != os.getpid():
-            conn = sqlite3.connect(
-                self.path,
-                timeout=_SQLITE_TIMEOUT_S,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            try:
-                with contextlib.suppress(sqlite3.Error):
-                    # Another process may hold the lock; WAL is persistent once anyone sets it.
-                    conn.execute("PRAGMA journal_mode=WAL")
-                    conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {_TABLE} ("
-                    "path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, "
-                    "ino TEXT NOT NULL, fingerprint TEXT NOT NULL)"
-                )
-            except sqlite3.Error:
-                conn.close()
-                raise
-            self._conn, self._pid = conn, os.getpid()
-        return self._conn
-
-    def get(self, key: _FileKey) -> str | None:
-        path, size, mtime_ns, ino = key
-        try:
-            with self._lock:
-                row = (
-                    self._connection()
-                    .execute(
-                        f"SELECT fingerprint FROM {_TABLE} "
-                        "WHERE path = ? AND size = ? AND mtime_ns = ? AND ino = ?",
-                        (path, size, mtime_ns, str(ino)),
-                    )
-                    .fetchone()
-                )
-        except sqlite3.Error:
-            return None
-        return str(row[0]) if row else None
-
-    def put(self, key: _FileKey, value: str) -> None:
-        path, size, mtime_ns, ino = key
-        with contextlib.suppress(sqlite3.Error), self._lock:
-            self._connection().execute(
-                f"INSERT OR REPLACE INTO {_TABLE} VALUES (?, ?, ?, ?, ?)",
-                (path, size, mtime_ns, str(ino), value),
-            )
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.close()
-            self._conn = None
-
-
-_persistent: _PersistentCache | None = None
-
-
-def set_file_cache_path(path: str | os.PathLike[str] | None) -> None:
-    """Sets (or with ``None`` disables) the persistent file-fingerprint cache.
-
-    Args:
-        path: SQLite database file, created if missing. Several processes may share it.
-            Errors opening or writing it are ignored: fingerprints are then computed
-            without the persistent cache.
-    """
-    global _persistent
-    with _CACHE_LOCK:
-        if _persistent is not None:
-            _persistent.close()
-        _persistent = None if path is None else _PersistentCache(os.fspath(path))
-
-
-def _read_file_digest(path: str) -> bytes:
-    """Hashes a file's bytes. The single place that reads file content (tests spy on it)."""
-    stream = _Stream("file")
-    buffer = bytearray(_FILE_CHUNK_BYTES)
-    view = memoryview(buffer)
-    total = 0
-    # readinto rather than mmap: a file truncated while mapped would SIGBUS the kernel.
-    with open(path, "rb", buffering=0) as handle:
-        while count := handle.readinto(buffer):
-            stream.raw(view[:count])
-            total += count
-    # The length goes last because only now is it known for sure; being a fixed-format
-    # trailer after the content it still cannot be confused with content.
-    stream.integer(total)
-    return stream.digest()
-
-
-def _file_key(path: str, st: os.stat_result) -> _FileKey:
-    return (path, st.st_size, st.st_mtime_ns, st.st_ino)
-
-
-def _cache_get(key: _FileKey) -> str | None:
-    hit = _MEMORY_CACHE.get(key)
-    if hit is not None:
-        return hit
-    persistent = _persistent
-    if persistent is None:
-        return None
-    hit = persistent.get(key)
-    if hit is not None:
-        _cache_put_memory(key, hit)
-    return hit
-
-
-def _cache_put_memory(key: _FileKey, value: str) -> None:
-    with _CACHE_LOCK:
-        if len(_MEMORY_CACHE) >= _MEMORY_CACHE_MAX:
-            _MEMORY_CACHE.clear()
-        _MEMORY_CACHE[key] = value
-
-
-def file_fingerprint(path: str | os.PathLike[str], *, cache: bool = True) -> str:
-    """Fingerprints a regular file's content (not its name or location).
-
-    Results are cached in memory, and in SQLite when :func:`set_file_cache_path` was
-    called, keyed by (realpath, size, mtime_ns, inode), so an unchanged file is read once.
-
-    Args:
-        path: Path to a regular file; symlinks are followed.
-        cache: If False the caches are not consulted (the fresh value still updates them).
-
-    Returns:
-        ``"xxh3-128:<32 hex>"``.
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist.
-        IsADirectoryError: ``path`` is a folder (use :func:`fingerprint`).
-        TypeError: ``path`` is not a regular file (FIFO, socket, device).
-    """
-    real = os.path.realpath(os.fsdecode(os.fspath(path)))
-    before = os.stat(real)
-    if stat.S_ISDIR(before.st_mode):
-        raise IsADirectoryError(f"{os.fspath(path)!r} is a folder; use fingerprint()")
-    if not stat.S_ISREG(before.st_mode):
-        raise TypeError(f"{os.fspath(path)!r} is not a regular file")
-    key = _file_key(real, before)
-    if cache:
-        hit = _cache_get(key)
-        if hit is not None:
-            return hit
-    started_ns = time.time_ns()
-    result = _format(_read_file_digest(real))
-    after = os.stat(real)
-    stable = _file_key(real, after) == key
-    if stable and before.st_mtime_ns < started_ns - _RACY_WINDOW_NS:
-        _cache_put_memory(key, result)
-        persistent = _persistent
-        if persistent is not None:
-            persistent.put(key, result)
-    return result
-
-
-def _raise(error: OSError) -> NoReturn:
-    raise error
-
-
-def _walk_files(top: str) -> Iterator[tuple[str, str]]:
-    """Yields (relative POSIX path, full path) of every non-folder entry under ``top``.
-
-    Symlinks to folders are listed by os.walk among folders and, with followlinks=False,
-    not descended into; symlinks to files are kept.
-    """
-    root_path = Path(top)
-    for root, _dirs, files in os.walk(top, onerror=_raise, followlinks=False):
-        for name in files:
-            full = os.path.join(root, name)
-            yield Path(full).relative_to(root_path).as_posix(), full
-
-
-def _dir_digest(top: str, *, cache: bool) -> bytes:
-    entries = sorted(_walk_files(top))
-    stream = _Stream("dir")
-    stream.integer(len(entries))
-    for relative, full in entries:
-        stream.text(relative)
-        try:
-            st = os.stat(full)
-        except FileNotFoundError:  # dangling symlink: its target is all there is to hash
-            stream.text("dangling-link")
-            stream.text(os.readlink(full))
-            continue
-        if stat.S_ISREG(st.st_mode):
-            stream.text(file_fingerprint(full, cache=cache))
-        else:  # reading a FIFO would block forever
-            stream.text(f"special:{stat.S_IFMT(st.st_mode)}")
-    return stream.digest()
-
-
-def _path_fingerprint(path: str | os.PathLike[str], *, cache: bool) -> str:
-    text = os.fsdecode(os.fspath(path))
-    if not os.path.exists(text):
-        raise FileNotFoundError(f"no such file or folder: {text!r}")
-    if os.path.isdir(text):
-        return _format(_dir_digest(text, cache=cache))
-    return file_fingerprint(text, cache=cache)
-
-
 # --------------------------------------------------------------------------- public
 
 
@@ -770,10 +479,3 @@ def nbytes_of(obj: object) -> int:
         except OSError:
             return 0
     return sys.getsizeof(obj)
-
-
-def _size_or_zero(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:  # missing file or dangling symlink
-        return 0
