@@ -98,6 +98,18 @@ def metric_step(key: str, step: Any) -> int:
     return int(step)
 
 
+def metric_row(run_id: str, key: str, value: Any, step: Any, ts: int) -> MetricRow:
+    """A validated metric row; the checks cost almost nothing for the usual float and int, as
+    a loop logs the same few keys a million times."""
+    if key not in _VALID_KEYS:
+        _VALID_KEYS.add(validate_key(key, "metric"))
+    if type(value) is not float:
+        value = metric_value(key, value)
+    if type(step) is not int:
+        step = metric_step(key, step)
+    return (run_id, key, value, step, ts)
+
+
 def validate_artifact_path(path: str) -> str:
     """A relative POSIX path inside a run's artifact space: no ``..``, no absolute path."""
     if not isinstance(path, str) or not path or "\x00" in path or "\\" in path:
@@ -339,16 +351,7 @@ class Client:
         """Validate metrics into rows for :meth:`log_metric_rows` (or the buffered writer)."""
         ts = now_ms() if ts is None else ts
         s = 0 if step is None else step
-        return [
-            (
-                run_id,
-                validate_key(k, "metric"),
-                metric_value(k, v),
-                metric_step(k, s),
-                ts,
-            )
-            for k, v in values.items()
-        ]
+        return [metric_row(run_id, k, v, s, ts) for k, v in values.items()]
 
     def log_metrics(self, run_id: str, values: Mapping[str, Any], step: int | None = None) -> None:
         """Durable when it returns (unbuffered); the fluent API buffers instead."""
@@ -373,13 +376,7 @@ class Client:
             else:
                 key, value, step = m
                 mts = ts
-            if key not in _VALID_KEYS:
-                _VALID_KEYS.add(validate_key(key, "metric"))
-            if type(value) is not float:
-                value = metric_value(key, value)
-            if type(step) is not int:
-                step = metric_step(key, step)
-            rows.append((run_id, key, value, step, mts))
+            rows.append(metric_row(run_id, key, value, step, mts))
         if params:
             self.log_params(run_id, params)
         if tags:

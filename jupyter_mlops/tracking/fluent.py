@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from ..client import _VALID_KEYS, Client, metric_value, now_ms, validate_key
+from ..client import Client, metric_row, now_ms
 from ..entities import DatasetVersion, LoggedModel, Run, RunInfo, RunStatus
 from ..exceptions import InvalidInput, MlopsWarning
 
@@ -185,17 +185,13 @@ def log_metric(key: str, value: Any, step: int | None = None) -> None:
     Without ``step``, each key counts its own steps 0, 1, 2... so a loop makes a history.
     """
     run = _require_run()
-    if key not in _VALID_KEYS:
-        _VALID_KEYS.add(validate_key(key, "metric"))
     if step is None:
-        step = run.next_step(key)
-    elif isinstance(step, bool) or not isinstance(step, int):
-        raise InvalidInput(f"Step of metric {key!r} must be an integer, got {step!r}.")
+        run_id, key, value, _, ts = metric_row(run.id, key, value, 0, now_ms())
+        row = (run_id, key, value, run.next_step(key), ts)
     else:
-        run.observe_step(key, step)
-    if type(value) is not float:
-        value = metric_value(key, value)
-    run.client.writer.add((run.id, key, value, step, now_ms()))
+        row = metric_row(run.id, key, value, step, now_ms())
+        run.observe_step(key, row[3])
+    run.client.writer.add(row)
 
 
 def log_metrics(values: Mapping[str, Any], step: int | None = None) -> None:
