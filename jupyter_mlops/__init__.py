@@ -89,6 +89,12 @@ def load_model(ref: str) -> Any:
     return get_client().load_model(ref)
 
 
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from .server import MlopsApp
+
+    return [{"module": "jupyter_mlops", "app": MlopsApp}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     from .magics import load_ipython_extension as _load
 

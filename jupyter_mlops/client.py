@@ -387,6 +387,35 @@ class Client:
         self.writer.flush()
         return self.store.get_metric_history(self.resolve_run_id(run_id), key)
 
+    def get_metric_series(self, run_id: str, key: str, max_points: int = 1000) -> dict[str, Any]:
+        """A metric's history as columns for a chart, downsampled to about ``max_points``.
+
+        Each bucket keeps its first, lowest and highest points (min-max decimation), so a
+        spike in a million-point curve still shows.
+        """
+        from .tracking.downsample import minmax_downsample
+
+        self.writer.flush()
+        run_id = self.resolve_run_id(run_id)
+        steps, values, stamps = self.store.metric_arrays(run_id, key)
+        if len(steps) == 0 and key not in self.store.metric_keys(run_id):
+            raise NotFound(f"Run {run_id[:8]} has no metric {key!r}.")
+        keep = minmax_downsample(values, max_points)
+        return {
+            "key": key,
+            "total": len(steps),
+            "steps": steps[keep].tolist(),
+            "values": values[keep].tolist(),
+            "timestamps": stamps[keep].tolist(),
+            "downsampled": bool(len(keep) < len(steps)),
+        }
+
+    def change_token(self) -> str:
+        """Changes whenever a run starts or ends: a cheap thing for a panel to poll."""
+        self.writer.flush()
+        self.reconcile()
+        return self.store.change_token()
+
     # Datasets --------------------------------------------------------------------------
     def use_fingerprint_cache(self) -> None:
         """Keep file fingerprints in the store folder, so unchanged files are not re-read by

@@ -36,8 +36,10 @@ class StoreLocation:
 
 def _home_location(home: Path, source: str) -> StoreLocation:
     home = home.expanduser().resolve()
-    artifacts = os.environ.get(ARTIFACTS_ENV) or str(home / "artifacts")
-    return StoreLocation(f"sqlite:///{home / DB_FILENAME}", artifacts, source)
+    # A store named explicitly keeps its artifacts beside it; JUPYTER_MLOPS_ARTIFACTS applies
+    # to stores found through the environment.
+    env = None if source == "argument" else os.environ.get(ARTIFACTS_ENV)
+    return StoreLocation(f"sqlite:///{home / DB_FILENAME}", env or str(home / "artifacts"), source)
 
 
 def _find_local_dir(start: Path) -> Path | None:
@@ -84,8 +86,10 @@ def resolve_location(target: str | os.PathLike[str] | None = None) -> StoreLocat
 def _url_location(url: str, source: str) -> StoreLocation:
     if url.startswith("sqlite:///"):
         db_path = Path(url[len("sqlite:///") :]).expanduser().resolve()
-        artifacts = os.environ.get(ARTIFACTS_ENV) or str(db_path.parent / "artifacts")
-        return StoreLocation(f"sqlite:///{db_path}", artifacts, source)
+        env = None if source == "argument" else os.environ.get(ARTIFACTS_ENV)
+        return StoreLocation(
+            f"sqlite:///{db_path}", env or str(db_path.parent / "artifacts"), source
+        )
     artifacts = os.environ.get(ARTIFACTS_ENV) or str(default_data_dir() / "artifacts")
     return StoreLocation(url, artifacts, source)
 

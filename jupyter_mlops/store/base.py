@@ -116,6 +116,14 @@ class Store(abc.ABC):
         """All values of one metric in step, then time order."""
 
     @abc.abstractmethod
+    def metric_arrays(self, run_id: str, key: str) -> tuple[Any, Any, Any]:
+        """A metric's whole history as (steps, values, timestamps) numpy arrays in step order."""
+
+    @abc.abstractmethod
+    def change_token(self) -> str:
+        """A short string that changes whenever a run is created, ends or changes status."""
+
+    @abc.abstractmethod
     def metric_keys(self, run_id: str) -> list[str]:
         """The metric keys a run has."""
 
