@@ -266,3 +266,16 @@ async def test_given_server_when_it_starts_a_kernel_then_the_kernel_uses_its_sto
         assert "".join(outputs).strip() == info["store"]
     finally:
         await km.shutdown_kernel(kernel_id, now=True)
+
+
+async def test_given_run_from_a_notebook_under_the_root_then_its_lab_path_is_given(
+    jp_fetch, jp_root_dir, mlops_store
+):
+    client = Client(mlops_store)
+    inside = client.create_run(
+        "nb", "in", attrs={"notebook_path": str(jp_root_dir / "a" / "t.ipynb")}
+    )
+    outside = client.create_run("nb", "out", attrs={"notebook_path": "/elsewhere/t.ipynb"})
+    client.store.close()  # type: ignore[attr-defined]
+    assert (await get(jp_fetch, "runs", inside))["info"]["notebook_api_path"] == "a/t.ipynb"
+    assert (await get(jp_fetch, "runs", outside))["info"]["notebook_api_path"] is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import urllib.parse
+from pathlib import Path
 from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
@@ -49,6 +50,19 @@ class MlopsHandler(APIHandler):
         for value in self.get_arguments(name):
             out += [v.strip() for v in value.split(",") if v.strip()]
         return out
+
+    def notebook_api_path(self, notebook_path: str | None) -> str | None:
+        """The path the lab opens a notebook by (relative to the server root, '/'-separated),
+        or None when the notebook is outside the root (or was never known)."""
+        if not notebook_path:
+            return None
+        root = Path(self.settings.get("server_root_dir") or ".").expanduser().resolve()
+        path = Path(notebook_path)
+        path = path if path.is_absolute() else root / path
+        try:
+            return path.resolve().relative_to(root).as_posix()
+        except ValueError:
+            return None
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -123,7 +137,9 @@ class RunsHandler(MlopsHandler):
 class RunHandler(MlopsHandler):
     @web.authenticated
     def get(self, run_id: str) -> None:
-        self.reply(self.client.get_run(run_id).to_dict())
+        run = self.client.get_run(run_id).to_dict()
+        run["info"]["notebook_api_path"] = self.notebook_api_path(run["info"]["notebook_path"])
+        self.reply(run)
 
 
 class MetricHistoryHandler(MlopsHandler):

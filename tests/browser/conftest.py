@@ -1,0 +1,165 @@
+"""A real JupyterLab on a seeded store, driven by Playwright in Debian's Chromium.
+
+Screenshots go to tests/artifacts/ (kept by CI as test artifacts, ignored by git).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+
+CHROMIUM = os.environ.get("JUPYTER_MLOPS_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+TOKEN = "mlops-browser-test"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@dataclass
+class Lab:
+    url: str
+    token: str
+    root: Path
+    store: Path
+    ids: dict[str, str]
+
+    def open_url(self, path: str = "lab") -> str:
+        return f"{self.url}{path}?token={self.token}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _seed(root: Path, store: Path) -> dict[str, str]:
+    """Runs made by executing a real notebook (so 'Go to cell' has a cell to go to), plus
+    runs written through the Client, one of them named with an XSS payload."""
+    from jupyter_mlops.client import Client
+    from jupyter_mlops.notebook_runner import execute_notebook
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext jupyter_mlops"),
+        nbformat.v4.new_code_cell(
+            "%%track -e browser\n# first model\nalpha = 0.1\nacc = 0.8\n"
+            "import jupyter_mlops as mlops\n"
+            "for i in range(20):\n    mlops.log_metric('loss', 1 / (i + 1))"
+        ),
+        nbformat.v4.new_code_cell("%%track -e browser\n# second model\nalpha = 0.5\nacc = 0.9"),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, root / "train.ipynb")
+    execute_notebook(
+        root / "train.ipynb", env={"JUPYTER_MLOPS_STORE": f"sqlite:///{store / 'mlops.db'}"}
+    )
+    client = Client(store)
+    ids = {r.info.name: r.id for r in client.search_runs(experiment="browser")}
+    xss = client.create_run("browser", "<img src=x onerror=window.__xss=1>")
+    client.log_params(xss, {"payload": "<script>window.__xss=2</script>"})
+    client.end_run(xss)
+    ids["xss"] = xss
+    client.store.close()  # type: ignore[attr-defined]
+    return ids
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory) -> Iterator[Lab]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    root = tmp_path_factory.mktemp("lab-root")
+    store = root / ".mlops"
+    store.mkdir()
+    ids = _seed(root, store)
+    port = _free_port()
+    log = open(root.parent / "lab.log", "w")  # noqa: SIM115 - closed in teardown
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_MLOPS_")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--allow-root",
+            "--no-browser",
+            f"--port={port}",
+            f"--ServerApp.token={TOKEN}",
+            f"--ServerApp.root_dir={root}",
+            f"--MlopsApp.store={store}",
+            "--ServerApp.ip=127.0.0.1",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=root,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}api/status?token={TOKEN}", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                log.close()
+                raise RuntimeError((root.parent / "lab.log").read_text()[-3000:]) from None
+            time.sleep(0.3)
+    try:
+        yield Lab(url, TOKEN, root, store, ids)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, request) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
+    context.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_artifacts() -> None:
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
