@@ -8,12 +8,19 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 # JupyterLab refuses to start as root unless told to.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
+# The JupyterLab extension (labextension/) is built by `pip install` (hatch-jupyter-builder);
+# its sources are prerequisites of the install so that an edit rebuilds it. jlpm is
+# JupyterLab's pinned yarn; its scripts call jlpm and jupyter-builder, hence the PATH.
+LAB_SOURCES := $(wildcard labextension/package.json labextension/yarn.lock \
+  labextension/tsconfig.json labextension/src/*.ts labextension/src/*/*.ts \
+  labextension/src/*/*.tsx labextension/style/*)
+JLPM := PATH="$(abspath $(BIN)):$$PATH" $(abspath $(BIN))/jlpm --cwd $(CURDIR)/labextension
 
 .PHONY: install lab demo test lint format bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LAB_SOURCES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
@@ -34,10 +41,12 @@ lint: install
 	$(BIN)/ruff check jupyter_mlops tests
 	$(BIN)/ruff format --check jupyter_mlops tests
 	$(BIN)/mypy
+	$(JLPM) lint:check
 
 format: install
 	$(BIN)/ruff format jupyter_mlops tests
 	$(BIN)/ruff check --fix jupyter_mlops tests
+	$(JLPM) lint
 
 test: install lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -53,3 +62,5 @@ bench: install $(BENCH_STAMP)
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf jupyter_mlops/labextension labextension/node_modules labextension/lib \
+	  labextension/.yarn labextension/tsconfig.tsbuildinfo labextension/.eslintcache

@@ -95,6 +95,11 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     return [{"module": "jupyter_mlops", "app": MlopsApp}]
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where the built JupyterLab extension is (``jupyter labextension develop`` reads it)."""
+    return [{"src": "labextension", "dest": "jupyter-mlops"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     from .magics import load_ipython_extension as _load
 

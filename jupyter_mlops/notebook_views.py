@@ -57,13 +57,17 @@ def dispatch(client: Client, argv: list[str]) -> Any:
         raise UsageError(f"Usage:\n{USAGE}")
     args = _parser().parse_args(argv)
     if args.command == "runs":
-        runs = client.search_runs(
+        from .widgets import RunsTable  # ipywidgets: imported when a table is asked for
+
+        # A widget view; `.frame` is the page as a DataFrame. A bad experiment, filter or
+        # order raises here (a UsageError from the magic); in the widget it shows inline.
+        return RunsTable(
+            client,
             experiment=args.experiment,
             filter=args.filter,
             order_by=args.order_by,
             limit=args.limit,
         )
-        return _frame(views.run_rows(runs, views.varying_params(runs, most=20)), "run_id")
     if args.command == "show":
         run = client.get_run(args.run)
         rows = [{"field": k, "value": v} for k, v in views.run_rows([run])[0].items()]
@@ -77,12 +81,11 @@ def dispatch(client: Client, argv: list[str]) -> Any:
     if args.command == "compare":
         if len(args.runs) < 2:
             raise UsageError("compare needs at least two runs.")
-        runs = [client.get_run(r) for r in args.runs]
-        frame = _frame(views.compare_rows(runs), "field")
-        return frame.style.apply(
-            lambda row: ["background-color: #fff3cd" if row["differs"] else "" for _ in row],
-            axis=1,
-        ).format(escape="html")  # run names and params are user text, never markup
+        from .widgets.compare import CompareView  # plotly: imported when a chart is asked for
+
+        # A widget view (params, metric charts, histories, source diff); `.frame` is the
+        # params table. An unknown run raises here, a UsageError from the magic.
+        return CompareView(client, args.runs)
     if args.command == "experiments":
         return _frame(views.experiment_rows(client.list_experiments()), "id")
     if args.command == "data":

@@ -243,13 +243,13 @@ class _Capture:
 def test_given_runs_when_mlops_line_magics_then_tables(ip, store):
     ip.run_cell("%%track -e a -n first\nacc = 0.5\nlr = 0.1")
     ip.run_cell("%%track -e a -n second\nacc = 0.7\nlr = 0.2")
-    table = ip.run_line_magic("mlops", "runs -e a -o 'metrics.acc DESC'")
+    table = ip.run_line_magic("mlops", "runs -e a -o 'metrics.acc DESC'").frame
     assert list(table["name"]) == ["second", "first"]
     assert "params.lr" in table.columns
     assert list(ip.run_line_magic("mlops", "experiments")["name"]) == ["a"]
     ids = list(table.index)
     compare = ip.run_line_magic("mlops", f"compare {ids[0]} {ids[1]}")
-    assert bool(compare.data.loc["params.lr", "differs"])
+    assert bool(compare.frame.loc["params.lr", "differs"])
     shown = ip.run_line_magic("mlops", f"show {ids[0]}")
     assert "source" in shown.index
     with pytest.raises(UsageError, match="No experiment named 'nope'"):

@@ -139,8 +139,10 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    # Module scope: Playwright's sync API keeps an event loop running in this thread while it
+    # lives, which the asyncio fixtures of the server tests that follow must not find.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -163,3 +165,16 @@ def page(browser, request) -> Iterator[object]:
 @pytest.fixture(scope="session", autouse=True)
 def _clean_artifacts() -> None:
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop() -> Iterator[None]:
+    """pytest-jupyter's autouse fixture would close the event loop Playwright's sync API is
+    running; browser tests use no asyncio of their own, so it is switched off here."""
+    yield None
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup() -> Iterator[None]:
+    """Likewise: these tests start their own lab in a subprocess, not an in-process server."""
+    yield None

@@ -1,0 +1,24 @@
+"""Notebook views of runs as ipywidgets + plotly, for any frontend with widget support
+(JupyterLab, Notebook 7, classic Notebook, VS Code): ``%mlops runs`` and ``%mlops compare``.
+
+``CompareView`` is imported on first use: plotly takes a second or so to import.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .runs_table import RunsTable
+
+if TYPE_CHECKING:
+    from .compare import CompareView
+
+__all__ = ["CompareView", "RunsTable"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CompareView":
+        from .compare import CompareView
+
+        return CompareView
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
