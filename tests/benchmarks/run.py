@@ -33,6 +33,8 @@ SCRIPTS = [
     ("tracking", "ours", "ours_tracking.py"),
     ("track_magic", "ours", "ours_track_magic.py"),
     ("fingerprint", "ours", "ours_fingerprint.py"),
+    ("mlflow_search", "peer", "peer_mlflow_search.py"),
+    ("search", "ours", "ours_search.py"),
 ]
 
 
@@ -132,6 +134,7 @@ def build_rows(raw: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
         higher_is_better: bool = True,
         peer_label: str = "MLflow",
         ours_text: str | None = None,
+        peer_text: str | None = None,
     ) -> None:
         ratio = None
         if peer_value and ours_value:
@@ -142,7 +145,8 @@ def build_rows(raw: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "work": work,
-                "peer": peer_label + (f" {fmt(peer_value)}" if peer_value is not None else ""),
+                "peer": peer_text
+                or peer_label + (f" {fmt(peer_value)}" if peer_value is not None else ""),
                 "ours": ours_text or (fmt(ours_value) if ours_value is not None else "error"),
                 "ratio": fmt_ratio(ratio),
                 "goal": goal,
@@ -275,7 +279,62 @@ def build_rows(raw: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
         None,
         peer_label="numpy.sum (contiguous)",
     )
+    search_rows(raw.get("mlflow_search"), raw.get("search"), add)
     return rows
+
+
+def search_rows(
+    peer: dict[str, Any] | None, ours: dict[str, Any] | None, add: Callable[..., None]
+) -> None:
+    """Rows of ours_search.py / peer_mlflow_search.py: p95 against p95, goal p95 ≤ 150 ms."""
+    n_runs = get(ours, "n_runs") or get(peer, "n_runs") or 0
+
+    def timing(stats: dict[str, Any] | None) -> str:
+        if not stats:
+            return "error"
+        return f"p50 {fmt_ms(stats['p50_ms'])}, p95 {fmt_ms(stats['p95_ms'])} (n={stats['n']})"
+
+    labels = {
+        "page1": "page 1 of all runs, start_time DESC, limit 100",
+        "filter": "metrics.acc > 0.9 and params.model = 'rf', by metrics.acc DESC, limit 100",
+        "or_filter": "params.model = 'rf' or metrics.loss < 0.05, start_time DESC, limit 100",
+        "deep_page": "start_time DESC, offset 50,000, limit 100",
+        "rest_filter": "the same acc/rf filter through GET mlops/api/v1/runs (Jupyter server)",
+    }
+    for name, label in labels.items():
+        mine = get(ours, "queries", name)
+        peer_name = "filter" if name == "rest_filter" else name
+        client, frame = get(peer, "client", peer_name), get(peer, "pandas", name)
+        peer_text = "MLflow " + ("error" if peer is None else "MlflowClient.search_runs ")
+        if peer is not None:
+            peer_text += timing(client)
+            if frame:
+                peer_text += f"; mlflow.search_runs (DataFrame) {timing(frame)}"
+        if name == "or_filter":
+            peer_text += "; no OR in MLflow: two searches merged"
+        elif name == "deep_page":
+            peer_text += " (page token for offset 50,000)"
+        elif name == "rest_filter":
+            peer_text += " (Python API, no HTTP)"
+        ours_text = None
+        if mine:
+            ours_text = timing(mine)
+            if mine.get("total") is not None:
+                ours_text += f"; total count {mine['total']:,} included"
+            if client:
+                same = client.get("ids_digest") == mine.get("ids_digest")
+                ours_text += "; same page as MLflow" if same else "; DIFFERENT page from MLflow"
+        add(
+            f"search {n_runs:,} runs (20 params, 10 metrics each; SQLite): {label}",
+            get(client, "p95_ms"),
+            get(mine, "p95_ms"),
+            fmt_ms,
+            "p95 ≤ 150 ms",
+            lambda v, r: v <= 150.0,
+            higher_is_better=False,
+            ours_text=ours_text,
+            peer_text=peer_text,
+        )
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
