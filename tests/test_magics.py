@@ -7,43 +7,14 @@ import math
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
-from IPython.testing import globalipapp
 
 import jupyter_mlops as mlops
 from jupyter_mlops.client import Client
 from jupyter_mlops.magics import RUN_MIME
 from jupyter_mlops.notebook_runner import execute_notebook
-from jupyter_mlops.tracking import fluent
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    home = tmp_path / "store"
-    monkeypatch.setenv("JUPYTER_MLOPS_HOME", str(home))
-    monkeypatch.chdir(tmp_path)
-    Client._shared.clear()
-    client = fluent.set_store(home)
-    yield client
-    fluent.end_run()
-    Client._shared.clear()
-    fluent.set_store(None)
-
-
-@pytest.fixture
-def ip(store):
-    # The first call creates the test shell; later calls return None, so keep it.
-    shell = globalipapp.start_ipython() or globalipapp.get_ipython()
-    shell.run_line_magic("load_ext", "jupyter_mlops")
-    shell.user_ns.update({"pd": pd, "np": np, "mlops": mlops})
-    yield shell
-    shell.run_line_magic("unload_ext", "jupyter_mlops")
-    for name in list(shell.user_ns):
-        if not name.startswith("_") and name not in ("In", "Out", "exit", "quit", "get_ipython"):
-            shell.user_ns.pop(name, None)
 
 
 def only_run(client: Client, **kw):

@@ -10,12 +10,10 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 import pytest
 from IPython.core.error import UsageError
-from IPython.testing import globalipapp
 from ipywidgets import embed
 
 from jupyter_mlops.client import Client
 from jupyter_mlops.exceptions import InvalidInput
-from jupyter_mlops.tracking import fluent
 from jupyter_mlops.widgets import CompareView, RunsTable
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -23,27 +21,6 @@ PLOTLY_MIME = "application/vnd.plotly.v1+json"
 CHARTS = ("bar", "history", "parcoords")
 XSS_NAME = "<img src=x onerror=alert(1)>"
 XSS_PARAM = "<script>alert(1)</script>"
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    home = tmp_path / "store"
-    monkeypatch.setenv("JUPYTER_MLOPS_HOME", str(home))
-    monkeypatch.chdir(tmp_path)
-    Client._shared.clear()
-    client = fluent.set_store(home)
-    yield client
-    fluent.end_run()
-    Client._shared.clear()
-    fluent.set_store(None)
-
-
-@pytest.fixture
-def ip(store):
-    shell = globalipapp.start_ipython() or globalipapp.get_ipython()
-    shell.run_line_magic("load_ext", "jupyter_mlops")
-    yield shell
-    shell.run_line_magic("unload_ext", "jupyter_mlops")
 
 
 def make_run(
