@@ -8,6 +8,8 @@ import {
   MainAreaWidget,
   WidgetTracker
 } from '@jupyterlab/apputils';
+import { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
+import { IDocumentManager } from '@jupyterlab/docmanager';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
@@ -19,6 +21,7 @@ import { Mlops } from './tokens';
 import { MlopsPanel } from './widgets/MlopsPanel';
 // eslint-disable-next-line jupyter/prefer-lazy-imports -- renderers are created synchronously
 import { createRunCardFactory } from './widgets/RunCardRenderer';
+import type { CompareView } from './widgets/CompareView';
 import type { RunView } from './widgets/RunView';
 
 const { CommandIDs } = Mlops;
@@ -39,13 +42,27 @@ const runViewPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-mlops:run-view',
   description: 'Opens a run in the main area.',
   autoStart: true,
-  optional: [ILayoutRestorer, ITranslator],
+  optional: [
+    ILayoutRestorer,
+    ITranslator,
+    IDocumentManager,
+    IEditorLanguageRegistry
+  ],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    docManager: IDocumentManager | null,
+    languages: IEditorLanguageRegistry | null
   ) => {
     const trans = (translator ?? nullTranslator).load(DOMAIN);
+    const highlight = languages
+      ? async (code: string, el: HTMLElement) => {
+          const language =
+            languages.findByName('python') ?? languages.findBest('python');
+          await languages.highlight(code, language, el);
+        }
+      : undefined;
     const tracker = new WidgetTracker<MainAreaWidget<RunView>>({
       namespace: 'jupyter-mlops-run'
     });
@@ -77,7 +94,12 @@ const runViewPlugin: JupyterFrontEndPlugin<void> = {
         const content = new RunView({
           runId,
           settings: app.serviceManager.serverSettings,
-          trans
+          trans,
+          highlight,
+          goToCell: async info => {
+            const { goToCell } = await import('./goToCell');
+            await goToCell(app, docManager, info, trans);
+          }
         });
         const widget = new MainAreaWidget({ content });
         widget.id = `jupyter-mlops-run-${runId}`;
@@ -94,6 +116,64 @@ const runViewPlugin: JupyterFrontEndPlugin<void> = {
         command: CommandIDs.openRun,
         args: widget => ({ runId: widget.content.runId }),
         name: widget => widget.content.runId
+      });
+    }
+
+    const compareTracker = new WidgetTracker<MainAreaWidget<CompareView>>({
+      namespace: 'jupyter-mlops-compare'
+    });
+    app.commands.addCommand(CommandIDs.compare, {
+      label: trans.__('Compare Runs'),
+      caption: trans.__('Compare two runs or more side by side'),
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            runIds: {
+              type: 'array',
+              items: { type: 'string', pattern: RUN_ID.source },
+              minItems: 2
+            }
+          },
+          required: ['runIds']
+        }
+      },
+      execute: async args => {
+        const runIds = Array.isArray(args.runIds)
+          ? args.runIds.map(String)
+          : [];
+        if (runIds.length < 2 || !runIds.every(id => RUN_ID.test(id))) {
+          throw new Error(trans.__('Compare needs two run ids or more.'));
+        }
+        const key = runIds.join(',');
+        const open = compareTracker.find(
+          w => w.content.runIds.join(',') === key
+        );
+        if (open) {
+          app.shell.activateById(open.id);
+          return open;
+        }
+        const { CompareView } = await import('./widgets/CompareView');
+        const content = new CompareView({
+          runIds,
+          settings: app.serviceManager.serverSettings,
+          trans
+        });
+        const widget = new MainAreaWidget({ content });
+        widget.id = `jupyter-mlops-compare-${Date.now().toString(36)}`;
+        widget.title.icon = mlopsIcon;
+        widget.title.closable = true;
+        void compareTracker.add(widget);
+        app.shell.add(widget, 'main');
+        app.shell.activateById(widget.id);
+        return widget;
+      }
+    });
+    if (restorer) {
+      void restorer.restore(compareTracker, {
+        command: CommandIDs.compare,
+        args: widget => ({ runIds: widget.content.runIds }),
+        name: widget => widget.content.runIds.join(',')
       });
     }
   }
@@ -120,6 +200,9 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       trans,
       onOpenRun: run => {
         void app.commands.execute(CommandIDs.openRun, { runId: run.id });
+      },
+      onCompare: runIds => {
+        void app.commands.execute(CommandIDs.compare, { runIds });
       }
     });
     app.shell.add(panel, 'left', { rank: 650 });

@@ -11,6 +11,7 @@ export namespace Mlops {
     export const openRun = 'jupyter-mlops:open-run';
     export const openPanel = 'jupyter-mlops:open-panel';
     export const refresh = 'jupyter-mlops:refresh';
+    export const compare = 'jupyter-mlops:compare';
   }
 
   export type RunStatus = 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED';
@@ -134,6 +135,14 @@ export namespace Mlops {
     values: MetricValue[];
     timestamps: number[];
     downsampled: boolean;
+  }
+
+  /** Runs side by side (`GET compare?runs=a,b`). */
+  export interface ICompareReply {
+    runs: IRun[];
+    params: string[];
+    differing_params: string[];
+    metrics: string[];
   }
 
   export interface IExperimentsReply {

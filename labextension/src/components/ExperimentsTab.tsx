@@ -1,4 +1,4 @@
-import React from 'react';
+import React, { useState } from 'react';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { refreshIcon } from '@jupyterlab/ui-components';
 
@@ -15,10 +15,25 @@ import { useSignal } from './hooks';
 export function ExperimentsTab(props: {
   model: RunsModel;
   onOpenRun: (run: Mlops.IRunSummary) => void;
+  /** Opens the Compare view on these run ids; no selection column without it. */
+  onCompare?: (runIds: string[]) => void;
   trans: TranslationBundle;
 }): JSX.Element {
-  const { model, onOpenRun, trans } = props;
+  const { model, onOpenRun, onCompare, trans } = props;
   useSignal(model.changed);
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const countText =
+    model.total === null
+      ? trans.__('Loading…')
+      : trans._n('%2 run', '%2 runs', model.total, formatCount(model.total));
+  const toggle = (run: Mlops.IRunSummary) =>
+    setSelected(old => {
+      const next = new Set(old);
+      if (!next.delete(run.id)) {
+        next.add(run.id);
+      }
+      return next;
+    });
   return (
     <div className="jp-mlops-ExperimentsTab">
       <div className="jp-mlops-ExperimentsTab-experiments">
@@ -39,16 +54,25 @@ export function ExperimentsTab(props: {
         <span
           className="jp-mlops-ExperimentsTab-count"
           data-testid="mlops-run-count"
+          title={countText}
         >
-          {model.total === null
-            ? trans.__('Loading…')
-            : trans._n(
-                '%2 run',
-                '%2 runs',
-                model.total,
-                formatCount(model.total)
-              )}
+          {countText}
         </span>
+        {onCompare && (
+          <button
+            className="jp-mlops-Button"
+            data-testid="mlops-compare-button"
+            disabled={selected.size < 2}
+            title={
+              selected.size < 2
+                ? trans.__('Tick two runs or more to compare them')
+                : trans.__('Compare the %1 ticked runs', selected.size)
+            }
+            onClick={() => onCompare([...selected])}
+          >
+            {trans.__('Compare')}
+          </button>
+        )}
         <ColumnPicker
           paramKeys={model.paramKeys}
           metricKeys={model.metricKeys}
@@ -71,7 +95,13 @@ export function ExperimentsTab(props: {
           {model.loadError}
         </div>
       )}
-      <RunsTable model={model} onOpen={onOpenRun} trans={trans} />
+      <RunsTable
+        model={model}
+        onOpen={onOpenRun}
+        selected={selected}
+        onToggleSelect={onCompare ? toggle : undefined}
+        trans={trans}
+      />
     </div>
   );
 }

@@ -9,15 +9,30 @@ import {
 } from '../format';
 import { Mlops } from '../tokens';
 import { KeyValueTable } from './KeyValueTable';
+import {
+  DatasetsSection,
+  EnvironmentSection,
+  Highlighter,
+  ModelsSection,
+  SourceSection
+} from './RunSections';
 import { StatusBadge } from './StatusBadge';
 
 /**
- * What the Run view shows today: when, who, where from, and the params, metrics and tags.
- * Charts, source, datasets and models get their own sections next to these.
+ * Everything recorded for a run: when, who, where from, the params, metrics and tags, the
+ * cell's source, datasets, models and environment, and (through `charts`) metric histories.
  */
 export function RunDetails(props: {
   run: Mlops.IRun;
   trans: TranslationBundle;
+  /** Paints the cell's source with syntax highlighting. */
+  highlight?: Highlighter | null;
+  /** Opens the notebook at the run's cell; no button without it. */
+  onGoToCell?: (() => void) | null;
+  /** Why the last 'Go to cell' failed, shown as text. */
+  goToCellError?: string | null;
+  /** The metric charts, rendered by the view. */
+  charts?: React.ReactNode;
 }): JSX.Element {
   const { run, trans } = props;
   const info = run.info;
@@ -62,7 +77,28 @@ export function RunDetails(props: {
         <h2 className="jp-mlops-RunDetails-name" data-testid="mlops-run-name">
           {info.name}
         </h2>
+        {props.onGoToCell && (
+          <button
+            className="jp-mlops-Button jp-mod-styled"
+            data-testid="mlops-go-to-cell"
+            title={trans.__(
+              'Open the notebook at the cell this run was made in'
+            )}
+            onClick={props.onGoToCell}
+          >
+            {trans.__('Go to cell')}
+          </button>
+        )}
       </header>
+      {props.goToCellError && (
+        <div
+          className="jp-mlops-Error"
+          role="alert"
+          data-testid="mlops-go-to-cell-error"
+        >
+          {props.goToCellError}
+        </div>
+      )}
       {info.error_name && (
         <section
           className="jp-mlops-RunDetails-error"
@@ -110,6 +146,28 @@ export function RunDetails(props: {
           testId="mlops-run-tags"
           emptyText={trans.__('No tags.')}
         />
+      </div>
+      {props.charts}
+      <SourceSection
+        source={info.source}
+        highlight={props.highlight}
+        trans={trans}
+      />
+      <div className="jp-mlops-RunDetails-tables">
+        <DatasetsSection
+          title={trans.__('Inputs')}
+          datasets={run.inputs}
+          testId="mlops-run-inputs"
+          trans={trans}
+        />
+        <DatasetsSection
+          title={trans.__('Outputs')}
+          datasets={run.outputs}
+          testId="mlops-run-outputs"
+          trans={trans}
+        />
+        <ModelsSection models={run.models} trans={trans} />
+        <EnvironmentSection run={run} trans={trans} />
       </div>
     </div>
   );

@@ -24,6 +24,8 @@ const WIDTHS: { [id: string]: number } = {
   user: 90
 };
 const EXTRA_WIDTH = 96;
+/** The selection check box's column. */
+const SELECT_WIDTH = 26;
 
 function widthOf(column: RunsModel.IColumn): number {
   return WIDTHS[column.id] ?? EXTRA_WIDTH;
@@ -37,9 +39,12 @@ function widthOf(column: RunsModel.IColumn): number {
 export function RunsTable(props: {
   model: RunsModel;
   onOpen: (run: Mlops.IRunSummary) => void;
+  /** Ids of the runs ticked for comparison. */
+  selected?: ReadonlySet<string>;
+  onToggleSelect?: (run: Mlops.IRunSummary) => void;
   trans: TranslationBundle;
 }): JSX.Element {
-  const { model, onOpen, trans } = props;
+  const { model, onOpen, trans, selected, onToggleSelect } = props;
   useSignal(model.changed);
   const scroller = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
@@ -84,7 +89,9 @@ export function RunsTable(props: {
   }, [model, first, last, total, model.generation]);
 
   const columns = [...RunsModel.FIXED_COLUMNS, ...model.columns];
-  const width = columns.reduce((w, c) => w + widthOf(c), 0);
+  const width =
+    columns.reduce((w, c) => w + widthOf(c), 0) +
+    (onToggleSelect ? SELECT_WIDTH : 0);
   const sort = model.sort;
 
   const rows: JSX.Element[] = [];
@@ -124,6 +131,23 @@ export function RunsTable(props: {
           }
         }}
       >
+        {onToggleSelect && (
+          <div
+            className="jp-mlops-RunsTable-cell jp-mlops-RunsTable-select"
+            role="cell"
+            style={{ width: SELECT_WIDTH }}
+            onClick={event => event.stopPropagation()}
+            onKeyDown={event => event.stopPropagation()}
+          >
+            <input
+              type="checkbox"
+              data-testid="mlops-run-select"
+              aria-label={trans.__('Select %1 for comparison', run.name)}
+              checked={selected?.has(run.id) ?? false}
+              onChange={() => onToggleSelect(run)}
+            />
+          </div>
+        )}
         {columns.map(column => {
           const text = cellText(run, column);
           return (
@@ -162,6 +186,14 @@ export function RunsTable(props: {
       onScroll={event => setScrollTop(event.currentTarget.scrollTop)}
     >
       <div className="jp-mlops-RunsTable-header" role="row" style={{ width }}>
+        {onToggleSelect && (
+          <div
+            className="jp-mlops-RunsTable-headerCell jp-mlops-RunsTable-select"
+            role="columnheader"
+            aria-label={trans.__('Selected')}
+            style={{ width: SELECT_WIDTH }}
+          />
+        )}
         {columns.map(column => {
           const sorted = sort?.columnId === column.id ? sort : null;
           return (

@@ -17,6 +17,7 @@ export class MlopsPanel extends ReactWidget {
     super();
     this._model = options.model;
     this._onOpenRun = options.onOpenRun;
+    this._onCompare = options.onCompare;
     this._trans = options.trans;
     this.id = 'jupyter-mlops-panel';
     this.addClass('jp-mlops-Panel');
@@ -39,6 +40,7 @@ export class MlopsPanel extends ReactWidget {
       <PanelBody
         model={this._model}
         onOpenRun={this._onOpenRun}
+        onCompare={this._onCompare}
         trans={this._trans}
       />
     );
@@ -75,6 +77,7 @@ export class MlopsPanel extends ReactWidget {
 
   private _model: RunsModel;
   private _onOpenRun: (run: Mlops.IRunSummary) => void;
+  private _onCompare?: (runIds: string[]) => void;
   private _loaded = false;
   private _trans: TranslationBundle;
 }
@@ -83,6 +86,8 @@ export namespace MlopsPanel {
   export interface IOptions {
     model: RunsModel;
     onOpenRun: (run: Mlops.IRunSummary) => void;
+    /** Opens the Compare view on the ticked runs. */
+    onCompare?: (runIds: string[]) => void;
     trans: TranslationBundle;
   }
 }
@@ -90,6 +95,7 @@ export namespace MlopsPanel {
 function PanelBody(props: {
   model: RunsModel;
   onOpenRun: (run: Mlops.IRunSummary) => void;
+  onCompare?: (runIds: string[]) => void;
   trans: TranslationBundle;
 }): JSX.Element {
   const { trans } = props;
@@ -120,6 +126,7 @@ function PanelBody(props: {
         <ExperimentsTab
           model={props.model}
           onOpenRun={props.onOpenRun}
+          onCompare={props.onCompare}
           trans={trans}
         />
       )}

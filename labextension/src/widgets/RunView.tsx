@@ -4,7 +4,9 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 
+import { MetricCharts } from '../components/MetricCharts';
 import { RunDetails } from '../components/RunDetails';
+import { Highlighter } from '../components/RunSections';
 import { errorMessage, requestAPI } from '../request';
 import { Mlops } from '../tokens';
 
@@ -20,6 +22,8 @@ export class RunView extends ReactWidget {
     this._runId = options.runId;
     this._settings = options.settings ?? ServerConnection.makeSettings();
     this._trans = options.trans;
+    this._goToCell = options.goToCell ?? null;
+    this._highlight = options.highlight ?? null;
     this.addClass('jp-mlops-RunView');
     this.title.label = this._trans.__('Run %1', this._runId.slice(0, 8));
     this.title.caption = this._trans.__('Run %1', this._runId);
@@ -60,6 +64,23 @@ export class RunView extends ReactWidget {
     this._scheduleReload();
   }
 
+  /** Open the run's notebook at its cell; a failure is shown in the view. */
+  async goToCell(): Promise<void> {
+    if (!this._goToCell || !this._run) {
+      return;
+    }
+    this._goToCellError = null;
+    this.update();
+    try {
+      await this._goToCell(this._run.info);
+    } catch (error) {
+      this._goToCellError = errorMessage(error);
+    }
+    if (!this.isDisposed) {
+      this.update();
+    }
+  }
+
   dispose(): void {
     if (this._timer !== null) {
       window.clearTimeout(this._timer);
@@ -89,7 +110,22 @@ export class RunView extends ReactWidget {
         <div className="jp-mlops-Loading">{this._trans.__('Loading run…')}</div>
       );
     }
-    return <RunDetails run={this._run} trans={this._trans} />;
+    return (
+      <RunDetails
+        run={this._run}
+        trans={this._trans}
+        highlight={this._highlight}
+        onGoToCell={this._goToCell ? this._onGoToCell : null}
+        goToCellError={this._goToCellError}
+        charts={
+          <MetricCharts
+            run={this._run}
+            settings={this._settings}
+            trans={this._trans}
+          />
+        }
+      />
+    );
   }
 
   private _scheduleReload(): void {
@@ -113,6 +149,12 @@ export class RunView extends ReactWidget {
   private _error: string | null = null;
   private _timer: number | null = null;
   private _trans: TranslationBundle;
+  private _goToCell: ((info: Mlops.IRunInfo) => Promise<void>) | null;
+  private _goToCellError: string | null = null;
+  private _highlight: Highlighter | null;
+  private _onGoToCell = (): void => {
+    void this.goToCell();
+  };
 }
 
 export namespace RunView {
@@ -120,5 +162,9 @@ export namespace RunView {
     runId: string;
     settings?: ServerConnection.ISettings;
     trans: TranslationBundle;
+    /** Opens the run's notebook at its cell; throws an Error with a message to show. */
+    goToCell?: (info: Mlops.IRunInfo) => Promise<void>;
+    /** Syntax highlighting for the cell source. */
+    highlight?: Highlighter;
   }
 }
