@@ -14,10 +14,6 @@ class RunStatus(str, Enum):
     FAILED = "FAILED"
     KILLED = "KILLED"
 
-    @classmethod
-    def terminal(cls) -> tuple[RunStatus, ...]:
-        return (cls.FINISHED, cls.FAILED, cls.KILLED)
-
 
 def jsonable(value: Any) -> Any:
     """Floats that JSON cannot carry (NaN, ±inf) become strings, as MLflow's REST API does."""

@@ -1,4 +1,5 @@
-"""``%mlops`` subcommands, rendered as pandas tables (HTML in notebooks, text elsewhere)."""
+"""``%mlops`` subcommands: interactive widget views for runs and compare, pandas tables for
+the rest (HTML in notebooks, text elsewhere)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 GIT_TTL_S = 10.0
@@ -224,10 +223,3 @@ def notebook_path(user_ns: dict[str, Any] | None = None) -> str | None:
     if path and path.endswith(".ipynb"):
         return path
     return None
-
-
-def relative_to_cwd(path: str) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return path

@@ -69,10 +69,6 @@ class MetricWriter:
         with self._lock:
             self._alive_runs.discard(run_id)
 
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._buffer)
-
     def flush(self) -> None:
         """Write every buffered value now; raises what the store raised."""
         with self._flush_lock:
