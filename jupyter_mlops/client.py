@@ -146,7 +146,6 @@ class Client:
         self._last_reconcile = 0.0
         self._env_pending: set[str] = set()
         self._experiments: dict[str, Experiment] = {}
-        capture.prefetch()
         self._fingerprint_cache_set = False
 
     @classmethod

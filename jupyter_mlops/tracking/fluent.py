@@ -18,6 +18,7 @@ from typing import Any
 from ..client import Client, metric_row, now_ms
 from ..entities import DatasetVersion, LoggedModel, Run, RunInfo, RunStatus
 from ..exceptions import InvalidInput, MlopsWarning
+from . import capture
 
 _stack: list[ActiveRun] = []
 _lock = threading.RLock()
@@ -32,6 +33,9 @@ def set_store(target: str | os.PathLike[str] | None) -> Client:
 
 
 def get_client() -> Client:
+    # Runs will follow: read package versions and git state in the background meanwhile
+    # (the CLI and the server, which make no runs, do not pay for it).
+    capture.prefetch()
     return Client.shared(_client_target)
 
 
