@@ -25,11 +25,16 @@ def fmt_duration(ms: int | None) -> str:
     return f"{ms // 60_000}m{(ms % 60_000) // 1000:02d}s"
 
 
+def differing_params(runs: Sequence[Run]) -> list[str]:
+    """The param keys, sorted, whose value (or absence) is not the same in every run."""
+    keys = sorted({k for r in runs for k in r.params})
+    return [k for k in keys if len({r.params.get(k) for r in runs}) > 1]
+
+
 def varying_params(runs: Sequence[Run], most: int = 8) -> list[str]:
     """The param keys whose values differ between runs (the ones worth a column), at most
     ``most`` of them, those set on the most runs first."""
-    keys = {k for r in runs for k in r.params}
-    varying = [k for k in keys if len({r.params.get(k) for r in runs}) > 1]
+    varying = differing_params(runs)
     varying.sort(key=lambda k: (-sum(k in r.params for r in runs), k))
     return sorted(varying[:most])
 

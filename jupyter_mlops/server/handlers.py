@@ -11,6 +11,7 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from .. import views
 from ..client import Client, validate_artifact_path
 from ..entities import Run, jsonable
 from ..exceptions import InvalidInput, MlopsError
@@ -157,13 +158,11 @@ class CompareHandler(MlopsHandler):
         if len(ids) < 2:
             raise InvalidInput("compare needs at least two run ids: ?runs=a,b")
         runs = [self.client.get_run(r) for r in ids]
-        keys = sorted({k for r in runs for k in r.params})
-        differing = [k for k in keys if len({r.params.get(k) for r in runs}) > 1]
         self.reply(
             {
                 "runs": [r.to_dict() for r in runs],
-                "params": keys,
-                "differing_params": differing,
+                "params": sorted({k for r in runs for k in r.params}),
+                "differing_params": views.differing_params(runs),
                 "metrics": sorted({k for r in runs for k in r.metrics}),
             }
         )

@@ -263,8 +263,7 @@ class CompareView(widgets.VBox):
     def parcoords_dimensions(self, runs: Sequence[Run]) -> list[dict[str, Any]]:
         """The params that differ (all of them if none does) as dimensions: numbers as they
         are, anything else as integer codes with the values as tick labels."""
-        keys = sorted({k for r in runs for k in r.params})
-        keys = [k for k in keys if len({r.params.get(k) for r in runs}) > 1] or keys
+        keys = views.differing_params(runs) or sorted({k for r in runs for k in r.params})
         dimensions: list[dict[str, Any]] = []
         for key in keys[:MAX_DIMENSIONS]:
             texts = [r.params.get(key) for r in runs]
