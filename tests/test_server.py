@@ -19,9 +19,10 @@ API = ("mlops", "api", "v1")
 @pytest.fixture
 def mlops_store(tmp_path, monkeypatch) -> Path:
     # The extension exports its store to the kernels it starts through the environment:
-    # restore it after each test.
-    monkeypatch.delenv(STORE_ENV, raising=False)
-    monkeypatch.delenv(ARTIFACTS_ENV, raising=False)
+    # restore it after each test. (setenv, not delenv: monkeypatch records nothing to undo
+    # when delenv finds the variable absent. An empty value reads as unset.)
+    monkeypatch.setenv(STORE_ENV, "")
+    monkeypatch.setenv(ARTIFACTS_ENV, "")
     return tmp_path / "mlops-store"
 
 
