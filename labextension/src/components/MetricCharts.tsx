@@ -1,10 +1,11 @@
-import React, { useEffect, useRef, useState } from 'react';
+import React, { useCallback, useEffect, useMemo, useState } from 'react';
 import { ServerConnection } from '@jupyterlab/services';
 import { TranslationBundle } from '@jupyterlab/translation';
 
-import { PLOT_CONFIG, chartNumber, loadPlotly, themedLayout } from '../charts';
+import { chartNumber } from '../charts';
 import { errorMessage, query, requestAPI } from '../request';
 import { Mlops } from '../tokens';
+import { Plot } from './Plot';
 
 /** Points asked of the server per history (it min-max downsamples longer ones). */
 const MAX_POINTS = 1000;
@@ -19,39 +20,37 @@ export function MetricChart(props: {
   trans: TranslationBundle;
 }): JSX.Element {
   const { runId, metricKey, version, settings, trans } = props;
-  const ref = useRef<HTMLDivElement>(null);
+  const [series, setSeries] = useState<Mlops.IMetricSeries | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [note, setNote] = useState<string>('');
   const [drawn, setDrawn] = useState(false);
   useEffect(() => {
     let cancelled = false;
-    const el = ref.current;
-    void (async () => {
-      try {
-        const [series, Plotly] = await Promise.all([
-          requestAPI<Mlops.IMetricSeries>(
-            `runs/${encodeURIComponent(runId)}/metrics/${encodeURIComponent(metricKey)}${query({ max_points: MAX_POINTS })}`,
-            {},
-            settings
-          ),
-          loadPlotly()
-        ]);
-        if (cancelled || !el) {
-          return;
+    requestAPI<Mlops.IMetricSeries>(
+      `runs/${encodeURIComponent(runId)}/metrics/${encodeURIComponent(metricKey)}${query({ max_points: MAX_POINTS })}`,
+      {},
+      settings
+    )
+      .then(loaded => {
+        if (!cancelled) {
+          setError(null);
+          setSeries(loaded);
         }
-        setError(null);
-        setNote(
-          series.downsampled
-            ? trans.__(
-                '%1 of %2 points (downsampled)',
-                series.steps.length,
-                series.total
-              )
-            : ''
-        );
-        await Plotly.react(
-          el,
-          [
+      })
+      .catch(err => {
+        if (!cancelled) {
+          setError(errorMessage(err));
+        }
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [runId, metricKey, version]);
+  // Stable references: Plot redraws whenever data or layout change identity.
+  const data = useMemo(
+    () =>
+      series === null
+        ? null
+        : [
             {
               x: series.steps,
               y: series.values.map(chartNumber),
@@ -61,35 +60,20 @@ export function MetricChart(props: {
               hovertemplate: `${trans.__('step')} %{x}<br>%{y}<extra></extra>`
             }
           ],
-          themedLayout({
-            height: 220,
-            xaxis: { title: { text: trans.__('step') } }
-          }),
-          PLOT_CONFIG
-        );
-        if (!cancelled) {
-          setDrawn(true);
-        }
-      } catch (err) {
-        if (!cancelled) {
-          setError(errorMessage(err));
-        }
-      }
-    })();
-    return () => {
-      cancelled = true;
-    };
-  }, [runId, metricKey, version]);
-  useEffect(() => {
-    const el = ref.current;
-    return () => {
-      if (el) {
-        void loadPlotly()
-          .then(Plotly => Plotly.purge(el))
-          .catch(() => undefined);
-      }
-    };
-  }, []);
+    [series, metricKey, trans]
+  );
+  const layout = useMemo(
+    () => ({ height: 220, xaxis: { title: { text: trans.__('step') } } }),
+    [trans]
+  );
+  const onDrawn = useCallback(() => setDrawn(true), []);
+  const note = series?.downsampled
+    ? trans.__(
+        '%1 of %2 points (downsampled)',
+        series.steps.length,
+        series.total
+      )
+    : '';
   return (
     <figure
       className="jp-mlops-MetricChart"
@@ -108,7 +92,14 @@ export function MetricChart(props: {
       {!drawn && error === null && (
         <div className="jp-mlops-Loading">{trans.__('Drawing chart…')}</div>
       )}
-      <div className="jp-mlops-MetricChart-plot" ref={ref} />
+      {data !== null && (
+        <Plot
+          className="jp-mlops-MetricChart-plot"
+          data={data}
+          layout={layout}
+          onDrawn={onDrawn}
+        />
+      )}
     </figure>
   );
 }

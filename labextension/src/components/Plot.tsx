@@ -9,17 +9,25 @@ export function Plot(props: {
   layout?: { [key: string]: unknown };
   testId?: string;
   className?: string;
+  /** Called once the figure is on screen (plotly loads lazily, so this can take a moment). */
+  onDrawn?: () => void;
 }): JSX.Element {
   const ref = useRef<HTMLDivElement>(null);
   const [error, setError] = useState<string | null>(null);
-  const { data, layout } = props;
+  const { data, layout, onDrawn } = props;
   useEffect(() => {
     let cancelled = false;
     const el = ref.current;
     loadPlotly()
       .then(Plotly => {
         if (!cancelled && el) {
-          return Plotly.react(el, data, themedLayout(layout), PLOT_CONFIG);
+          return Plotly.react(el, data, themedLayout(layout), PLOT_CONFIG).then(
+            () => {
+              if (!cancelled) {
+                onDrawn?.();
+              }
+            }
+          );
         }
       })
       .catch(err => {
@@ -30,7 +38,7 @@ export function Plot(props: {
     return () => {
       cancelled = true;
     };
-  }, [data, layout]);
+  }, [data, layout, onDrawn]);
   useEffect(() => {
     const el = ref.current;
     return () => {
