@@ -133,8 +133,10 @@ class Client:
     _shared: dict[str, Client] = {}
     _shared_lock = threading.Lock()
 
-    def __init__(self, store: str | os.PathLike[str] | None = None) -> None:
-        self.location: StoreLocation = resolve_location(store)
+    def __init__(self, store: str | os.PathLike[str] | StoreLocation | None = None) -> None:
+        self.location: StoreLocation = (
+            store if isinstance(store, StoreLocation) else resolve_location(store)
+        )
         home = self.location.home
         if home is not None:
             home.mkdir(parents=True, exist_ok=True)
@@ -186,11 +188,18 @@ class Client:
         tags: Mapping[str, Any] | None = None,
         parent_run_id: str | None = None,
         attrs: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
     ) -> str:
-        """Start a RUNNING run recording who, where and what code; returns its id."""
+        """Start a RUNNING run recording who, where and what code; returns its id.
+
+        ``run_id`` (32 hex digits) lets a caller announce the id before the run exists, as the
+        server does for a pipeline it starts in another process."""
         exp = self.get_or_create_experiment(experiment)
         start = now_ms()
-        run_id = uuid.uuid4().hex
+        if run_id is None:
+            run_id = uuid.uuid4().hex
+        elif not re.fullmatch(r"[0-9a-f]{32}", run_id):
+            raise InvalidInput(f"A run id is 32 lowercase hex digits, got {run_id!r}.")
         commit, dirty = capture.git_state(block=False)
         pid = os.getpid()
         row: dict[str, Any] = {

@@ -14,6 +14,8 @@ from pathlib import Path
 STORE_ENV = "JUPYTER_MLOPS_STORE"
 HOME_ENV = "JUPYTER_MLOPS_HOME"
 ARTIFACTS_ENV = "JUPYTER_MLOPS_ARTIFACTS"
+# Set by the pipeline runner in a step's kernel: runs tracked there become its children.
+PARENT_RUN_ENV = "JUPYTER_MLOPS_PARENT_RUN"
 DB_FILENAME = "mlops.db"
 LOCAL_DIRNAME = ".mlops"
 

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from jupyter_mlops.client import Client
-from jupyter_mlops.exceptions import ExecutionError
+from jupyter_mlops.exceptions import ExecutionError, InvalidInput
 from jupyter_mlops.pipelines import Pipeline, Step, StepStatus, run_pipeline
 
 pytestmark = pytest.mark.kernel
@@ -205,13 +205,320 @@ def test_given_a_step_slower_than_its_timeout_then_it_fails_with_timeout_error(
     assert client.get_run(result.run_id).info.status == "FAILED"
 
 
-def test_given_from_step_then_only_it_and_its_downstream_run(
+# -- the cache -----------------------------------------------------------------------------
+
+PREPARE = """\
+import numpy as np, pandas as pd
+frame = pd.DataFrame({"x": np.arange(rows) % 7})
+frame.to_csv("data.csv", index=False)
+"""
+TRAIN = """\
+import pandas as pd, time
+frame = pd.read_csv("data.csv")
+with open(f"trained-{time.time_ns()}", "w") as fh:
+    fh.write(str(frame.x.sum() * lr))
+"""
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Pipeline:
+    """prepare writes data.csv (a declared output); train reads it."""
+    folder = tmp_path / "chain"
+    folder.mkdir()
+    write_notebook(folder / "prepare.ipynb", "rows = 10", PREPARE)
+    write_notebook(folder / "train.ipynb", "lr = 0.1", TRAIN)
+    return Pipeline(
+        "chain",
+        [
+            Step("prepare", "prepare.ipynb", {"rows": 20}, outputs=["data.csv"]),
+            Step("train", "train.ipynb", {"lr": 0.5}, upstream=["prepare"], inputs=["data.csv"]),
+        ],
+        base_dir=folder,
+    )
+
+
+def statuses(result: object) -> dict[str, str]:
+    return {n: s.status.value for n, s in result.steps.items()}  # type: ignore[attr-defined]
+
+
+def trained(pipeline: Pipeline) -> int:
+    assert pipeline.base_dir is not None
+    return len(list(pipeline.base_dir.glob("trained-*")))
+
+
+def edit_cell(path: Path, index: int, source: str) -> None:
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[index].source = source
+    nbformat.write(nb, path)
+
+
+def test_given_unchanged_pipeline_when_rerun_then_every_step_is_cached_and_no_kernel_runs(
+    chain: Pipeline, client: Client
+) -> None:
+    first = run_pipeline(chain, client=client)
+    assert statuses(first) == {"prepare": "FINISHED", "train": "FINISHED"}
+    assert trained(chain) == 1
+
+    again = run_pipeline(chain, client=client)
+
+    assert again.ok and statuses(again) == {"prepare": "CACHED", "train": "CACHED"}
+    assert trained(chain) == 1  # no notebook was executed
+    for name in ("prepare", "train"):
+        step = again[name]
+        assert step.cached_from == first[name].run_id and step.attempts == 0
+        run = client.get_run(step.run_id)  # type: ignore[arg-type]
+        assert run.info.status == "FINISHED" and run.info.parent_run_id == again.run_id
+        assert run.tags["mlops.cached"] == first[name].run_id
+        assert run.params == client.get_run(first[name].run_id).params  # type: ignore[arg-type]
+    assert client.get_run(again.run_id).info.status == "FINISHED"
+    # A cached run of a cached run points to the run that really executed.
+    third = run_pipeline(chain, client=client)
+    assert third["train"].cached_from == first["train"].run_id
+
+
+def test_given_markdown_edit_then_cached_and_given_comment_edit_then_that_step_reruns(
+    chain: Pipeline, client: Client
+) -> None:
+    run_pipeline(chain, client=client)
+    train_nb = chain.notebook_path("train")
+    nb = nbformat.read(train_nb, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("# Notes\nthe model is linear"))
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="old output")]
+    nb.cells[1].execution_count = 42
+    nbformat.write(nb, train_nb)
+
+    after_markdown = run_pipeline(chain, client=client)
+    assert statuses(after_markdown) == {"prepare": "CACHED", "train": "CACHED"}
+
+    edit_cell(train_nb, 1, "# a comment only\n" + TRAIN)
+    after_comment = run_pipeline(chain, client=client)
+    assert statuses(after_comment) == {"prepare": "CACHED", "train": "FINISHED"}
+    assert trained(chain) == 2
+
+
+def test_given_upstream_data_change_then_downstream_misses_and_same_bytes_keep_it_cached(
+    chain: Pipeline, client: Client
+) -> None:
+    import dataclasses
+
+    run_pipeline(chain, client=client)
+    more_rows = dataclasses.replace(
+        chain,
+        steps=[dataclasses.replace(chain.steps[0], parameters={"rows": 30}), chain.steps[1]],
+    )
+    changed = run_pipeline(more_rows, client=client)
+    assert statuses(changed) == {"prepare": "FINISHED", "train": "FINISHED"}
+    assert trained(chain) == 2
+
+    # prepare's code changes (so it re-runs) but it writes the same bytes: train is reused.
+    edit_cell(chain.notebook_path("prepare"), 1, PREPARE + "# same data, new comment\n")
+    same_data = run_pipeline(more_rows, client=client)
+    assert statuses(same_data) == {"prepare": "FINISHED", "train": "CACHED"}
+    assert trained(chain) == 2
+
+
+def test_given_a_declared_output_deleted_then_its_step_reruns(
+    chain: Pipeline, client: Client
+) -> None:
+    run_pipeline(chain, client=client)
+    assert chain.base_dir is not None
+    (chain.base_dir / "data.csv").unlink()
+
+    result = run_pipeline(chain, client=client)
+
+    assert result["prepare"].status is StepStatus.FINISHED
+    assert (chain.base_dir / "data.csv").is_file()
+    # Same bytes written again: train's inputs are unchanged.
+    assert result["train"].status is StepStatus.CACHED
+
+
+def test_given_force_then_every_step_runs(chain: Pipeline, client: Client) -> None:
+    run_pipeline(chain, client=client)
+    result = run_pipeline(chain, client=client, force=True)
+    assert statuses(result) == {"prepare": "FINISHED", "train": "FINISHED"}
+    assert trained(chain) == 2
+
+
+def test_given_from_step_then_it_and_its_downstream_run_and_the_rest_is_reused(
     diamond: Pipeline, client: Client
 ) -> None:
+    with pytest.raises(InvalidInput, match="never finished"):
+        run_pipeline(diamond, client=client, from_step="train_b")
+    first = run_pipeline(diamond, client=client)
+
     result = run_pipeline(diamond, client=client, from_step="train_b")
 
     assert result.ok
-    assert list(result.steps) == ["train_b", "evaluate"]
-    names = {r.info.name for r in client.search_runs(experiment="diamond")}
-    assert names == {"pipeline:diamond", "train_b", "evaluate"}
+    assert statuses(result) == {
+        "prepare": "CACHED",
+        "train_a": "CACHED",
+        "train_b": "FINISHED",
+        "evaluate": "FINISHED",
+    }
+    assert result["prepare"].cached_from == first["prepare"].run_id
     assert client.get_run(result.run_id).tags["mlops.from_step"] == "train_b"
+
+
+def test_given_failed_run_when_resumed_then_it_reruns_from_the_failed_step(
+    tmp_path: Path, client: Client
+) -> None:
+    write_notebook(tmp_path / "one.ipynb", "n = 1", "open(f'ran-one-{n}', 'a').close()")
+    write_notebook(
+        tmp_path / "two.ipynb",
+        "n = 1",
+        "import os\nif not os.path.exists('fixed'):\n    raise RuntimeError('not fixed')",
+    )
+    write_notebook(tmp_path / "three.ipynb", "n = 1", "pass")
+    pipeline = Pipeline(
+        "resumable",
+        [
+            Step("one", "one.ipynb"),
+            Step("two", "two.ipynb", upstream=["one"]),
+            Step("three", "three.ipynb", upstream=["two"]),
+        ],
+        base_dir=tmp_path,
+    )
+    failed = run_pipeline(pipeline, client=client)
+    assert statuses(failed) == {"one": "FINISHED", "two": "FAILED", "three": "SKIPPED"}
+    (tmp_path / "fixed").touch()
+
+    resumed = run_pipeline(pipeline, client=client, resume=True)
+
+    assert statuses(resumed) == {"one": "CACHED", "two": "FINISHED", "three": "FINISHED"}
+    assert resumed["one"].cached_from == failed["one"].run_id
+    assert client.get_run(resumed.run_id).tags["mlops.resumed_from"] == failed.run_id
+    with pytest.raises(InvalidInput, match="FINISHED"):
+        run_pipeline(pipeline, client=client, resume=True)
+    with pytest.raises(InvalidInput, match="at most one"):
+        run_pipeline(pipeline, client=client, resume=True, force=True)
+
+
+# -- scheduling, progress, dead kernels ------------------------------------------------------
+
+
+def test_given_a_fast_branch_then_its_downstream_starts_before_the_slow_branch_ends(
+    tmp_path: Path, client: Client
+) -> None:
+    write_notebook(tmp_path / "nb.ipynb", "tag = 'x'\nsleep = 0.0", RECORD)
+    pipeline = Pipeline(
+        "branches",
+        [
+            Step("fast", "nb.ipynb", {"tag": "fast"}),
+            Step("slow", "nb.ipynb", {"tag": "slow", "sleep": 6.0}),
+            Step("after_fast", "nb.ipynb", {"tag": "after_fast"}, upstream=["fast"]),
+        ],
+        base_dir=tmp_path,
+    )
+
+    result = run_pipeline(pipeline, client=client, max_workers=2)
+
+    assert result.ok
+    # Not wave by wave: after_fast ran while slow was still sleeping.
+    assert seen(pipeline, "after_fast")["start"] < seen(pipeline, "slow")["end"]  # type: ignore[operator]
+
+
+def test_given_a_running_step_then_its_cell_progress_and_partial_notebook_are_visible(
+    tmp_path: Path, client: Client
+) -> None:
+    import threading
+    import time
+
+    write_notebook(
+        tmp_path / "slow.ipynb",
+        "n = 1",
+        "x = 41",
+        "import time\nwhile not __import__('os').path.exists('go'):\n    time.sleep(0.1)",
+        "x += 1",
+    )
+    pipeline = Pipeline("live", [Step("slow", "slow.ipynb")], base_dir=tmp_path)
+    out = tmp_path / "out"
+    holder: dict[str, object] = {}
+    thread = threading.Thread(
+        target=lambda: holder.update(r=run_pipeline(pipeline, client=client, output_dir=out))
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 120
+        tags: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            runs = client.search_runs(filter="tags.`mlops.pipeline_step` = 'live/slow'")
+            tags = runs[0].tags if runs else {}
+            if tags.get("mlops.cell") == "2":
+                break
+            time.sleep(0.1)
+        # 0 parameters, 1 x = 41, 2 the waiting loop, 3 x += 1 (no parameters: none injected).
+        assert tags["mlops.cell"] == "2" and tags["mlops.cells"] == "4"
+        assert tags["mlops.cell_source"] == "import time"
+        partial = nbformat.read(tags["mlops.output_path"], as_version=4)
+        assert partial.cells[1].metadata.papermill.status == "completed"
+        assert partial.cells[2].metadata.papermill.status == "running"
+    finally:
+        (tmp_path / "go").touch()
+        thread.join(120)
+    assert holder["r"].ok  # type: ignore[attr-defined]
+
+
+def test_given_a_kernel_killed_by_sigkill_then_the_step_fails_instead_of_hanging(
+    tmp_path: Path, client: Client
+) -> None:
+    write_notebook(
+        tmp_path / "oom.ipynb",
+        "n = 1",
+        "x = 1",
+        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+        "print('never')",
+    )
+    write_notebook(tmp_path / "after.ipynb", "n = 1", "pass")
+    pipeline = Pipeline(
+        "killed",
+        [Step("oom", "oom.ipynb"), Step("after", "after.ipynb", upstream=["oom"])],
+        base_dir=tmp_path,
+    )
+
+    result = run_pipeline(pipeline, client=client)
+
+    step = result["oom"]
+    assert step.status is StepStatus.FAILED
+    assert step.error_name == "DeadKernelError", (step.error_name, step.error_value)
+    assert step.failed_cell == 2  # 0 parameters, 1 x = 1, 2 the kill (nothing injected)
+    assert result["after"].status is StepStatus.SKIPPED
+    run = client.get_run(step.run_id)  # type: ignore[arg-type]
+    assert run.info.status == "FAILED" and run.tags["mlops.failed_cell"] == "2"
+    assert "notebooks/oom.ipynb" in {a.path for a in run.artifacts}  # the partial notebook
+
+
+def test_given_a_dask_local_cluster_then_steps_run_on_its_workers(
+    diamond: Pipeline, client: Client
+) -> None:
+    import dask
+    from distributed import LocalCluster
+
+    # Without this the scheduler queues up to 2 tasks per 1-thread worker (saturation 1.1),
+    # and both trains could wait on one worker.
+    with (
+        dask.config.set({"distributed.scheduler.worker-saturation": 1.0}),
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+    ):
+        result = run_pipeline(
+            diamond,
+            client=client,
+            executor="dask",
+            scheduler_address=cluster.scheduler_address,
+            progress=False,
+        )
+
+    assert result.ok, {n: (s.error_name, s.error_value) for n, s in result.steps.items()}
+    assert statuses(result) == dict.fromkeys(
+        ["prepare", "train_a", "train_b", "evaluate"], "FINISHED"
+    )
+    pids = {client.get_run(s.run_id).info.pid for s in result.steps.values()}  # type: ignore[arg-type]
+    assert os.getpid() not in pids  # the step runs were made by the worker processes
+    # The two trains were in flight at once (a worker's first kernel starts slower, so the
+    # step runs overlap rather than the sleeps inside them).
+    a, b = (client.get_run(result[n].run_id).info for n in ("train_a", "train_b"))  # type: ignore[arg-type]
+    assert a.start_time < b.end_time and b.start_time < a.end_time  # type: ignore[operator]
+    # The cache does not care where a step ran: the same pipeline run locally is reused.
+    again = run_pipeline(diamond, client=client, progress=False)
+    assert set(statuses(again).values()) == {"CACHED"}

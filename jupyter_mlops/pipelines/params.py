@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,11 +38,25 @@ _ANNOTATION_NAMES = {
 
 
 def inspect_parameters(path: Path) -> NotebookParameters | str:
-    """The parameters ``path`` declares, or why it cannot be used (a phrase after its name)."""
-    if not path.is_file():
+    """The parameters ``path`` declares, or why it cannot be used (a phrase after its name).
+
+    Remembered per file version (size, mtime): validating and running a pipeline asks for
+    each notebook more than once, and papermill's inspection reads and parses it each time.
+    """
+    try:
+        st = path.stat()
+    except OSError:
+        st = None
+    if st is None or not path.is_file():
         return (
             f"not found (looked for {path}); fix the path, relative to the pipeline file's folder"
         )
+    return _inspect_cached(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _inspect_cached(file: str, size: int, mtime_ns: int) -> NotebookParameters | str:
+    path = Path(file)
     # Imported here: papermill pulls in a lot and only validation needs it.
     import nbformat
     import papermill

@@ -1,8 +1,15 @@
-"""Run a pipeline locally: each step is a notebook executed by papermill in its own kernel.
+"""Run a pipeline: each step is a notebook executed by papermill in its own kernel.
 
-One parent run per pipeline, one child run per step attempt. Steps of one wave of
-:meth:`Pipeline.order` run in parallel in a bounded thread pool; each thread drives its own
-kernel through papermill, which injects the parameters.
+One parent run per pipeline run, one child run per step attempt. A step starts as soon as its
+own upstream steps are done (not when a whole "wave" is), at most ``max_workers`` at once on
+the local executor; on the Dask executor each step is a task on the cluster.
+
+Before a step is started its cache key is computed (:mod:`.cache`); a hit records a FINISHED
+step run tagged ``mlops.cached`` and reuses the outputs of the run it points to, so an
+unchanged pipeline re-runs without starting a kernel. ``force`` ignores the cache;
+``from_step`` re-runs a step and everything downstream of it, reusing the newest finished run
+of every other step; ``resume`` re-runs a failed pipeline run from its failed steps, reusing
+what finished.
 
 Three things papermill does not do for parallel steps in one process, done here by a small
 papermill engine (``_StepEngine``, papermill's own extension point):
@@ -17,43 +24,72 @@ papermill engine (``_StepEngine``, papermill's own extension point):
   and being bound. Elsewhere jupyter_client's ``LocalPortCache`` keeps ports unique within
   the process.
 
+The engine also reports each cell as it starts (tags ``mlops.cell``, ``mlops.cells``,
+``mlops.cell_source`` on the step run: the panel's live progress), and papermill saves the
+output notebook after every cell, so a partial notebook can be opened while a step runs.
+
+A kernel that dies (SIGKILL, out of memory) ends its step FAILED with ``DeadKernelError``:
+nbclient notices the dead process while it waits for the cell's reply.
+
 Downstream steps of a failed step are not run: they are SKIPPED in the result, no run is
 created for them, and the pipeline run carries their names in the tag ``mlops.skipped``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import math
 import os
 import re
 import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from jupyter_mlops.client import Client
-from jupyter_mlops.config import ARTIFACTS_ENV, STORE_ENV
+from jupyter_mlops.config import ARTIFACTS_ENV, PARENT_RUN_ENV, STORE_ENV, StoreLocation
 from jupyter_mlops.entities import RunStatus
-from jupyter_mlops.exceptions import ExecutionError, InvalidInput
+from jupyter_mlops.exceptions import ExecutionError, InvalidInput, NotFound
 
+from . import cache
 from .params import inspect_parameters
 from .spec import Pipeline, Step
 
-__all__ = ["PARENT_RUN_ENV", "PipelineResult", "StepResult", "StepStatus", "run_pipeline"]
+__all__ = [
+    "EXECUTORS",
+    "PARENT_RUN_ENV",
+    "PipelineResult",
+    "StepResult",
+    "StepStatus",
+    "run_pipeline",
+]
 
-PARENT_RUN_ENV = "JUPYTER_MLOPS_PARENT_RUN"
 ENGINE_NAME = "jupyter_mlops"
+EXECUTORS = ("local", "dask")
+# Tags of a pipeline run (the parent) and of its step runs.
+PIPELINE_TAG = "mlops.pipeline"  # both: the pipeline's name
+PIPELINE_RUN_TAG = "mlops.pipeline_run"  # the parent only: the pipeline's name
+PATH_TAG = "mlops.pipeline_path"
+TRIGGER_TAG = "mlops.trigger"
+STEPS_TAG = "mlops.steps"
+STEP_TAG = "mlops.step"
+STEP_ID_TAG = "mlops.pipeline_step"  # "<pipeline>/<step>": the newest run of a step
+OUTPUT_PATH_TAG = "mlops.output_path"
+PROGRESS_TAGS = ("mlops.cell", "mlops.cells", "mlops.cell_source")
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 class StepStatus(str, Enum):
     FINISHED = "FINISHED"
+    CACHED = "CACHED"
     FAILED = "FAILED"
     SKIPPED = "SKIPPED"
 
@@ -64,13 +100,17 @@ class StepResult:
 
     Attributes:
         name: the step's name.
-        status: FINISHED, FAILED or SKIPPED (an upstream step failed; no run was made).
-        run_ids: one run per attempt, oldest first.
+        status: FINISHED (it ran), CACHED (its outputs were reused, no kernel started),
+            FAILED, or SKIPPED (an upstream step failed; no run was made).
+        run_ids: one run per attempt, oldest first (one run for a CACHED step).
         attempts: how many times the notebook was executed.
         duration: seconds from the first attempt's start to the last one's end.
         error_name, error_value, failed_cell, traceback: from the last failed attempt;
             ``failed_cell`` indexes the output notebook (papermill's injected cell counts).
         output_path: the executed notebook under ``output_dir``, when one was given.
+        cached_from: for a CACHED step, the run that really executed the notebook.
+        cache_key: the step's cache key (None when it was reused without one).
+        outputs: fingerprints of what the step produced, by declared/recorded output.
     """
 
     name: str
@@ -83,11 +123,18 @@ class StepResult:
     failed_cell: int | None = None
     traceback: str | None = None
     output_path: Path | None = None
+    cached_from: str | None = None
+    cache_key: str | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def run_id(self) -> str | None:
         """The last attempt's run."""
         return self.run_ids[-1] if self.run_ids else None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (StepStatus.FINISHED, StepStatus.CACHED)
 
 
 @dataclass
@@ -101,7 +148,7 @@ class PipelineResult:
 
     @property
     def ok(self) -> bool:
-        return all(s.status is StepStatus.FINISHED for s in self.steps.values())
+        return all(s.ok for s in self.steps.values())
 
     @property
     def status(self) -> RunStatus:
@@ -133,88 +180,139 @@ class _Failure:
     cell_index: int | None
 
 
+@dataclass
+class _StepJob:
+    """Everything a step needs to run anywhere: plain data, picklable for Dask."""
+
+    pipeline: Pipeline
+    step: str
+    location: StoreLocation
+    pipeline_run: str
+    out_dir: Path | None
+    kernel_name: str
+    parameters: dict[str, Any]
+    cache_key: str | None
+
+
 def run_pipeline(
     pipeline: Pipeline,
     *,
     client: Client | None = None,
+    params: Mapping[str, Any] | None = None,
     max_workers: int = 2,
     output_dir: str | os.PathLike[str] | None = None,
+    force: bool = False,
     from_step: str | None = None,
+    resume: bool | str = False,
     kernel_name: str = "python3",
+    executor: str = "local",
+    scheduler_address: str | None = None,
+    run_id: str | None = None,
+    trigger: str = "manual",
+    progress: bool = True,
 ) -> PipelineResult:
-    """Validate ``pipeline`` and run its steps, wave by wave, as tracked runs.
+    """Validate ``pipeline`` and run its steps as tracked runs, skipping unchanged ones.
 
     Args:
         pipeline: the pipeline to run.
         client: where runs are recorded; the default store when None. The step kernels get
             the same store through ``JUPYTER_MLOPS_STORE``/``JUPYTER_MLOPS_ARTIFACTS``.
-        max_workers: how many steps (kernels) run at once.
-        output_dir: also write each executed notebook there as ``<step>.ipynb``.
-        from_step: run only this step and the steps downstream of it.
+        params: pipeline parameters for this run, over the pipeline's own ``params``.
+        max_workers: how many steps (kernels) run at once on the local executor.
+        output_dir: also write each executed notebook there as ``<step>.ipynb``; papermill
+            saves it after every cell, so it can be opened while the step runs.
+        force: ignore the cache: run every step.
+        from_step: run this step and everything downstream of it (ignoring the cache); the
+            other steps reuse their newest finished run.
+        resume: re-run a failed pipeline run (True: the newest run of this pipeline, or a
+            run id) from its failed steps, reusing the steps that finished.
         kernel_name: the Jupyter kernel every step runs in.
+        executor: ``"local"`` (kernels started by this process) or ``"dask"`` (each step a
+            task on the Dask cluster at ``scheduler_address``; its workers must see the same
+            notebooks at the same paths and the same store: PostgreSQL or a shared folder).
+        scheduler_address: the Dask scheduler, e.g. ``tcp://10.0.0.5:8786``.
+        run_id: the pipeline run's id, when the caller chose it in advance (32 hex digits).
+        trigger: why the run starts (``manual``, ``schedule:<id>``, ``event:<id>``), recorded
+            on the pipeline run.
+        progress: show a progress bar (tqdm) while steps run.
 
     Returns:
         A :class:`PipelineResult`; a failed step does not raise, check ``result.ok``.
 
     Raises:
-        InvalidInput: the pipeline does not validate (every problem listed), or
-            ``max_workers`` is below 1.
-        NotFound: ``from_step`` is not a step.
+        InvalidInput: the pipeline does not validate (every problem listed), a bad option,
+            or nothing to resume/reuse.
+        NotFound: ``from_step`` is not a step, or the run to resume does not exist.
     """
     from tqdm.auto import tqdm
 
+    if params:
+        pipeline = dataclasses.replace(pipeline, params={**pipeline.params, **params})
     pipeline.validate()
     if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
         raise InvalidInput(f"max_workers must be a whole number >= 1, got {max_workers!r}")
-    selected = set(pipeline.subgraph_from(from_step)) if from_step else None
-    waves = [[n for n in wave if selected is None or n in selected] for wave in pipeline.order()]
-    waves = [w for w in waves if w]
+    if executor not in EXECUTORS:
+        raise InvalidInput(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
+    if executor == "dask" and not scheduler_address:
+        raise InvalidInput("the dask executor needs a scheduler address (tcp://host:8786)")
+    if sum(bool(x) for x in (force, from_step, resume)) > 1:
+        raise InvalidInput("use at most one of force, from_step and resume")
     client = client or Client.shared()
-    out_dir = Path(output_dir) if output_dir is not None else None
+    order = [name for wave in pipeline.order() for name in wave]
+    reuse: dict[str, str] = {}  # step -> run whose outputs are reused as they are
+    forced: set[str] = set(order) if force else set()
+    tags: dict[str, Any] = {
+        PIPELINE_TAG: pipeline.name,
+        PIPELINE_RUN_TAG: pipeline.name,
+        TRIGGER_TAG: trigger,
+        STEPS_TAG: json.dumps(order),
+    }
+    if pipeline.path is not None:
+        tags[PATH_TAG] = str(pipeline.path)
+    if from_step:
+        forced = set(pipeline.subgraph_from(from_step))
+        reuse = _newest_step_runs(client, pipeline, [n for n in order if n not in forced])
+        tags["mlops.from_step"] = from_step
+    elif resume:
+        previous = _previous_run(client, pipeline, resume)
+        reuse = {
+            name: state["run_id"]
+            for name, state in step_states(client, previous).items()
+            if state["status"] in ("FINISHED", "CACHED") and name in order
+        }
+        tags["mlops.resumed_from"] = previous.id
+    out_dir = Path(output_dir).resolve() if output_dir is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    _register_engine()
 
-    tags = {"mlops.pipeline": pipeline.name}
-    if from_step:
-        tags["mlops.from_step"] = from_step
-    run_id = client.create_run(pipeline.name, f"pipeline:{pipeline.name}", tags=tags)
+    run_id = client.create_run(pipeline.name, f"pipeline:{pipeline.name}", tags=tags, run_id=run_id)
     started = time.perf_counter()
     results: dict[str, StepResult] = {}
     try:
         if pipeline.params:
             client.log_params(run_id, pipeline.params)
-        failed: set[str] = set()
-        total = sum(len(w) for w in waves)
-        pool = ThreadPoolExecutor(max_workers, thread_name_prefix="mlops-step")
+        pool_size = len(order) if executor == "dask" else max_workers
+        pool = ThreadPoolExecutor(pool_size, thread_name_prefix="mlops-step")
+        submit = _executor(executor, scheduler_address, client)
         interrupted = True
         try:
-            with tqdm(total=total, desc=pipeline.name, unit="step", disable=None) as bar:
-                for wave in waves:
-                    futures = {}
-                    for name in wave:
-                        step = pipeline.step(name)
-                        if failed.intersection(step.upstream):
-                            failed.add(name)
-                            results[name] = StepResult(name, StepStatus.SKIPPED)
-                            bar.update(1)
-                            continue
-                        future = pool.submit(
-                            _run_step, pipeline, step, client, run_id, out_dir, kernel_name
-                        )
-                        futures[future] = name
-                    for future in as_completed(futures):
-                        name = futures[future]
-                        results[name] = future.result()
-                        if results[name].status is not StepStatus.FINISHED:
-                            failed.add(name)
-                        bar.update(1)
-                        bar.set_postfix_str(f"{name} {results[name].status.value}")
+            with tqdm(total=len(order), desc=pipeline.name, unit="step", disable=None) as bar:
+                if not progress:
+                    bar.disable = True
+
+                def done(name: str) -> None:
+                    bar.update(1)
+                    bar.set_postfix_str(f"{name} {results[name].status.value}")
+
+                _drive(
+                    pipeline, order, client, run_id, out_dir, kernel_name, reuse, forced,
+                    results, pool, submit, done,
+                )  # fmt: skip
             interrupted = False
         finally:
             # On an interrupt, queued steps never start; running ones end their own runs.
             pool.shutdown(wait=not interrupted, cancel_futures=True)
-        skipped = [n for n, r in results.items() if r.status is StepStatus.SKIPPED]
+        skipped = [n for n in order if results[n].status is StepStatus.SKIPPED]
         if skipped:
             client.set_tags(run_id, {"mlops.skipped": ",".join(skipped)})
     except BaseException as exc:
@@ -222,7 +320,7 @@ def run_pipeline(
         status = RunStatus.KILLED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
         client.end_run(run_id, status, error=exc)
         raise
-    ordered = {n: results[n] for wave in waves for n in wave}
+    ordered = {n: results[n] for n in order}
     result = PipelineResult(run_id, pipeline.name, ordered, time.perf_counter() - started)
     bad = [r for r in ordered.values() if r.status is StepStatus.FAILED]
     if bad:
@@ -241,61 +339,259 @@ def run_pipeline(
     return result
 
 
-# -- one step ------------------------------------------------------------------------------
-
-
-def _run_step(
+def _drive(
     pipeline: Pipeline,
-    step: Step,
-    client: Client,
-    pipeline_run: str,
-    out_dir: Path | None,
-    kernel_name: str,
-) -> StepResult:
-    notebook = pipeline.notebook_path(step)
-    info = inspect_parameters(notebook)
-    declared = info.params if not isinstance(info, str) else {}
-    parameters = pipeline.parameters_for(step, declared)
-    result = StepResult(step.name, StepStatus.FAILED)
-    started = time.perf_counter()
-    for attempt in range(1, step.retries + 2):
-        if attempt > 1 and step.retry_backoff > 0:
-            time.sleep(step.retry_backoff * 2 ** (attempt - 2))
-        run_id = client.create_run(
-            pipeline.name,
-            step.name,
-            tags={
-                "mlops.pipeline": pipeline.name,
-                "mlops.step": step.name,
-                "mlops.attempt": attempt,
-            },
-            parent_run_id=pipeline_run,
-            attrs={"notebook_path": str(notebook)},
-        )
-        result.run_ids.append(run_id)
-        result.attempts = attempt
-        failure = _attempt(step, notebook, parameters, client, run_id, out_dir, kernel_name)
-        if failure is None:
-            result.status = StepStatus.FINISHED
-            result.error_name = result.error_value = result.traceback = None
-            result.failed_cell = None
-            break
-        result.error_name, result.error_value = failure.ename, failure.evalue
-        result.traceback, result.failed_cell = failure.traceback, failure.cell_index
-    result.duration = time.perf_counter() - started
-    if out_dir is not None:
-        result.output_path = out_dir / f"{step.name}.ipynb"
-    return result
-
-
-def _attempt(
-    step: Step,
-    notebook: Path,
-    parameters: Mapping[str, Any],
+    order: list[str],
     client: Client,
     run_id: str,
     out_dir: Path | None,
     kernel_name: str,
+    reuse: Mapping[str, str],
+    forced: set[str],
+    results: dict[str, StepResult],
+    pool: ThreadPoolExecutor,
+    submit: Callable[[_StepJob], StepResult],
+    done: Callable[[str], None],
+) -> None:
+    """Start every step whose upstream steps are done, until all are done."""
+    digests: dict[str, str] = {}  # step -> digest of its outputs, for downstream keys
+    running: dict[Future[StepResult], str] = {}
+    pending = list(order)
+
+    def finish(name: str, res: StepResult) -> None:
+        results[name] = res
+        if res.ok:
+            digests[name] = cache.outputs_digest(res.outputs, res.cache_key or res.run_id or "")
+        done(name)
+
+    while pending or running:
+        for name in list(pending):
+            step = pipeline.step(name)
+            if any(up in results and not results[up].ok for up in step.upstream):
+                pending.remove(name)
+                finish(name, StepResult(name, StepStatus.SKIPPED))
+                continue
+            if not all(up in digests for up in step.upstream):
+                continue
+            pending.remove(name)
+            parameters = _parameters(pipeline, step)
+            if name in reuse:
+                finish(name, _record_cached(client, pipeline, step, run_id, reuse[name], None))
+                continue
+            key = cache.step_key(pipeline, step, parameters, kernel_name, client, digests)
+            hit = None if name in forced else _cache_hit(client, pipeline, step, key)
+            if hit is not None:
+                finish(name, _record_cached(client, pipeline, step, run_id, hit, key))
+                continue
+            job = _StepJob(
+                pipeline, name, client.location, run_id, out_dir, kernel_name, parameters, key
+            )
+            running[pool.submit(submit, job)] = name
+        if not running:
+            continue
+        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in finished:
+            finish(running.pop(future), future.result())
+
+
+def _parameters(pipeline: Pipeline, step: Step) -> dict[str, Any]:
+    info = inspect_parameters(pipeline.notebook_path(step))
+    declared = info.params if not isinstance(info, str) else {}
+    return pipeline.parameters_for(step, declared)
+
+
+# -- the cache and reuse -------------------------------------------------------------------
+
+
+def _cache_hit(client: Client, pipeline: Pipeline, step: Step, key: str) -> str | None:
+    """The newest finished run with this key whose declared outputs are still as recorded."""
+    hit = client.store.latest_run_with_tag(cache.CACHE_KEY_TAG, key)
+    if hit is None:
+        return None
+    recorded = json.loads(client.get_run(hit).tags.get(cache.OUTPUTS_TAG) or "{}")
+    current = cache.ref_fingerprints(pipeline, step.outputs, client)
+    if any(recorded.get(ref) != fp for ref, fp in current.items()):
+        return None  # an output was edited or deleted since: run again
+    return hit
+
+
+def _record_cached(
+    client: Client,
+    pipeline: Pipeline,
+    step: Step,
+    pipeline_run: str,
+    source: str,
+    key: str | None,
+) -> StepResult:
+    """A FINISHED step run of this pipeline run that points to the run it reuses."""
+    src = client.get_run(source)
+    origin = src.tags.get(cache.CACHED_TAG) or src.id
+    outputs = json.loads(src.tags.get(cache.OUTPUTS_TAG) or "{}")
+    tags = {
+        **_step_tags(pipeline, step),
+        cache.CACHED_TAG: origin,
+        cache.OUTPUTS_TAG: json.dumps(outputs, sort_keys=True),
+        cache.CACHE_KEY_TAG: key or src.tags.get(cache.CACHE_KEY_TAG, ""),
+    }
+    rid = client.create_run(
+        pipeline.name,
+        step.name,
+        tags=tags,
+        parent_run_id=pipeline_run,
+        attrs={"notebook_path": str(pipeline.notebook_path(step))},
+    )
+    if src.params:
+        client.log_params(rid, src.params)
+    if src.metrics:
+        client.log_metrics(rid, src.metrics)
+    client.end_run(rid, RunStatus.FINISHED)
+    return StepResult(
+        step.name,
+        StepStatus.CACHED,
+        run_ids=[rid],
+        cached_from=origin,
+        cache_key=key,
+        outputs=outputs,
+    )
+
+
+def _newest_step_runs(client: Client, pipeline: Pipeline, names: list[str]) -> dict[str, str]:
+    out = {}
+    for name in names:
+        rid = client.store.latest_run_with_tag(STEP_ID_TAG, f"{pipeline.name}/{name}")
+        if rid is None:
+            raise InvalidInput(
+                f"step {name!r} of pipeline {pipeline.name!r} has never finished, so its "
+                "outputs cannot be reused; run the whole pipeline first"
+            )
+        out[name] = rid
+    return out
+
+
+def _previous_run(client: Client, pipeline: Pipeline, resume: bool | str) -> Any:
+    if isinstance(resume, str):
+        run = client.get_run(resume)
+        if run.tags.get(PIPELINE_RUN_TAG) != pipeline.name:
+            raise InvalidInput(f"run {resume!r} is not a run of pipeline {pipeline.name!r}")
+    else:
+        rid = client.store.latest_run_with_tag(PIPELINE_RUN_TAG, pipeline.name, None)
+        if rid is None:
+            raise NotFound(f"pipeline {pipeline.name!r} has no run to resume")
+        run = client.get_run(rid)
+    if run.info.status in (RunStatus.RUNNING.value, RunStatus.FINISHED.value):
+        raise InvalidInput(
+            f"pipeline run {run.id[:8]} is {run.info.status}: only a failed or killed run "
+            "can be resumed"
+        )
+    return run
+
+
+def child_runs(client: Client, parent: str) -> list[Any]:
+    """The children of a run, oldest first: a pipeline run's step runs, a step run's
+    tracked cells."""
+    return client.search_runs(
+        filter=f"parent_run_id = '{parent}'", order_by=["start_time"], limit=10_000
+    )
+
+
+def step_states(client: Client, pipeline_run: Any) -> dict[str, dict[str, Any]]:
+    """Each step's state in a pipeline run, from its step runs (the last attempt wins)."""
+    out: dict[str, dict[str, Any]] = {}
+    skipped = set(filter(None, pipeline_run.tags.get("mlops.skipped", "").split(",")))
+    for run in child_runs(client, pipeline_run.id):
+        name = run.tags.get(STEP_TAG)
+        if not name:
+            continue
+        state = out.setdefault(name, {"attempts": 0, "first_start": run.info.start_time})
+        status = run.info.status
+        if status == RunStatus.FINISHED.value and run.tags.get(cache.CACHED_TAG):
+            status = StepStatus.CACHED.value
+        state.update(run_id=run.id, status=status, run=run)
+        state["attempts"] += 0 if run.tags.get(cache.CACHED_TAG) else 1
+    for name in skipped:
+        out.setdefault(name, {"attempts": 0, "status": StepStatus.SKIPPED.value, "run_id": None})
+    return out
+
+
+# -- one step ------------------------------------------------------------------------------
+
+
+def _step_tags(pipeline: Pipeline, step: Step) -> dict[str, str]:
+    return {
+        PIPELINE_TAG: pipeline.name,
+        STEP_TAG: step.name,
+        STEP_ID_TAG: f"{pipeline.name}/{step.name}",
+    }
+
+
+def _executor(kind: str, address: str | None, client: Client) -> Callable[[_StepJob], StepResult]:
+    if kind == "local":
+        return functools.partial(_run_step, client=client)
+    from distributed import Client as DaskClient
+
+    dask = DaskClient(address, set_as_default=False)
+
+    def submit(job: _StepJob) -> StepResult:
+        # pure=False: two steps with equal arguments are still two executions.
+        result: StepResult = dask.submit(_run_step, job, pure=False).result()
+        return result
+
+    return submit
+
+
+_worker_clients: dict[StoreLocation, Client] = {}
+_worker_lock = threading.Lock()
+
+
+def _client_for(location: StoreLocation) -> Client:
+    """One Client per store in a (Dask worker) process."""
+    with _worker_lock:
+        client = _worker_clients.get(location)
+        if client is None:
+            client = _worker_clients[location] = Client(location)
+        return client
+
+
+def _run_step(job: _StepJob, client: Client | None = None) -> StepResult:
+    """Run one step with its retries; on any machine that sees the notebook and the store."""
+    client = client or _client_for(job.location)
+    _register_engine()  # in this process: a Dask worker has not imported the runner before
+    pipeline, step = job.pipeline, job.pipeline.step(job.step)
+    notebook = pipeline.notebook_path(step)
+    result = StepResult(step.name, StepStatus.FAILED, cache_key=job.cache_key)
+    started = time.perf_counter()
+    for attempt in range(1, step.retries + 2):
+        if attempt > 1 and step.retry_backoff > 0:
+            time.sleep(step.retry_backoff * 2 ** (attempt - 2))
+        tags: dict[str, Any] = {**_step_tags(pipeline, step), "mlops.attempt": attempt}
+        if job.cache_key:
+            tags[cache.CACHE_KEY_TAG] = job.cache_key
+        run_id = client.create_run(
+            pipeline.name,
+            step.name,
+            tags=tags,
+            parent_run_id=job.pipeline_run,
+            attrs={"notebook_path": str(notebook)},
+        )
+        result.run_ids.append(run_id)
+        result.attempts = attempt
+        failure = _attempt(job, step, notebook, client, run_id)
+        if failure is None:
+            result.status = StepStatus.FINISHED
+            result.error_name = result.error_value = result.traceback = None
+            result.failed_cell = None
+            result.outputs = json.loads(client.get_run(run_id).tags[cache.OUTPUTS_TAG])
+            break
+        result.error_name, result.error_value = failure.ename, failure.evalue
+        result.traceback, result.failed_cell = failure.traceback, failure.cell_index
+    result.duration = time.perf_counter() - started
+    if job.out_dir is not None:
+        result.output_path = job.out_dir / f"{step.name}.ipynb"
+    return result
+
+
+def _attempt(
+    job: _StepJob, step: Step, notebook: Path, client: Client, run_id: str
 ) -> _Failure | None:
     """Execute the notebook once as run ``run_id``; ends the run; None when it succeeded."""
     import papermill
@@ -303,7 +599,7 @@ def _attempt(
 
     failure: _Failure | None = None
     tmp = tempfile.mkdtemp(prefix="mlops-step-")
-    output = (out_dir or Path(tmp)) / f"{step.name}.ipynb"
+    output = (job.out_dir or Path(tmp)) / f"{step.name}.ipynb"
     loc = client.location
     env = {
         **os.environ,
@@ -312,21 +608,29 @@ def _attempt(
         PARENT_RUN_ENV: run_id,
         "JPY_SESSION_NAME": str(notebook),
     }
+
+    def on_cell(index: int, total: int, source: str) -> None:
+        first = next((ln for ln in source.splitlines() if ln.strip()), "")
+        client.set_tags(run_id, dict(zip(PROGRESS_TAGS, (index, total, first[:200]), strict=True)))
+
     try:
-        if parameters:
-            client.log_params(run_id, parameters)
+        if job.parameters:
+            client.log_params(run_id, job.parameters)
+        if job.out_dir is not None:
+            client.set_tags(run_id, {OUTPUT_PATH_TAG: str(output)})
         papermill.execute_notebook(
             str(notebook),
             str(output),
-            parameters=dict(parameters),
+            parameters=dict(job.parameters),
             engine_name=ENGINE_NAME,
-            kernel_name=kernel_name,
+            kernel_name=job.kernel_name,
             progress_bar=False,
             log_output=False,
             # Whole seconds: nbclient's timeout is an Integer trait.
             execution_timeout=math.ceil(step.timeout) if step.timeout else None,
             kernel_env=env,
             kernel_cwd=str(notebook.parent),
+            on_cell=on_cell,
         )
     except PapermillExecutionError as exc:
         failure = _Failure(
@@ -348,6 +652,15 @@ def _attempt(
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     if failure is None:
+        # The step run carries what its tracked cells measured and made.
+        cells = child_runs(client, run_id)
+        metrics = {k: v for cell in cells for k, v in cell.metrics.items()}
+        if metrics:
+            client.log_metrics(run_id, metrics)
+        outputs = cache.output_fingerprints(
+            job.pipeline, step, client, [run_id, *(c.id for c in cells)]
+        )
+        client.set_tags(run_id, {cache.OUTPUTS_TAG: json.dumps(outputs, sort_keys=True)})
         client.end_run(run_id, RunStatus.FINISHED)
         return None
     tags: dict[str, Any] = {}
@@ -387,10 +700,10 @@ def _running_cell(output: Path) -> int | None:
 # -- the papermill engine ------------------------------------------------------------------
 
 
+@functools.cache
 def _register_engine() -> None:
     from papermill.engines import papermill_engines
 
-    # Idempotent: registering the same class again only replaces the entry.
     papermill_engines.register(ENGINE_NAME, _engine())
 
 
@@ -419,6 +732,7 @@ def _engine() -> type:
             execution_timeout: int | None = None,
             kernel_env: dict[str, str] | None = None,
             kernel_cwd: str | None = None,
+            on_cell: Callable[[int, int, str], None] | None = None,
             **kwargs: Any,
         ) -> Any:
             kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
@@ -442,6 +756,8 @@ def _engine() -> type:
             )
             # Cell ids on execute requests, as the lab sends them, so %%track records cells.
             _send_cell_ids(nb_client)
+            if on_cell is not None:
+                _report_cells(nb_man, on_cell)
             start: dict[str, Any] = {}
             if kernel_env is not None:
                 start["env"] = kernel_env
@@ -454,3 +770,21 @@ def _engine() -> type:
                     shutil.rmtree(ipc_dir, ignore_errors=True)
 
     return _StepEngine
+
+
+def _report_cells(nb_man: Any, on_cell: Callable[[int, int, str], None]) -> None:
+    """Call ``on_cell(index, count, source)`` as each cell starts, after papermill has saved
+    the notebook; progress is a convenience, so a failing report never stops the step."""
+    start = nb_man.cell_start
+
+    def cell_start(cell: Any, cell_index: int | None = None, **kwargs: Any) -> Any:
+        out = start(cell, cell_index, **kwargs)
+        try:
+            on_cell(cell_index or 0, len(nb_man.nb.cells), cell.get("source", ""))
+        except Exception as exc:
+            from papermill.log import logger
+
+            logger.warning("jupyter-mlops: could not record progress: %s", exc)
+        return out
+
+    nb_man.cell_start = cell_start

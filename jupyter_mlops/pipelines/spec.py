@@ -25,6 +25,7 @@ parameters) and reports every problem at once, one line each, naming the step.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -151,18 +152,22 @@ class Pipeline:
         params: pipeline-wide parameters, given to every step whose notebook declares them;
             a step's own ``parameters`` win.
         base_dir: where relative notebook paths start; the YAML file's folder when loaded.
+        path: the YAML file it was loaded from (recorded on its runs; schedules name it).
     """
 
     name: str
     steps: tuple[Step, ...] | list[Step]
     params: Mapping[str, Any] = field(default_factory=dict)
     base_dir: Path | None = None
+    path: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(self.steps))
         object.__setattr__(self, "params", dict(self.params))
         if self.base_dir is not None:
             object.__setattr__(self, "base_dir", Path(self.base_dir).resolve())
+        if self.path is not None:
+            object.__setattr__(self, "path", Path(self.path).resolve())
 
     # -- loading and saving ---------------------------------------------------------------
 
@@ -190,7 +195,8 @@ class Pipeline:
             ) from None
         except yaml.YAMLError as exc:
             raise InvalidInput(f"{path.name}: YAML error: {exc}") from None
-        return cls.from_dict(data, base_dir=path.parent, source=path.name)
+        pipeline = cls.from_dict(data, base_dir=path.parent, source=path.name)
+        return dataclasses.replace(pipeline, path=path)
 
     @classmethod
     def from_dict(

@@ -7,11 +7,11 @@ implements the batch path once and makes it fast.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..entities import Artifact, DatasetVersion, Experiment, LoggedModel, Metric, Run
+from ..entities import Artifact, DatasetVersion, Experiment, LoggedModel, Metric, Run, RunStatus
 
 # (run_id, key, value, step, timestamp_ms): the row shape of the buffered metric writer.
 MetricRow = tuple[str, str, float, int, int]
@@ -170,3 +170,66 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def get_logged_model(self, model_id: str) -> LoggedModel:
         """A logged model by id (or unique id prefix)."""
+
+    # Events, schedules, leases (pipelines/scheduler.py) --------------------------------
+    @abc.abstractmethod
+    def record_event(self, type_: str, key: str, payload: Mapping[str, Any], now_ms: int) -> None:
+        """Append an event (a new dataset version writes ``dataset.version`` itself)."""
+
+    @abc.abstractmethod
+    def events_after(
+        self, cursor: int, type_: str | None = None, key: str | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Events with an id above ``cursor``, oldest first."""
+
+    @abc.abstractmethod
+    def last_event_id(self) -> int:
+        """The newest event's id (0 without events)."""
+
+    @abc.abstractmethod
+    def create_schedule(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """Insert a schedule row (id generated); returns it."""
+
+    @abc.abstractmethod
+    def get_schedule(self, schedule_id: str) -> dict[str, Any]:
+        """A schedule by id or unique id prefix."""
+
+    @abc.abstractmethod
+    def list_schedules(self, pipeline_path: str | None = None) -> list[dict[str, Any]]:
+        """Schedules, oldest first, optionally of one pipeline file."""
+
+    @abc.abstractmethod
+    def update_schedule(self, schedule_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Change a schedule's columns; returns it."""
+
+    @abc.abstractmethod
+    def delete_schedule(self, schedule_id: str) -> None:
+        """Remove a schedule."""
+
+    @abc.abstractmethod
+    def claim_schedule(
+        self, schedule_id: str, column: str, seen: Any, values: Mapping[str, Any]
+    ) -> bool:
+        """Atomic compare-and-set on an enabled schedule; True for the one winner."""
+
+    @abc.abstractmethod
+    def acquire_lease(self, name: str, holder: str, ttl_ms: int, now_ms: int) -> bool:
+        """Take or renew an expiring named lease; False while someone else holds it."""
+
+    @abc.abstractmethod
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give a lease up (only its holder can)."""
+
+    @abc.abstractmethod
+    def lease_holder(self, name: str, now_ms: int) -> str | None:
+        """Who holds a lease now, if anyone."""
+
+    @abc.abstractmethod
+    def latest_run_with_tag(
+        self, key: str, value: str, status: RunStatus | None = RunStatus.FINISHED
+    ) -> str | None:
+        """The newest run with this tag value (and status)."""
+
+    @abc.abstractmethod
+    def latest_model_sha(self, name: str) -> str | None:
+        """The sha256 of the newest model logged under ``name``."""

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from ..client import Client, metric_row, now_ms
+from ..config import PARENT_RUN_ENV
 from ..entities import DatasetVersion, LoggedModel, Run, RunInfo, RunStatus
 from ..exceptions import InvalidInput, MlopsWarning
 from . import capture
@@ -135,7 +136,8 @@ def start_run(
             experiment,
             name,
             tags=tags,
-            parent_run_id=parent.id if parent else None,
+            # In a pipeline step's kernel, a tracked cell is a child of the step's run.
+            parent_run_id=parent.id if parent else (os.environ.get(PARENT_RUN_ENV) or None),
             attrs=attrs,
         )
         run = ActiveRun(client, run_id, parent)

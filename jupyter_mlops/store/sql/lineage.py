@@ -6,7 +6,7 @@ A mixin of :class:`SqlStore`, kept apart so that each module stays about one thi
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -16,6 +16,9 @@ from ...entities import Artifact, DatasetVersion, LoggedModel
 from ...exceptions import Conflict, InvalidInput, NotFound
 from ..base import NewDataset
 from .schema import artifacts, datasets, logged_models, run_datasets, runs
+
+# The event a new dataset version records; pipeline triggers match on it.
+DATASET_VERSION_EVENT = "dataset.version"
 
 
 class LineageMixin:
@@ -29,6 +32,11 @@ class LineageMixin:
 
         def _upsert(
             self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]]
+        ) -> None: ...
+
+        @staticmethod
+        def _insert_event(
+            conn: Connection, type_: str, key: str, payload: Mapping[str, Any], now_ms: int
         ) -> None: ...
 
     # Datasets --------------------------------------------------------------------------
@@ -81,6 +89,19 @@ class LineageMixin:
                     row = conn.execute(
                         sa.select(datasets).where(datasets.c.id == values["id"])
                     ).one()
+                    # In the same transaction: a version exists iff its event does.
+                    self._insert_event(
+                        conn,
+                        DATASET_VERSION_EVENT,
+                        new.name,
+                        {
+                            "dataset_id": row.id,
+                            "version": row.version,
+                            "fingerprint": row.fingerprint,
+                            "run_id": run_id,
+                        },
+                        now_ms,
+                    )
                 self._upsert_link(conn, run_id, row.id, role)
                 out.append(self._dataset(row, role))
             return out

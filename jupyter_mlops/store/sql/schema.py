@@ -55,6 +55,7 @@ runs = sa.Table(
     sa.Column("traceback", sa.Text),
     sa.Index(None, "experiment_id", "start_time"),
     sa.Index(None, "status"),
+    sa.Index(None, "parent_run_id"),  # a pipeline run's steps
     # The default listing is newest first with the id as tiebreaker: this index serves it
     # without a sort, also for a deep page.
     sa.Index("ix_runs_start_time_desc_id", sa.desc("start_time"), "id"),
@@ -169,4 +170,49 @@ logged_models = sa.Table(
     sa.Column("params", sa.JSON),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Index(None, "run_id"),
+)
+
+# Something happened that a rule may act on: a new dataset version, later a monitoring alert.
+# ``id`` orders them; a schedule keeps the last id it has seen (``event_cursor``).
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("key", sa.String(256), nullable=False),
+    sa.Column("payload", sa.JSON),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Index(None, "type", "key", "id"),
+)
+
+# When a pipeline runs by itself: on a cron expression, or on an event (``kind``).
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("pipeline_path", sa.Text, nullable=False),
+    sa.Column("pipeline", sa.String(256), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("cron", sa.String(256)),
+    sa.Column("timezone", sa.String(64)),
+    sa.Column("event_type", sa.String(64)),
+    sa.Column("event_key", sa.String(256)),
+    sa.Column("params", sa.JSON),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("missed", sa.String(8), nullable=False),
+    sa.Column("next_run_time", sa.BigInteger),
+    sa.Column("event_cursor", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("last_run_time", sa.BigInteger),
+    sa.Column("last_run_id", sa.String(32)),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False, server_default=""),
+)
+
+# A named, expiring lock held by one process at a time (the scheduler's leadership).
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(256), nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
 )

@@ -23,6 +23,7 @@ from . import filters
 from .engine import create_engine, with_retry
 from .lineage import LineageMixin
 from .migrate import ensure_schema
+from .scheduling import SchedulingMixin
 from .schema import (
     artifacts,
     experiments,
@@ -49,7 +50,7 @@ def _metric_value(value: float | None, is_nan: bool) -> float:
     return math.nan if is_nan or value is None else value
 
 
-class SqlStore(LineageMixin, Store):
+class SqlStore(LineageMixin, SchedulingMixin, Store):
     """A store in any SQLAlchemy database; the schema is created or upgraded on open."""
 
     def __init__(self, db_url: str) -> None:
