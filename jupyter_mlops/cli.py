@@ -352,13 +352,26 @@ def export(
 
 @main.command()
 @click.option("--notebook", default=None, help="Demo notebook (default: notebooks/demo.ipynb).")
+@click.option(
+    "--pipeline",
+    "pipeline_path",
+    default=None,
+    help="Demo pipeline (default: notebooks/pipeline/pipeline.yaml).",
+)
+@click.option("--no-pipeline", is_flag=True, help="Skip the pipeline part of the demo.")
 @click.pass_context
 @_errors
-def demo(ctx: click.Context, notebook: str | None) -> None:
-    """Execute the demo notebook in a real kernel, then print the runs it made."""
-    from .notebook_runner import run_demo
+def demo(
+    ctx: click.Context, notebook: str | None, pipeline_path: str | None, no_pipeline: bool
+) -> None:
+    """Execute the demo notebook in a real kernel and print the runs it made, then run the
+    demo pipeline twice (the second time from the cache) and print its steps and runs."""
+    from .notebook_runner import run_demo, run_pipeline_demo
 
-    run_demo(_client(ctx), notebook)
+    client = _client(ctx)
+    run_demo(client, notebook)
+    if not no_pipeline:
+        run_pipeline_demo(client, pipeline_path)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -60,3 +60,58 @@ def emit(result: dict[str, Any]) -> None:
     result.setdefault("executable", sys.executable)
     sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
     sys.stdout.flush()
+
+
+# -- the notebook pipeline workload (ours_pipeline.py, peer_papermill.py) -------------------
+
+# a -> (b, c) -> d -> e: b and c are independent, so a runner can run them side by side.
+PIPELINE_STEPS = (("a", ()), ("b", ("a",)), ("c", ("a",)), ("d", ("b", "c")), ("e", ("d",)))
+
+
+def _notebook(step: str) -> dict[str, Any]:
+    """A 2-cell notebook: papermill's ``parameters`` cell and a trivial computation."""
+
+    def cell(index: int, source: str, tags: list[str] | None = None) -> dict[str, Any]:
+        return {
+            "cell_type": "code",
+            "id": f"{step}-{index}",
+            "metadata": {"tags": tags} if tags else {},
+            "execution_count": None,
+            "outputs": [],
+            "source": source,
+        }
+
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+        },
+        "cells": [
+            cell(0, "x = 0", ["parameters"]),
+            cell(1, f"y = sum(i * x for i in range(1000))\nprint({step!r}, y)"),
+        ],
+    }
+
+
+def make_pipeline_notebooks(folder: str) -> dict[str, str]:
+    """Write the five step notebooks and ``pipeline.yaml`` into ``folder``.
+
+    Returns the notebook path of each step, in run order (a, b, c, d, e). Every step gets
+    the parameter ``x = 1``, as ``papermill ... -p x 1`` gives it.
+    """
+    os.makedirs(folder, exist_ok=True)
+    paths: dict[str, str] = {}
+    lines = ["name: bench", "steps:"]
+    for step, upstream in PIPELINE_STEPS:
+        path = os.path.join(folder, f"{step}.ipynb")
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(_notebook(step), fh, indent=1)
+        paths[step] = path
+        lines += [f"  - name: {step}", f"    notebook: {step}.ipynb", "    parameters: {x: 1}"]
+        if upstream:
+            lines.append(f"    upstream: [{', '.join(upstream)}]")
+    with open(os.path.join(folder, "pipeline.yaml"), "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return paths
