@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -372,6 +373,343 @@ def demo(
     run_demo(client, notebook)
     if not no_pipeline:
         run_pipeline_demo(client, pipeline_path)
+
+
+# -- pipelines -------------------------------------------------------------------------------
+
+
+def _parse_params(pairs: Sequence[str], params_json: str | None) -> dict[str, Any]:
+    """``-p name=value`` pairs (values read as YAML scalars: 3, 0.5, true, 'text'), over
+    ``--params-json``."""
+    import yaml
+
+    out: dict[str, Any] = json.loads(params_json) if params_json else {}
+    if not isinstance(out, dict):
+        raise InvalidInput("--params-json must be a JSON object")
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInput(f"parameter {pair!r} must look like name=value")
+        try:
+            out[name.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            out[name.strip()] = raw
+    return out
+
+
+def _step_rows(steps: Sequence[Any]) -> list[dict[str, Any]]:
+    rows = []
+    for st in steps:
+        get = st.get if isinstance(st, dict) else lambda k, st=st: getattr(st, k, None)
+        status = get("status")
+        status = getattr(status, "value", status)
+        duration = get("duration")
+        detail = ""
+        if get("error_name"):
+            cell = get("failed_cell")
+            where = f"cell {cell}: " if cell is not None else ""
+            detail = f"{where}{get('error_name')}: {get('error_value')}"
+        elif get("cached_from"):
+            detail = f"reused {str(get('cached_from'))[:8]}"
+        rows.append(
+            {
+                "step": get("name"),
+                "status": status,
+                "attempts": get("attempts"),
+                "duration": views.fmt_duration(round(duration * 1000))
+                if duration is not None
+                else "",
+                "run_id": (get("run_id") or "")[:8],
+                "detail": detail,
+            }
+        )
+    return rows
+
+
+@main.group()
+def pipelines() -> None:
+    """Notebook pipelines: run, inspect, schedule."""
+
+
+@pipelines.command("validate")
+@click.argument("path", type=click.Path(dir_okay=False))
+@_errors
+def pipelines_validate(path: str) -> None:
+    """Check a pipeline file: graph, notebooks, parameters (every problem, one line each)."""
+    from .pipelines import Pipeline
+
+    pipeline = Pipeline.from_yaml(path)
+    pipeline.validate()
+    waves = " -> ".join(", ".join(w) for w in pipeline.order())
+    click.echo(f"{pipeline.name}: {len(pipeline.steps)} steps, valid: {waves}")
+
+
+@pipelines.command("run")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("-p", "--param", "param", multiple=True, help="name=value; repeatable.")
+@click.option("--params-json", help="Parameters as a JSON object.")
+@click.option("--force", is_flag=True, help="Ignore the cache: run every step.")
+@click.option("--from", "from_step", help="Re-run this step and what follows; reuse the rest.")
+@click.option("--resume", is_flag=True, help="Re-run the last failed run from its failed steps.")
+@click.option("--resume-run", help="Resume this failed pipeline run (id or prefix).")
+@click.option(
+    "--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True
+)
+@click.option("--scheduler", "scheduler_address", help="Dask scheduler, e.g. tcp://host:8786.")
+@click.option("-j", "--workers", default=2, show_default=True, help="Steps at once (local).")
+@click.option("--output-dir", type=click.Path(file_okay=False), help="Keep executed notebooks.")
+@click.option("--kernel", default="python3", show_default=True)
+@click.option("--run-id", help="The pipeline run's id (32 hex), chosen by the caller.")
+@click.option("--trigger", default="manual", help="Why it runs (recorded on the run).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
+@_errors
+def pipelines_run(
+    ctx: click.Context,
+    path: str,
+    param: tuple[str, ...],
+    params_json: str | None,
+    force: bool,
+    from_step: str | None,
+    resume: bool,
+    resume_run: str | None,
+    executor: str,
+    scheduler_address: str | None,
+    workers: int,
+    output_dir: str | None,
+    kernel: str,
+    run_id: str | None,
+    trigger: str,
+    no_progress: bool,
+    fmt: str,
+) -> None:
+    """Run a pipeline; unchanged steps come from the cache. Exit status 1 if a step failed."""
+    from .pipelines import Pipeline, run_pipeline
+
+    client = _client(ctx)
+    if resume_run:
+        resume_arg: bool | str = client.resolve_run_id(resume_run)
+    else:
+        resume_arg = resume
+    result = run_pipeline(
+        Pipeline.from_yaml(path),
+        client=client,
+        params=_parse_params(param, params_json),
+        max_workers=workers,
+        output_dir=output_dir,
+        force=force,
+        from_step=from_step,
+        resume=resume_arg,
+        kernel_name=kernel,
+        executor=executor,
+        scheduler_address=scheduler_address,
+        run_id=run_id,
+        trigger=trigger,
+        progress=not no_progress,
+    )
+    emit(_step_rows(list(result.steps.values())), fmt)
+    if fmt == "table":
+        click.echo(
+            f"pipeline run {result.run_id[:8]} {result.status.value} in {result.duration:.2f}s"
+        )
+    if not result.ok:
+        failed = next(s for s in result.steps.values() if s.status.value == "FAILED")
+        if failed.traceback and fmt == "table":
+            click.echo(failed.traceback, err=True)
+        sys.exit(1)
+
+
+@pipelines.command("runs")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.option("-n", "--limit", default=20, show_default=True, type=int)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
+@_errors
+def pipelines_runs(ctx: click.Context, path: str | None, limit: int, fmt: str) -> None:
+    """Pipeline runs, newest first (of one pipeline file, or all)."""
+    from .pipelines.history import pipeline_runs
+
+    runs = pipeline_runs(_client(ctx), path=path, limit=limit)
+    if fmt == "json":
+        emit(runs, fmt)
+        return
+    rows = [
+        {
+            "run_id": r["run_id"][:8],
+            "pipeline": r["pipeline"],
+            "status": r["status"],
+            "start": views.fmt_time(r["start_time"]),
+            "duration": views.fmt_duration(round((r["duration"] or 0) * 1000)),
+            "trigger": r["trigger"],
+            "steps": " ".join(f"{s['name']}:{s['status']}" for s in r["steps"]),
+        }
+        for r in runs
+    ]
+    emit(rows, fmt)
+
+
+@pipelines.command("show")
+@click.argument("run_id")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
+@_errors
+def pipelines_show(ctx: click.Context, run_id: str, fmt: str) -> None:
+    """One pipeline run, step by step (live while it runs: cell progress)."""
+    from .pipelines.history import pipeline_run_dict
+
+    client = _client(ctx)
+    run = pipeline_run_dict(client, client.get_run(run_id))
+    if fmt == "json":
+        emit([run], fmt)
+        return
+    click.echo(
+        f"{run['pipeline']} run {run['run_id'][:8]}: {run['status']} "
+        f"({run['trigger']}, {views.fmt_time(run['start_time'])})"
+    )
+    rows = _step_rows(run["steps"])
+    for row, st in zip(rows, run["steps"], strict=True):
+        if st["progress"]:
+            p = st["progress"]
+            row["detail"] = f"cell {p['cell']}/{p['cells']}: {p['source']}"
+    emit(rows, fmt)
+
+
+@pipelines.command("schedule")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True))
+@click.argument("cron", required=False)
+@click.option("--dataset", help="Run on every new version of this dataset instead of a cron.")
+@click.option("--timezone", "tz", default="UTC", show_default=True, help="IANA name.")
+@click.option(
+    "--missed",
+    type=click.Choice(["skip", "once", "all"]),
+    default="skip",
+    show_default=True,
+    help="Runs missed while no scheduler ran: drop them, run once, or run each.",
+)
+@click.option("-p", "--param", "param", multiple=True, help="name=value; repeatable.")
+@click.option("--disabled", is_flag=True, help="Create it disabled.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
+@_errors
+def pipelines_schedule(
+    ctx: click.Context,
+    path: str,
+    cron: str | None,
+    dataset: str | None,
+    tz: str,
+    missed: str,
+    param: tuple[str, ...],
+    disabled: bool,
+    fmt: str,
+) -> None:
+    """Schedule a pipeline: PATH "0 3 * * *" (cron), or PATH --dataset NAME (trigger)."""
+    from .pipelines.scheduler import add_schedule
+
+    row = add_schedule(
+        _client(ctx),
+        path,
+        cron=cron,
+        timezone=tz,
+        dataset=dataset,
+        params=_parse_params(param, None),
+        missed=missed,
+        enabled=not disabled,
+    )
+    emit(_schedule_rows([row]), fmt)
+
+
+def _schedule_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": r["id"][:8],
+            "pipeline": r["pipeline"],
+            "when": f"{r['cron']} ({r['timezone']})"
+            if r["kind"] == "cron"
+            else f"new version of dataset {r['event']['key']}",
+            "missed": r["missed"] if r["kind"] == "cron" else "",
+            "enabled": r["enabled"],
+            "next_run": views.fmt_time(r["next_run_time"]) if r["next_run_time"] else "",
+            "last_run": (r["last_run_id"] or "")[:8],
+        }
+        for r in rows
+    ]
+
+
+@pipelines.command("schedules")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
+@_errors
+def pipelines_schedules(ctx: click.Context, fmt: str) -> None:
+    """Every schedule and trigger in the store."""
+    from .pipelines.scheduler import schedule_dict
+
+    rows = [schedule_dict(r) for r in _client(ctx).store.list_schedules()]
+    emit(rows if fmt == "json" else _schedule_rows(rows), fmt)
+
+
+@pipelines.command("enable")
+@click.argument("schedule_id")
+@click.pass_context
+@_errors
+def pipelines_enable(ctx: click.Context, schedule_id: str) -> None:
+    """Enable a schedule (it counts from now: nothing is "missed" while disabled)."""
+    from .pipelines.scheduler import set_schedule_enabled
+
+    emit(_schedule_rows([set_schedule_enabled(_client(ctx), schedule_id, True)]), "table")
+
+
+@pipelines.command("disable")
+@click.argument("schedule_id")
+@click.pass_context
+@_errors
+def pipelines_disable(ctx: click.Context, schedule_id: str) -> None:
+    """Disable a schedule."""
+    from .pipelines.scheduler import set_schedule_enabled
+
+    emit(_schedule_rows([set_schedule_enabled(_client(ctx), schedule_id, False)]), "table")
+
+
+@pipelines.command("unschedule")
+@click.argument("schedule_id")
+@click.pass_context
+@_errors
+def pipelines_unschedule(ctx: click.Context, schedule_id: str) -> None:
+    """Delete a schedule."""
+    client = _client(ctx)
+    full = client.store.get_schedule(schedule_id)["id"]
+    client.store.delete_schedule(full)
+    click.echo(f"deleted schedule {full[:8]}")
+
+
+@main.command()
+@click.option("--poll", default=5.0, show_default=True, help="Seconds between two looks.")
+@click.option("--once", is_flag=True, help="Fire what is due now, then exit.")
+@click.pass_context
+@_errors
+def scheduler(ctx: click.Context, poll: float, once: bool) -> None:
+    """Run due schedules and triggers until stopped (Ctrl-C / SIGTERM). Any number may run on
+    one store, with the lab's: a lease lets one fire at a time, and each firing happens once."""
+    import logging
+    import signal
+    import threading
+
+    from .pipelines.scheduler import Scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    sched = Scheduler(_client(ctx), poll=poll)
+    click.echo(f"scheduler {sched.holder} on {sched.client.location.db_url}")
+    if once:
+        for firing in sched.tick():
+            click.echo(f"started {firing.run_id[:8]} ({firing.trigger})")
+        if not sched.leading:
+            click.echo("another scheduler holds the lease; nothing fired")
+        sched.client.store.release_lease("scheduler", sched.holder)
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        sched.run_forever(stop)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -37,7 +37,6 @@ created for them, and the pipeline run carries their names in the tag ``mlops.sk
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import math
@@ -246,8 +245,7 @@ def run_pipeline(
     """
     from tqdm.auto import tqdm
 
-    if params:
-        pipeline = dataclasses.replace(pipeline, params={**pipeline.params, **params})
+    pipeline = pipeline.with_params(params)
     pipeline.validate()
     if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
         raise InvalidInput(f"max_workers must be a whole number >= 1, got {max_workers!r}")
@@ -444,6 +442,10 @@ def _record_cached(
         client.log_params(rid, src.params)
     if src.metrics:
         client.log_metrics(rid, src.metrics)
+    # The executed notebook of the reused run, by reference (artifacts are content-addressed).
+    for art in client.store.list_artifacts(origin):
+        if art.kind == "notebook":
+            client.store.record_artifact(rid, art)
     client.end_run(rid, RunStatus.FINISHED)
     return StepResult(
         step.name,

@@ -311,6 +311,12 @@ class Pipeline:
         merged.update(step.parameters)
         return merged
 
+    def with_params(self, params: Mapping[str, Any] | None) -> Pipeline:
+        """The same pipeline with ``params`` over its own (for one run or one schedule)."""
+        if not params:
+            return self
+        return dataclasses.replace(self, params={**self.params, **params})
+
     # -- graph ----------------------------------------------------------------------------
 
     def order(self) -> list[list[str]]:

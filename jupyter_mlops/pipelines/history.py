@@ -1,0 +1,236 @@
+"""What the lab and the CLI show of pipelines: the ones in a folder, and their runs step by step.
+
+A pipeline run's state is read from the store only: the parent run (tags ``mlops.steps``,
+``mlops.trigger``, ``mlops.skipped``) and its step runs (status, attempts, cell progress,
+failure). A step with no run yet is PENDING while the pipeline runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from jupyter_mlops.client import Client
+from jupyter_mlops.entities import Run, RunStatus
+from jupyter_mlops.exceptions import InvalidInput, MlopsError
+
+from . import cache
+from .runner import (
+    OUTPUT_PATH_TAG,
+    PATH_TAG,
+    PIPELINE_RUN_TAG,
+    STEPS_TAG,
+    TRIGGER_TAG,
+    StepStatus,
+    child_runs,
+)
+from .spec import Pipeline
+
+__all__ = ["discover_pipelines", "pipeline_run_dict", "pipeline_runs", "relative_to_root"]
+
+# Folders never searched for pipeline files.
+_SKIP_DIRS = {"node_modules", "__pycache__", "site-packages", "output"}
+_MAX_FILES = 200
+
+
+def relative_to_root(path: str | os.PathLike[str] | None, root: Path | None) -> str | None:
+    """``path`` as a server (API) path under ``root``, or None when it is elsewhere."""
+    if path is None or root is None:
+        return None
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def _candidate_files(root: Path, max_depth: int) -> Iterator[Path]:
+    base_depth = len(root.parts)
+    for folder, dirs, files in os.walk(root):
+        depth = len(Path(folder).parts) - base_depth
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS and depth < max_depth
+        )
+        for name in sorted(files):
+            if name.endswith((".yaml", ".yml")) and not name.startswith("."):
+                yield Path(folder) / name
+
+
+def discover_pipelines(root: Path, max_depth: int = 4) -> list[dict[str, Any]]:
+    """Pipeline files under ``root`` (YAML files with ``name`` and ``steps``), each with its
+    steps and its validation problems (``errors``: one line each, empty when it can run)."""
+    import yaml
+
+    out: list[dict[str, Any]] = []
+    for file in _candidate_files(root, max_depth):
+        if len(out) >= _MAX_FILES:
+            break
+        try:
+            if file.stat().st_size > 1_000_000:
+                continue
+            data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if not isinstance(data, dict) or "steps" not in data or "name" not in data:
+            continue  # some other YAML file
+        out.append(describe_pipeline_file(file, root))
+    return out
+
+
+def describe_pipeline_file(file: Path, root: Path | None) -> dict[str, Any]:
+    """One pipeline file as the API shows it; a broken one still lists its problems."""
+    entry: dict[str, Any] = {
+        "path": relative_to_root(file, root) or str(file),
+        "name": file.stem,
+        "params": {},
+        "steps": [],
+        "errors": [],
+    }
+    try:
+        pipeline = Pipeline.from_yaml(file)
+    except MlopsError as exc:
+        entry["errors"] = str(exc).splitlines()
+        return entry
+    entry["name"] = pipeline.name
+    entry["params"] = dict(pipeline.params)
+    entry["steps"] = [
+        {
+            "name": s.name,
+            "notebook": relative_to_root(pipeline.notebook_path(s), root) or s.notebook,
+            "upstream": list(s.upstream),
+            "parameters": dict(s.parameters),
+            "inputs": list(s.inputs),
+            "outputs": list(s.outputs),
+            "timeout": s.timeout,
+            "retries": s.retries,
+        }
+        for s in pipeline.steps
+    ]
+    entry["errors"] = pipeline.problems()
+    return entry
+
+
+def pipeline_runs(
+    client: Client,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    limit: int = 20,
+    root: Path | None = None,
+) -> list[dict[str, Any]]:
+    """Pipeline runs, newest first: all, or those of one pipeline file."""
+    if not isinstance(limit, int) or not 1 <= limit <= 500:
+        raise InvalidInput(f"limit must be an integer from 1 to 500, got {limit!r}")
+    if path is not None:
+        flt = f"tags.`{PATH_TAG}` = {json.dumps(str(Path(path).resolve()))}"
+    else:
+        flt = f"tags.`{PIPELINE_RUN_TAG}` is not null"
+    runs = client.search_runs(filter=flt, order_by=["start_time DESC"], limit=limit)
+    return [pipeline_run_dict(client, run, root) for run in runs]
+
+
+def pipeline_run_dict(client: Client, run: Run, root: Path | None = None) -> dict[str, Any]:
+    """A pipeline run with the state of every step, in pipeline order."""
+    if PIPELINE_RUN_TAG not in run.tags:
+        raise InvalidInput(f"run {run.id[:8]} is not a pipeline run")
+    order: list[str] = json.loads(run.tags.get(STEPS_TAG) or "[]")
+    skipped = set(filter(None, run.tags.get("mlops.skipped", "").split(",")))
+    by_step: dict[str, list[Run]] = {}
+    for child in child_runs(client, run.id):
+        name = child.tags.get("mlops.step")
+        if name:
+            by_step.setdefault(name, []).append(child)
+            if name not in order:
+                order.append(name)
+    running = run.info.status == RunStatus.RUNNING.value
+    steps = [
+        _step_dict(client, name, by_step.get(name, []), name in skipped, running, root)
+        for name in order
+    ]
+    end = run.info.end_time
+    return {
+        "run_id": run.id,
+        "pipeline": run.tags.get(PIPELINE_RUN_TAG),
+        "path": relative_to_root(run.tags.get(PATH_TAG), root) or run.tags.get(PATH_TAG),
+        "status": run.info.status,
+        "start_time": run.info.start_time,
+        "end_time": end,
+        "duration": _seconds(run.info.start_time, end),
+        "trigger": run.tags.get(TRIGGER_TAG, "manual"),
+        "params": dict(run.params),
+        "error_value": run.info.error_value,
+        "steps": steps,
+    }
+
+
+def _seconds(start: int | None, end: int | None) -> float | None:
+    if start is None:
+        return None
+    return round(((end if end is not None else time.time() * 1000) - start) / 1000, 3)
+
+
+def _step_dict(
+    client: Client,
+    name: str,
+    attempts: list[Run],
+    skipped: bool,
+    pipeline_running: bool,
+    root: Path | None,
+) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "name": name,
+        "status": StepStatus.SKIPPED.value,
+        "run_id": None,
+        "attempts": 0,
+        "duration": None,
+        "progress": None,
+        "failed_cell": None,
+        "error_name": None,
+        "error_value": None,
+        "traceback": None,
+        "notebook_api_path": None,
+        "has_artifact": False,
+        "cached_from": None,
+    }
+    if not attempts:
+        if pipeline_running and not skipped:
+            state["status"] = "PENDING"
+        return state
+    last = attempts[-1]
+    info = last.info
+    cached_from = last.tags.get(cache.CACHED_TAG)
+    status = info.status
+    if status == RunStatus.FINISHED.value and cached_from:
+        status = StepStatus.CACHED.value
+    state.update(
+        status=status,
+        run_id=last.id,
+        attempts=0 if cached_from else len(attempts),
+        duration=_seconds(attempts[0].info.start_time, info.end_time),
+        cached_from=cached_from,
+        failed_cell=_int(last.tags.get("mlops.failed_cell")),
+        error_name=info.error_name,
+        error_value=info.error_value,
+        notebook_api_path=relative_to_root(last.tags.get(OUTPUT_PATH_TAG), root),
+    )
+    if status == RunStatus.RUNNING.value and "mlops.cell" in last.tags:
+        state["progress"] = {
+            "cell": _int(last.tags.get("mlops.cell")),
+            "cells": _int(last.tags.get("mlops.cells")),
+            "source": last.tags.get("mlops.cell_source", ""),
+        }
+    if status in (RunStatus.FAILED.value, RunStatus.KILLED.value):
+        state["traceback"] = client.store.get_run(last.id).info.traceback
+    if status != RunStatus.RUNNING.value:
+        wanted = f"notebooks/{name}.ipynb"
+        state["has_artifact"] = any(a.path == wanted for a in client.store.list_artifacts(last.id))
+    return state
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
