@@ -65,9 +65,16 @@ def discover_pipelines(root: Path, max_depth: int = 4) -> list[dict[str, Any]]:
     import yaml
 
     out: list[dict[str, Any]] = []
+    seen: set[Path] = set()
     for file in _candidate_files(root, max_depth):
         if len(out) >= _MAX_FILES:
             break
+        # A symlink: list its target once, by the target's path, and only inside the root
+        # (the routes refuse a path that leaves it, so the lab could not run it anyway).
+        file = file.resolve()
+        if file in seen or relative_to_root(file, root) is None:
+            continue
+        seen.add(file)
         try:
             if file.stat().st_size > 1_000_000:
                 continue

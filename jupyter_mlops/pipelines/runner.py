@@ -78,6 +78,7 @@ PIPELINE_TAG = "mlops.pipeline"  # both: the pipeline's name
 PIPELINE_RUN_TAG = "mlops.pipeline_run"  # the parent only: the pipeline's name
 PATH_TAG = "mlops.pipeline_path"
 TRIGGER_TAG = "mlops.trigger"
+PARAMS_TAG = "mlops.run_params"  # the parameters given for this run, as JSON (typed)
 STEPS_TAG = "mlops.steps"
 STEP_TAG = "mlops.step"
 STEP_ID_TAG = "mlops.pipeline_step"  # "<pipeline>/<step>": the newest run of a step
@@ -245,8 +246,6 @@ def run_pipeline(
     """
     from tqdm.auto import tqdm
 
-    pipeline = pipeline.with_params(params)
-    pipeline.validate()
     if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
         raise InvalidInput(f"max_workers must be a whole number >= 1, got {max_workers!r}")
     if executor not in EXECUTORS:
@@ -256,6 +255,12 @@ def run_pipeline(
     if sum(bool(x) for x in (force, from_step, resume)) > 1:
         raise InvalidInput("use at most one of force, from_step and resume")
     client = client or Client.shared()
+    previous = _previous_run(client, pipeline, resume) if resume else None
+    if previous is not None and not params:
+        # The same parameters as the run being resumed, with their types.
+        params = json.loads(previous.tags.get(PARAMS_TAG) or "{}")
+    pipeline = pipeline.with_params(params)
+    pipeline.validate()
     order = [name for wave in pipeline.order() for name in wave]
     reuse: dict[str, str] = {}  # step -> run whose outputs are reused as they are
     forced: set[str] = set(order) if force else set()
@@ -267,12 +272,13 @@ def run_pipeline(
     }
     if pipeline.path is not None:
         tags[PATH_TAG] = str(pipeline.path)
+    if params:
+        tags[PARAMS_TAG] = json.dumps(dict(params), sort_keys=True, default=str)
     if from_step:
         forced = set(pipeline.subgraph_from(from_step))
         reuse = _newest_step_runs(client, pipeline, [n for n in order if n not in forced])
         tags["mlops.from_step"] = from_step
-    elif resume:
-        previous = _previous_run(client, pipeline, resume)
+    elif previous is not None:
         reuse = {
             name: state["run_id"]
             for name, state in step_states(client, previous).items()

@@ -89,9 +89,10 @@ class PipelineRunsHandler(PipelineHandler):
         pipeline.validate()
         if from_step:
             pipeline.step(from_step)
-        run_id = launch_pipeline(
-            self.client, file, params=params, force=bool(data.get("force")), from_step=from_step
-        )
+        force = data.get("force", False)
+        if not isinstance(force, bool):
+            raise InvalidInput("'force' must be true or false")
+        run_id = launch_pipeline(self.client, file, params=params, force=force, from_step=from_step)
         self.set_status(202)
         self.reply({"run_id": run_id})
 
@@ -136,6 +137,8 @@ class SchedulesHandler(PipelineHandler):
         for key in ("cron", "timezone", "dataset", "missed"):
             if data.get(key) is not None and not isinstance(data[key], str):
                 raise InvalidInput(f"{key!r} must be a string")
+        if not isinstance(data.get("enabled", True), bool):
+            raise InvalidInput("'enabled' must be true or false")
         row = add_schedule(
             self.client,
             file,
@@ -144,7 +147,7 @@ class SchedulesHandler(PipelineHandler):
             dataset=data.get("dataset") or None,
             params=self.mapping(data, "params"),
             missed=data.get("missed") or "skip",
-            enabled=bool(data.get("enabled", True)),
+            enabled=data.get("enabled", True),
         )
         self.set_status(201)
         self.reply(self.schedule_reply(row))
