@@ -15,15 +15,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import nbformat
 import pytest
+from notebook_helpers import write_notebook
 from tornado.httpclient import HTTPClientError
 
 from jupyter_mlops.client import Client
 from jupyter_mlops.config import ARTIFACTS_ENV, STORE_ENV
 
 API = ("mlops", "api", "v1")
-KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 RUN_TIMEOUT = 120.0  # seconds a pipeline run may take to start and end (a deadline, not a check)
 
 PIPELINE_YAML = """\
@@ -61,14 +60,6 @@ steps:
     notebook: after.ipynb
     upstream: [check]
 """
-
-
-def write_notebook(path: Path, parameters: str, *cells: str) -> Path:
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": KERNELSPEC})
-    nb.cells.append(nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}))
-    nb.cells.extend(nbformat.v4.new_code_cell(c) for c in cells)
-    nbformat.write(nb, path)
-    return path
 
 
 @pytest.fixture

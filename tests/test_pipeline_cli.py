@@ -11,15 +11,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import nbformat
 import pytest
 from click.testing import CliRunner, Result
+from notebook_helpers import write_notebook
 
 from jupyter_mlops.cli import main
 from jupyter_mlops.client import Client
 from jupyter_mlops.config import ARTIFACTS_ENV, HOME_ENV, STORE_ENV
-
-KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 PIPELINE_YAML = """\
 name: tiny
@@ -48,14 +46,6 @@ steps:
     notebook: after.ipynb
     upstream: [check]
 """
-
-
-def write_notebook(path: Path, parameters: str, *cells: str) -> Path:
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": KERNELSPEC})
-    nb.cells.append(nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}))
-    nb.cells.extend(nbformat.v4.new_code_cell(c) for c in cells)
-    nbformat.write(nb, path)
-    return path
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_helpers import write_notebook
 
 from jupyter_mlops.client import Client
 from jupyter_mlops.exceptions import ExecutionError, InvalidInput
@@ -15,7 +16,6 @@ from jupyter_mlops.pipelines import Pipeline, Step, StepStatus, run_pipeline
 
 pytestmark = pytest.mark.kernel
 
-KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 # Every step records what its kernel saw: where it ran, its env and its parameters.
 RECORD = """\
@@ -32,14 +32,6 @@ seen["end"] = time.time()
 with open(f"seen-{tag}.json", "w") as fh:
     json.dump(seen, fh)
 """
-
-
-def write_notebook(path: Path, parameters: str, *cells: str) -> Path:
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": KERNELSPEC})
-    nb.cells.append(nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}))
-    nb.cells.extend(nbformat.v4.new_code_cell(c) for c in cells)
-    nbformat.write(nb, path)
-    return path
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import nbformat
 import pandas as pd
 import pytest
+from notebook_helpers import write_notebook
 
 from jupyter_mlops.client import Client
 from jupyter_mlops.exceptions import InvalidInput, NotFound
@@ -27,7 +27,6 @@ from jupyter_mlops.pipelines.scheduler import (
     set_schedule_enabled,
 )
 
-KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 MINUTE = 60_000
 
 
@@ -37,10 +36,7 @@ def ms(text: str, zone: str = "UTC") -> int:
 
 def write_pipeline(folder: Path, name: str = "nightly") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": KERNELSPEC})
-    nb.cells.append(nbformat.v4.new_code_cell("rows = 3", metadata={"tags": ["parameters"]}))
-    nb.cells.append(nbformat.v4.new_code_cell("total = sum(range(rows))"))
-    nbformat.write(nb, folder / "step.ipynb")
+    write_notebook(folder / "step.ipynb", "rows = 3", "total = sum(range(rows))")
     path = folder / "pipeline.yaml"
     path.write_text(f"name: {name}\nsteps:\n  - name: only\n    notebook: step.ipynb\n")
     return path

@@ -179,17 +179,19 @@ const runViewPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-/** The "MLOps" side panel (left), with its Experiments tab. */
+/** The "MLOps" side panel (left), with its Experiments and Pipelines tabs. */
 const panelPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-mlops:panel',
-  description: 'The MLOps side panel: experiments and their runs.',
+  description:
+    'The MLOps side panel: experiments and their runs, pipelines and their schedules.',
   autoStart: true,
-  optional: [ILayoutRestorer, ICommandPalette, ITranslator],
+  optional: [ILayoutRestorer, ICommandPalette, ITranslator, IDocumentManager],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    docManager: IDocumentManager | null
   ) => {
     const trans = (translator ?? nullTranslator).load(DOMAIN);
     const model = new RunsModel({
@@ -203,7 +205,24 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       },
       onCompare: runIds => {
         void app.commands.execute(CommandIDs.compare, { runIds });
-      }
+      },
+      // A step's executed notebook: reverted from disk if open, so a running step's partial
+      // notebook is the one on disk now.
+      onOpenNotebook: docManager
+        ? async path => {
+            const open = docManager.findWidget(path);
+            if (open) {
+              const context = docManager.contextForWidget(open);
+              if (context) {
+                await context.revert();
+              }
+            }
+            if (!docManager.openOrReveal(path)) {
+              throw new Error(trans.__('The lab could not open %1.', path));
+            }
+          }
+        : undefined,
+      settings: app.serviceManager.serverSettings
     });
     app.shell.add(panel, 'left', { rank: 650 });
     if (restorer) {

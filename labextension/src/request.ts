@@ -25,7 +25,7 @@ export class ApiError extends Error {
  * @param endPoint route under `mlops/api/v1/`, with its query string (see `query()`)
  * @param init fetch options
  * @param settings the server to talk to (default: the one the lab was loaded from)
- * @returns the JSON body
+ * @returns the JSON body (undefined for a 204 No Content)
  * @throws ApiError with the server's `message` on a non-2xx reply
  */
 export async function requestAPI<T>(
@@ -59,6 +59,10 @@ export async function requestAPI<T>(
     throw new ApiError(message, response.status, code);
   }
   if (data === undefined) {
+    if (response.status === 204) {
+      // No Content (a DELETE): nothing to return.
+      return undefined as T;
+    }
     throw new ApiError(
       `The server sent no JSON for ${endPoint.split('?')[0]}.`,
       response.status,

@@ -165,6 +165,136 @@ export namespace Mlops {
     message: string;
   }
 
+  /** One step of a pipeline spec (`GET pipelines`). */
+  export interface IPipelineStep {
+    name: string;
+    /** The step's notebook, relative to the server root. */
+    notebook: string;
+    upstream: string[];
+    parameters: { [key: string]: unknown };
+    inputs: string[];
+    outputs: string[];
+    timeout: number | null;
+    retries: number;
+  }
+
+  /** A pipeline found in the workspace; `errors` are its validation problems, one a line. */
+  export interface IPipeline {
+    /** The `pipeline.yaml`, relative to the server root. */
+    path: string;
+    name: string;
+    params: { [key: string]: unknown };
+    steps: IPipelineStep[];
+    errors: string[];
+  }
+
+  export interface IPipelinesReply {
+    pipelines: IPipeline[];
+  }
+
+  export type PipelineRunStatus = 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED';
+
+  /** KILLED: the step's kernel was killed (its run's own status). */
+  export type StepStatus =
+    | 'PENDING'
+    | 'RUNNING'
+    | 'FINISHED'
+    | 'FAILED'
+    | 'SKIPPED'
+    | 'CACHED'
+    | 'KILLED';
+
+  /**
+   * Where a running step's notebook is: `cell` (0-based index in the output notebook) of
+   * `cells`, whose first line is `source`.
+   */
+  export interface IStepProgress {
+    cell: number;
+    cells: number;
+    source: string;
+  }
+
+  /** One step of a pipeline run. */
+  export interface IStepState {
+    name: string;
+    status: StepStatus;
+    /** The tracked run of the step's notebook. */
+    run_id: string | null;
+    attempts: number;
+    /** Seconds. */
+    duration: number | null;
+    progress: IStepProgress | null;
+    /** 0-based index of the failed cell in the output notebook (injected cell counted). */
+    failed_cell: number | null;
+    error_name: string | null;
+    error_value: string | null;
+    traceback: string | null;
+    /** The executed notebook, relative to the server root, when the lab can open it. */
+    notebook_api_path: string | null;
+    /** The executed notebook is stored as the step run's artifact. */
+    has_artifact: boolean;
+    /** The pipeline run whose result a CACHED step reused. */
+    cached_from: string | null;
+  }
+
+  /** A run of a pipeline (`GET pipelines/runs/<id>`); `steps` in pipeline order. */
+  export interface IPipelineRun {
+    run_id: string;
+    pipeline: string;
+    path: string | null;
+    status: PipelineRunStatus;
+    start_time: number;
+    end_time: number | null;
+    /** Seconds. */
+    duration: number | null;
+    /** `manual`, `schedule:<id>` or `event:<id>`. */
+    trigger: string;
+    params: { [key: string]: unknown };
+    steps: IStepState[];
+  }
+
+  export interface IPipelineRunsReply {
+    runs: IPipelineRun[];
+  }
+
+  /** The reply of `POST pipelines/runs` and `POST pipelines/runs/<id>/resume`. */
+  export interface IPipelineLaunch {
+    run_id: string;
+  }
+
+  export type MissedPolicy = 'skip' | 'once' | 'all';
+
+  /** When a pipeline runs by itself: a cron line, or a new version of a dataset. */
+  export interface ISchedule {
+    id: string;
+    path: string;
+    pipeline: string;
+    kind: 'cron' | 'event';
+    cron: string | null;
+    timezone: string | null;
+    event: { type: string; key: string } | null;
+    params: { [key: string]: unknown };
+    enabled: boolean;
+    missed: MissedPolicy;
+    next_run_time: number | null;
+    last_run_time: number | null;
+    last_run_id: string | null;
+  }
+
+  export interface ISchedulesReply {
+    schedules: ISchedule[];
+  }
+
+  /** The body of `POST schedules`: `cron` (with `timezone`) or `dataset`. */
+  export interface IScheduleCreate {
+    path: string;
+    cron?: string;
+    timezone?: string;
+    dataset?: string;
+    params?: { [key: string]: unknown };
+    missed?: MissedPolicy;
+  }
+
   /**
    * The `%%track` output bundle (`TrackMagics._display_summary`): a run without its source,
    * traceback and environment, plus what the cell itself measured.

@@ -5,6 +5,7 @@ Screenshots go to tests/artifacts/ (kept by CI as test artifacts, ignored by git
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -85,16 +86,13 @@ def _seed(root: Path, store: Path) -> dict[str, str]:
     return ids
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory) -> Iterator[Lab]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    root = tmp_path_factory.mktemp("lab-root")
-    store = root / ".mlops"
-    store.mkdir()
-    ids = _seed(root, store)
+@contextlib.contextmanager
+def start_lab(root: Path, store: Path, ids: dict[str, str] | None = None) -> Iterator[Lab]:
+    """A `jupyter lab` serving ``root`` on ``store``, stopped on exit; its log is next to
+    ``root`` (``<root>.log``)."""
     port = _free_port()
-    log = open(root.parent / "lab.log", "w")  # noqa: SIM115 - closed in teardown
+    log_path = root.parent / f"{root.name}.log"
+    log = open(log_path, "w")  # noqa: SIM115 - closed in teardown
     env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_MLOPS_")}
     proc = subprocess.Popen(
         [
@@ -126,10 +124,10 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 log.close()
-                raise RuntimeError((root.parent / "lab.log").read_text()[-3000:]) from None
+                raise RuntimeError(log_path.read_text()[-3000:]) from None
             time.sleep(0.3)
     try:
-        yield Lab(url, TOKEN, root, store, ids)
+        yield Lab(url, TOKEN, root, store, ids or {})
     finally:
         proc.terminate()
         try:
@@ -137,6 +135,22 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def require_chromium() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory) -> Iterator[Lab]:
+    require_chromium()
+    root = tmp_path_factory.mktemp("lab-root")
+    store = root / ".mlops"
+    store.mkdir()
+    ids = _seed(root, store)
+    with start_lab(root, store, ids) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

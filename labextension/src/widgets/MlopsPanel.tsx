@@ -1,16 +1,19 @@
 import React, { useState } from 'react';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
+import { ServerConnection } from '@jupyterlab/services';
 import { Message } from '@lumino/messaging';
 
 import { ExperimentsTab } from '../components/ExperimentsTab';
+import { IPipelineActions, PipelinesTab } from '../components/PipelinesTab';
 import { mlopsIcon } from '../icons';
 import { RunsModel } from '../model';
+import { PipelinesAPI } from '../pipelines';
 import { Mlops } from '../tokens';
 
 /**
- * The "MLOps" side panel. Its tabs are views over the store; Experiments (runs) comes first,
- * models and pipelines will sit beside it.
+ * The "MLOps" side panel. Its tabs are views over the store: Experiments (runs) first, then
+ * Pipelines (graphs, runs and schedules).
  */
 export class MlopsPanel extends ReactWidget {
   constructor(options: MlopsPanel.IOptions) {
@@ -19,6 +22,12 @@ export class MlopsPanel extends ReactWidget {
     this._onOpenRun = options.onOpenRun;
     this._onCompare = options.onCompare;
     this._trans = options.trans;
+    this._pipelines = new PipelinesAPI(options.settings);
+    this._pipelineActions = {
+      openRun: (id, name) => this._onOpenRun(runStub(id, name)),
+      openNotebook: options.onOpenNotebook,
+      openUrl: options.onOpenUrl
+    };
     this.id = 'jupyter-mlops-panel';
     this.addClass('jp-mlops-Panel');
     this.node.dataset.testid = 'mlops-panel';
@@ -41,6 +50,8 @@ export class MlopsPanel extends ReactWidget {
         model={this._model}
         onOpenRun={this._onOpenRun}
         onCompare={this._onCompare}
+        pipelines={this._pipelines}
+        pipelineActions={this._pipelineActions}
         trans={this._trans}
       />
     );
@@ -80,6 +91,8 @@ export class MlopsPanel extends ReactWidget {
   private _onCompare?: (runIds: string[]) => void;
   private _loaded = false;
   private _trans: TranslationBundle;
+  private _pipelines: PipelinesAPI;
+  private _pipelineActions: IPipelineActions;
 }
 
 export namespace MlopsPanel {
@@ -88,19 +101,56 @@ export namespace MlopsPanel {
     onOpenRun: (run: Mlops.IRunSummary) => void;
     /** Opens the Compare view on the ticked runs. */
     onCompare?: (runIds: string[]) => void;
+    /** Opens a notebook by its server path, reloaded from disk when already open. */
+    onOpenNotebook?: (path: string) => Promise<void>;
+    /** Opens a URL in a new browser tab (default: `window.open`). */
+    onOpenUrl?: (url: string) => void;
+    /** The server (default: the one the lab was loaded from). */
+    settings?: ServerConnection.ISettings;
     trans: TranslationBundle;
   }
+}
+
+/**
+ * A run known only by id and name (a pipeline step's run), for `onOpenRun`, which opens the
+ * run view by id.
+ */
+function runStub(id: string, name: string): Mlops.IRunSummary {
+  return {
+    id,
+    name,
+    experiment: '',
+    status: 'FINISHED',
+    start_time: 0,
+    end_time: null,
+    duration_ms: null,
+    user: '',
+    notebook_path: null,
+    cell_id: null,
+    params: {},
+    metrics: {},
+    tags: {}
+  };
 }
 
 function PanelBody(props: {
   model: RunsModel;
   onOpenRun: (run: Mlops.IRunSummary) => void;
   onCompare?: (runIds: string[]) => void;
+  pipelines: PipelinesAPI;
+  pipelineActions: IPipelineActions;
   trans: TranslationBundle;
 }): JSX.Element {
   const { trans } = props;
   const [tab, setTab] = useState<string>('experiments');
-  const tabs = [{ id: 'experiments', label: trans.__('Experiments') }];
+  const [pipelinesShown, setPipelinesShown] = useState(false);
+  if (tab === 'pipelines' && !pipelinesShown) {
+    setPipelinesShown(true);
+  }
+  const tabs = [
+    { id: 'experiments', label: trans.__('Experiments') },
+    { id: 'pipelines', label: trans.__('Pipelines') }
+  ];
   return (
     <div className="jp-mlops-Panel-body">
       <div className="jp-mlops-Panel-header">
@@ -129,6 +179,20 @@ function PanelBody(props: {
           onCompare={props.onCompare}
           trans={trans}
         />
+      )}
+      {/* Kept once shown, so the selected pipeline and run survive a visit to Experiments. */}
+      {(tab === 'pipelines' || pipelinesShown) && (
+        <div
+          className="jp-mlops-Panel-tab"
+          hidden={tab !== 'pipelines'}
+          role="tabpanel"
+        >
+          <PipelinesTab
+            api={props.pipelines}
+            actions={props.pipelineActions}
+            trans={trans}
+          />
+        </div>
       )}
     </div>
   );
