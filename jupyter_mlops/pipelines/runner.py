@@ -297,12 +297,16 @@ def run_pipeline(
             client.log_params(run_id, pipeline.params)
         pool_size = len(order) if executor == "dask" else max_workers
         pool = ThreadPoolExecutor(pool_size, thread_name_prefix="mlops-step")
-        submit = _executor(executor, scheduler_address, client)
+        submit, close = _executor(executor, scheduler_address, client)
         interrupted = True
         try:
-            with tqdm(total=len(order), desc=pipeline.name, unit="step", disable=None) as bar:
-                if not progress:
-                    bar.disable = True
+            # disable=None: a bar only on a terminal.
+            with tqdm(
+                total=len(order),
+                desc=pipeline.name,
+                unit="step",
+                disable=None if progress else True,
+            ) as bar:
 
                 def done(name: str) -> None:
                     bar.update(1)
@@ -316,6 +320,7 @@ def run_pipeline(
         finally:
             # On an interrupt, queued steps never start; running ones end their own runs.
             pool.shutdown(wait=not interrupted, cancel_futures=True)
+            close()
         skipped = [n for n in order if results[n].status is StepStatus.SKIPPED]
         if skipped:
             client.set_tags(run_id, {"mlops.skipped": ",".join(skipped)})
@@ -532,9 +537,12 @@ def _step_tags(pipeline: Pipeline, step: Step) -> dict[str, str]:
     }
 
 
-def _executor(kind: str, address: str | None, client: Client) -> Callable[[_StepJob], StepResult]:
+def _executor(
+    kind: str, address: str | None, client: Client
+) -> tuple[Callable[[_StepJob], StepResult], Callable[[], None]]:
+    """How a step job runs, and how to let go of the executor afterwards."""
     if kind == "local":
-        return functools.partial(_run_step, client=client)
+        return functools.partial(_run_step, client=client), lambda: None
     from distributed import Client as DaskClient
 
     dask = DaskClient(address, set_as_default=False)
@@ -544,7 +552,7 @@ def _executor(kind: str, address: str | None, client: Client) -> Callable[[_Step
         result: StepResult = dask.submit(_run_step, job, pure=False).result()
         return result
 
-    return submit
+    return submit, dask.close
 
 
 _worker_clients: dict[StoreLocation, Client] = {}

@@ -365,7 +365,9 @@ class Scheduler:
     def _fire(self, row: Mapping[str, Any], trigger: str, due: int | None) -> Firing:
         run_id = uuid.uuid4().hex
         self.launch(row, run_id, trigger)
-        self.client.store.update_schedule(row["id"], {"last_run_id": run_id})
+        self.client.store.update_schedule(
+            row["id"], {"last_run_id": run_id, "last_run_time": now_ms()}
+        )
         log.info("schedule %s started pipeline %s run %s", row["id"], row["pipeline"], run_id)
         return Firing(row["id"], run_id, trigger, due)
 
@@ -376,7 +378,7 @@ class Scheduler:
         times = _occurrences(row["cron"], row["timezone"], due, now)
         after = next_fire_time(row["cron"], row["timezone"], max(now, times[-1]))
         claimed = self.client.store.claim_schedule(
-            row["id"], "next_run_time", due, {"next_run_time": after, "last_run_time": now}
+            row["id"], "next_run_time", due, {"next_run_time": after}
         )
         if not claimed:
             return []  # another scheduler fired it
@@ -406,7 +408,6 @@ class Scheduler:
         relevant = [e for e in found if not self._own_event(e, row["pipeline"])]
         if not relevant:
             return []
-        store.update_schedule(row["id"], {"last_run_time": now})
         return [self._fire(row, f"event:{relevant[-1]['id']}", None)]
 
     def _own_event(self, event: Mapping[str, Any], pipeline: str) -> bool:
