@@ -397,35 +397,6 @@ def _parse_params(pairs: Sequence[str], params_json: str | None) -> dict[str, An
     return out
 
 
-def _step_rows(steps: Sequence[Any]) -> list[dict[str, Any]]:
-    rows = []
-    for st in steps:
-        get = st.get if isinstance(st, dict) else lambda k, st=st: getattr(st, k, None)
-        status = get("status")
-        status = getattr(status, "value", status)
-        duration = get("duration")
-        detail = ""
-        if get("error_name"):
-            cell = get("failed_cell")
-            where = f"cell {cell}: " if cell is not None else ""
-            detail = f"{where}{get('error_name')}: {get('error_value')}"
-        elif get("cached_from"):
-            detail = f"reused {str(get('cached_from'))[:8]}"
-        rows.append(
-            {
-                "step": get("name"),
-                "status": status,
-                "attempts": get("attempts"),
-                "duration": views.fmt_duration(round(duration * 1000))
-                if duration is not None
-                else "",
-                "run_id": (get("run_id") or "")[:8],
-                "detail": detail,
-            }
-        )
-    return rows
-
-
 @main.group()
 def pipelines() -> None:
     """Notebook pipelines: run, inspect, schedule."""
@@ -508,7 +479,7 @@ def pipelines_run(
         trigger=trigger,
         progress=not no_progress,
     )
-    emit(_step_rows(list(result.steps.values())), fmt)
+    emit(views.step_rows([s.to_dict() for s in result.steps.values()]), fmt)
     if fmt == "table":
         click.echo(
             f"pipeline run {result.run_id[:8]} {result.status.value} in {result.duration:.2f}s"
@@ -567,7 +538,7 @@ def pipelines_show(ctx: click.Context, run_id: str, fmt: str) -> None:
         f"{run['pipeline']} run {run['run_id'][:8]}: {run['status']} "
         f"({run['trigger']}, {views.fmt_time(run['start_time'])})"
     )
-    rows = _step_rows(run["steps"])
+    rows = views.step_rows(run["steps"])
     for row, st in zip(rows, run["steps"], strict=True):
         if st["progress"]:
             p = st["progress"]
@@ -676,9 +647,7 @@ def pipelines_disable(ctx: click.Context, schedule_id: str) -> None:
 @_errors
 def pipelines_unschedule(ctx: click.Context, schedule_id: str) -> None:
     """Delete a schedule."""
-    client = _client(ctx)
-    full = client.store.get_schedule(schedule_id)["id"]
-    client.store.delete_schedule(full)
+    full = _client(ctx).store.delete_schedule(schedule_id)
     click.echo(f"deleted schedule {full[:8]}")
 
 
@@ -704,7 +673,7 @@ def scheduler(ctx: click.Context, poll: float, once: bool) -> None:
             click.echo(f"started {firing.run_id[:8]} ({firing.trigger})")
         if not sched.leading:
             click.echo("another scheduler holds the lease; nothing fired")
-        sched.client.store.release_lease("scheduler", sched.holder)
+        sched.release()
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -160,16 +160,7 @@ def run_pipeline_demo(client: Any, path: str | None = None) -> None:
         started = time.perf_counter()
         result = run_pipeline(pipeline, client=client, force=force)
         elapsed = time.perf_counter() - started
-        rows = [
-            {
-                "step": step.name,
-                "status": step.status.value,
-                "duration": views.fmt_duration(round(step.duration * 1000)),
-                "run_id": (step.run_id or "")[:8],
-                "reused_run": (step.cached_from or "")[:8],
-            }
-            for step in result.steps.values()
-        ]
+        rows = views.step_rows([step.to_dict() for step in result.steps.values()])
         emit(rows, "table")
         print(f"total {elapsed:.2f}s (pipeline run {result.run_id[:8]}, {result.status.value})\n")
         if not result.ok:
@@ -194,13 +185,12 @@ def run_pipeline_demo(client: Any, path: str | None = None) -> None:
 
 def _run_tree(runs: list[Any]) -> list[tuple[int, Any]]:
     """Runs in tree order with their depth: pipeline run, its step runs, and under each
-    step the tracked cells of its kernel (their ``parent_run_id``, or the ``step_run`` tag
-    the demo notebooks set)."""
+    step the tracked cells of its kernel."""
     by_id = {run.id: run for run in runs}
     children: dict[str, list[Any]] = {}
     roots = []
     for run in runs:
-        parent = run.info.parent_run_id or run.tags.get("step_run")
+        parent = run.info.parent_run_id
         if parent in by_id:
             children.setdefault(parent, []).append(run)
         else:

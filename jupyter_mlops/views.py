@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .entities import DatasetVersion, Experiment, Run
+
+
+def relative_to_root(path: str | os.PathLike[str] | None, root: Path | None) -> str | None:
+    """``path`` as the lab names it: relative to the server's ``root``, '/'-separated (a
+    relative ``path`` starts at ``root``); None when it is elsewhere or unknown."""
+    if not path or root is None:
+        return None
+    full = Path(path)
+    full = full if full.is_absolute() else root / full
+    try:
+        return full.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None
 
 
 def fmt_time(ms: int | None) -> str:
@@ -119,4 +134,29 @@ def compare_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
             row[run.info.id[:8]] = value
         row["differs"] = len({repr(v) for v in values}) > 1
         rows.append(row)
+    return rows
+
+
+def step_rows(steps: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Steps (a StepResult as a dict, or a step of the API's pipeline run) as table rows."""
+    rows = []
+    for st in steps:
+        duration = st.get("duration")
+        detail = ""
+        if st.get("error_name"):
+            cell = st.get("failed_cell")
+            where = f"cell {cell}: " if cell is not None else ""
+            detail = f"{where}{st['error_name']}: {st.get('error_value')}"
+        elif st.get("cached_from"):
+            detail = f"reused {st['cached_from'][:8]}"
+        rows.append(
+            {
+                "step": st["name"],
+                "status": st["status"],
+                "attempts": st.get("attempts"),
+                "duration": fmt_duration(round(duration * 1000)) if duration is not None else "",
+                "run_id": (st.get("run_id") or "")[:8],
+                "detail": detail,
+            }
+        )
     return rows

@@ -17,34 +17,29 @@ from typing import Any
 from jupyter_mlops.client import Client
 from jupyter_mlops.entities import Run, RunStatus
 from jupyter_mlops.exceptions import InvalidInput, MlopsError
+from jupyter_mlops.views import relative_to_root
 
 from . import cache
 from .runner import (
+    FAILED_CELL_TAG,
     OUTPUT_PATH_TAG,
     PATH_TAG,
     PIPELINE_RUN_TAG,
+    PROGRESS_TAGS,
+    SKIPPED_TAG,
     STEPS_TAG,
     TRIGGER_TAG,
     StepStatus,
-    child_runs,
+    step_attempts,
+    step_status,
 )
 from .spec import Pipeline
 
-__all__ = ["discover_pipelines", "pipeline_run_dict", "pipeline_runs", "relative_to_root"]
+__all__ = ["discover_pipelines", "pipeline_run_dict", "pipeline_runs"]
 
 # Folders never searched for pipeline files.
 _SKIP_DIRS = {"node_modules", "__pycache__", "site-packages", "output"}
 _MAX_FILES = 200
-
-
-def relative_to_root(path: str | os.PathLike[str] | None, root: Path | None) -> str | None:
-    """``path`` as a server (API) path under ``root``, or None when it is elsewhere."""
-    if path is None or root is None:
-        return None
-    try:
-        return Path(path).resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return None
 
 
 def _candidate_files(root: Path, max_depth: int) -> Iterator[Path]:
@@ -143,14 +138,9 @@ def pipeline_run_dict(client: Client, run: Run, root: Path | None = None) -> dic
     if PIPELINE_RUN_TAG not in run.tags:
         raise InvalidInput(f"run {run.id[:8]} is not a pipeline run")
     order: list[str] = json.loads(run.tags.get(STEPS_TAG) or "[]")
-    skipped = set(filter(None, run.tags.get("mlops.skipped", "").split(",")))
-    by_step: dict[str, list[Run]] = {}
-    for child in child_runs(client, run.id):
-        name = child.tags.get("mlops.step")
-        if name:
-            by_step.setdefault(name, []).append(child)
-            if name not in order:
-                order.append(name)
+    skipped = set(filter(None, run.tags.get(SKIPPED_TAG, "").split(",")))
+    by_step = step_attempts(client, run.id)
+    order += [name for name in by_step if name not in order]
     running = run.info.status == RunStatus.RUNNING.value
     steps = [
         _step_dict(client, name, by_step.get(name, []), name in skipped, running, root)
@@ -208,28 +198,26 @@ def _step_dict(
     last = attempts[-1]
     info = last.info
     cached_from = last.tags.get(cache.CACHED_TAG)
-    status = info.status
-    if status == RunStatus.FINISHED.value and cached_from:
-        status = StepStatus.CACHED.value
+    status = step_status(last)
     state.update(
         status=status,
         run_id=last.id,
         attempts=0 if cached_from else len(attempts),
         duration=_seconds(attempts[0].info.start_time, info.end_time),
         cached_from=cached_from,
-        failed_cell=_int(last.tags.get("mlops.failed_cell")),
+        failed_cell=_int(last.tags.get(FAILED_CELL_TAG)),
         error_name=info.error_name,
         error_value=info.error_value,
+        traceback=info.traceback,
         notebook_api_path=relative_to_root(last.tags.get(OUTPUT_PATH_TAG), root),
     )
-    if status == RunStatus.RUNNING.value and "mlops.cell" in last.tags:
+    cell, cells, source = PROGRESS_TAGS
+    if status == RunStatus.RUNNING.value and cell in last.tags:
         state["progress"] = {
-            "cell": _int(last.tags.get("mlops.cell")),
-            "cells": _int(last.tags.get("mlops.cells")),
-            "source": last.tags.get("mlops.cell_source", ""),
+            "cell": _int(last.tags.get(cell)),
+            "cells": _int(last.tags.get(cells)),
+            "source": last.tags.get(source, ""),
         }
-    if status in (RunStatus.FAILED.value, RunStatus.KILLED.value):
-        state["traceback"] = client.store.get_run(last.id).info.traceback
     if status != RunStatus.RUNNING.value:
         wanted = f"notebooks/{name}.ipynb"
         state["has_artifact"] = any(a.path == wanted for a in client.store.list_artifacts(last.id))

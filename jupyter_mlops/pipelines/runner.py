@@ -37,6 +37,7 @@ created for them, and the pipeline run carries their names in the tag ``mlops.sk
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -55,7 +56,7 @@ from typing import Any
 
 from jupyter_mlops.client import Client
 from jupyter_mlops.config import ARTIFACTS_ENV, PARENT_RUN_ENV, STORE_ENV, StoreLocation
-from jupyter_mlops.entities import RunStatus
+from jupyter_mlops.entities import Run, RunStatus
 from jupyter_mlops.exceptions import ExecutionError, InvalidInput, NotFound
 
 from . import cache
@@ -84,6 +85,8 @@ STEP_TAG = "mlops.step"
 STEP_ID_TAG = "mlops.pipeline_step"  # "<pipeline>/<step>": the newest run of a step
 OUTPUT_PATH_TAG = "mlops.output_path"
 PROGRESS_TAGS = ("mlops.cell", "mlops.cells", "mlops.cell_source")
+FAILED_CELL_TAG = "mlops.failed_cell"
+SKIPPED_TAG = "mlops.skipped"  # the parent: steps not run because an upstream failed
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -135,6 +138,12 @@ class StepResult:
     @property
     def ok(self) -> bool:
         return self.status in (StepStatus.FINISHED, StepStatus.CACHED)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out.update(status=self.status.value, run_id=self.run_id)
+        out["output_path"] = str(self.output_path) if self.output_path else None
+        return out
 
 
 @dataclass
@@ -280,9 +289,10 @@ def run_pipeline(
         tags["mlops.from_step"] = from_step
     elif previous is not None:
         reuse = {
-            name: state["run_id"]
-            for name, state in step_states(client, previous).items()
-            if state["status"] in ("FINISHED", "CACHED") and name in order
+            name: attempts[-1].id
+            for name, attempts in step_attempts(client, previous.id).items()
+            if step_status(attempts[-1]) in (StepStatus.FINISHED, StepStatus.CACHED)
+            and name in order
         }
         tags["mlops.resumed_from"] = previous.id
     out_dir = Path(output_dir).resolve() if output_dir is not None else None
@@ -323,7 +333,7 @@ def run_pipeline(
             close()
         skipped = [n for n in order if results[n].status is StepStatus.SKIPPED]
         if skipped:
-            client.set_tags(run_id, {"mlops.skipped": ",".join(skipped)})
+            client.set_tags(run_id, {SKIPPED_TAG: ",".join(skipped)})
     except BaseException as exc:
         # Interrupted or broken runner: the pipeline run must not stay RUNNING.
         status = RunStatus.KILLED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
@@ -385,7 +395,8 @@ def _drive(
             pending.remove(name)
             parameters = _parameters(pipeline, step)
             if name in reuse:
-                finish(name, _record_cached(client, pipeline, step, run_id, reuse[name], None))
+                source = client.get_run(reuse[name])
+                finish(name, _record_cached(client, pipeline, step, run_id, source, None))
                 continue
             key = cache.step_key(pipeline, step, parameters, kernel_name, client, digests)
             hit = None if name in forced else _cache_hit(client, pipeline, step, key)
@@ -412,16 +423,17 @@ def _parameters(pipeline: Pipeline, step: Step) -> dict[str, Any]:
 # -- the cache and reuse -------------------------------------------------------------------
 
 
-def _cache_hit(client: Client, pipeline: Pipeline, step: Step, key: str) -> str | None:
+def _cache_hit(client: Client, pipeline: Pipeline, step: Step, key: str) -> Run | None:
     """The newest finished run with this key whose declared outputs are still as recorded."""
     hit = client.store.latest_run_with_tag(cache.CACHE_KEY_TAG, key)
     if hit is None:
         return None
-    recorded = json.loads(client.get_run(hit).tags.get(cache.OUTPUTS_TAG) or "{}")
+    run = client.get_run(hit)
+    recorded = json.loads(run.tags.get(cache.OUTPUTS_TAG) or "{}")
     current = cache.ref_fingerprints(pipeline, step.outputs, client)
     if any(recorded.get(ref) != fp for ref, fp in current.items()):
         return None  # an output was edited or deleted since: run again
-    return hit
+    return run
 
 
 def _record_cached(
@@ -429,11 +441,10 @@ def _record_cached(
     pipeline: Pipeline,
     step: Step,
     pipeline_run: str,
-    source: str,
+    src: Run,
     key: str | None,
 ) -> StepResult:
     """A FINISHED step run of this pipeline run that points to the run it reuses."""
-    src = client.get_run(source)
     origin = src.tags.get(cache.CACHED_TAG) or src.id
     outputs = json.loads(src.tags.get(cache.OUTPUTS_TAG) or "{}")
     tags = {
@@ -481,7 +492,7 @@ def _newest_step_runs(client: Client, pipeline: Pipeline, names: list[str]) -> d
     return out
 
 
-def _previous_run(client: Client, pipeline: Pipeline, resume: bool | str) -> Any:
+def _previous_run(client: Client, pipeline: Pipeline, resume: bool | str) -> Run:
     if isinstance(resume, str):
         run = client.get_run(resume)
         if run.tags.get(PIPELINE_RUN_TAG) != pipeline.name:
@@ -491,15 +502,22 @@ def _previous_run(client: Client, pipeline: Pipeline, resume: bool | str) -> Any
         if rid is None:
             raise NotFound(f"pipeline {pipeline.name!r} has no run to resume")
         run = client.get_run(rid)
+    check_resumable(run)
+    return run
+
+
+def check_resumable(run: Run) -> None:
+    """Raise InvalidInput unless ``run`` is a pipeline run that failed or was killed."""
+    if PIPELINE_RUN_TAG not in run.tags:
+        raise InvalidInput(f"run {run.id[:8]} is not a pipeline run")
     if run.info.status in (RunStatus.RUNNING.value, RunStatus.FINISHED.value):
         raise InvalidInput(
             f"pipeline run {run.id[:8]} is {run.info.status}: only a failed or killed run "
             "can be resumed"
         )
-    return run
 
 
-def child_runs(client: Client, parent: str) -> list[Any]:
+def child_runs(client: Client, parent: str) -> list[Run]:
     """The children of a run, oldest first: a pipeline run's step runs, a step run's
     tracked cells."""
     return client.search_runs(
@@ -507,23 +525,21 @@ def child_runs(client: Client, parent: str) -> list[Any]:
     )
 
 
-def step_states(client: Client, pipeline_run: Any) -> dict[str, dict[str, Any]]:
-    """Each step's state in a pipeline run, from its step runs (the last attempt wins)."""
-    out: dict[str, dict[str, Any]] = {}
-    skipped = set(filter(None, pipeline_run.tags.get("mlops.skipped", "").split(",")))
-    for run in child_runs(client, pipeline_run.id):
+def step_attempts(client: Client, pipeline_run: str) -> dict[str, list[Run]]:
+    """A pipeline run's step runs by step, attempts oldest first (the last one counts)."""
+    out: dict[str, list[Run]] = {}
+    for run in child_runs(client, pipeline_run):
         name = run.tags.get(STEP_TAG)
-        if not name:
-            continue
-        state = out.setdefault(name, {"attempts": 0, "first_start": run.info.start_time})
-        status = run.info.status
-        if status == RunStatus.FINISHED.value and run.tags.get(cache.CACHED_TAG):
-            status = StepStatus.CACHED.value
-        state.update(run_id=run.id, status=status, run=run)
-        state["attempts"] += 0 if run.tags.get(cache.CACHED_TAG) else 1
-    for name in skipped:
-        out.setdefault(name, {"attempts": 0, "status": StepStatus.SKIPPED.value, "run_id": None})
+        if name:
+            out.setdefault(name, []).append(run)
     return out
+
+
+def step_status(run: Run) -> str:
+    """A step run's status, CACHED for a finished run that reused another's outputs."""
+    if run.info.status == RunStatus.FINISHED.value and run.tags.get(cache.CACHED_TAG):
+        return StepStatus.CACHED.value
+    return run.info.status
 
 
 # -- one step ------------------------------------------------------------------------------
@@ -591,15 +607,15 @@ def _run_step(job: _StepJob, client: Client | None = None) -> StepResult:
         )
         result.run_ids.append(run_id)
         result.attempts = attempt
-        failure = _attempt(job, step, notebook, client, run_id)
-        if failure is None:
+        outcome = _attempt(job, step, notebook, client, run_id)
+        if not isinstance(outcome, _Failure):
             result.status = StepStatus.FINISHED
             result.error_name = result.error_value = result.traceback = None
             result.failed_cell = None
-            result.outputs = json.loads(client.get_run(run_id).tags[cache.OUTPUTS_TAG])
+            result.outputs = outcome
             break
-        result.error_name, result.error_value = failure.ename, failure.evalue
-        result.traceback, result.failed_cell = failure.traceback, failure.cell_index
+        result.error_name, result.error_value = outcome.ename, outcome.evalue
+        result.traceback, result.failed_cell = outcome.traceback, outcome.cell_index
     result.duration = time.perf_counter() - started
     if job.out_dir is not None:
         result.output_path = job.out_dir / f"{step.name}.ipynb"
@@ -608,8 +624,9 @@ def _run_step(job: _StepJob, client: Client | None = None) -> StepResult:
 
 def _attempt(
     job: _StepJob, step: Step, notebook: Path, client: Client, run_id: str
-) -> _Failure | None:
-    """Execute the notebook once as run ``run_id``; ends the run; None when it succeeded."""
+) -> _Failure | dict[str, str]:
+    """Execute the notebook once as run ``run_id`` and end the run; the failure, or the
+    fingerprints of what the step produced."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -678,10 +695,10 @@ def _attempt(
         )
         client.set_tags(run_id, {cache.OUTPUTS_TAG: json.dumps(outputs, sort_keys=True)})
         client.end_run(run_id, RunStatus.FINISHED)
-        return None
+        return outputs
     tags: dict[str, Any] = {}
     if failure.cell_index is not None:
-        tags["mlops.failed_cell"] = failure.cell_index
+        tags[FAILED_CELL_TAG] = failure.cell_index
     if tags:
         client.set_tags(run_id, tags)
     client.end_run(

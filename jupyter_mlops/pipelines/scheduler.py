@@ -51,6 +51,7 @@ from jupyter_mlops.exceptions import InvalidInput
 from jupyter_mlops.store.sql.lineage import DATASET_VERSION_EVENT
 from jupyter_mlops.tracking import capture
 
+from .runner import PIPELINE_TAG
 from .spec import Pipeline
 
 __all__ = [
@@ -357,7 +358,7 @@ class Scheduler:
                 if row["kind"] == "cron":
                     fired += self._cron(row, now)
                 else:
-                    fired += self._events(row, now)
+                    fired += self._events(row)
             except Exception:  # one broken schedule must not stop the others
                 log.exception("schedule %s failed to fire", row["id"])
         return fired
@@ -394,7 +395,7 @@ class Scheduler:
                 )
         return [self._fire(row, f"schedule:{row['id']}", t) for t in chosen]
 
-    def _events(self, row: Mapping[str, Any], now: int) -> list[Firing]:
+    def _events(self, row: Mapping[str, Any]) -> list[Firing]:
         store = self.client.store
         cursor = row["event_cursor"]
         found = store.events_after(cursor, row["event_type"], row["event_key"])
@@ -420,7 +421,7 @@ class Scheduler:
                 run = self.client.store.get_run(run_id)
             except Exception:
                 return False
-            if run.tags.get("mlops.pipeline") == pipeline:
+            if run.tags.get(PIPELINE_TAG) == pipeline:
                 return True
             run_id = run.info.parent_run_id
         return False
@@ -437,7 +438,12 @@ class Scheduler:
                     log.exception("scheduler tick failed")
                 stop.wait(max(0.0, self.poll - (time.monotonic() - started)))
         finally:
-            try:
-                self.client.store.release_lease(LEASE_NAME, self.holder)
-            except Exception:
-                log.warning("could not release the scheduler lease", exc_info=True)
+            self.release()
+
+    def release(self) -> None:
+        """Give the lease up, so another scheduler leads at once instead of after its TTL."""
+        try:
+            self.client.store.release_lease(LEASE_NAME, self.holder)
+        except Exception:
+            log.warning("could not release the scheduler lease", exc_info=True)
+        self.leading = False

@@ -52,18 +52,10 @@ class MlopsHandler(APIHandler):
             out += [v.strip() for v in value.split(",") if v.strip()]
         return out
 
-    def notebook_api_path(self, notebook_path: str | None) -> str | None:
-        """The path the lab opens a notebook by (relative to the server root, '/'-separated),
-        or None when the notebook is outside the root (or was never known)."""
-        if not notebook_path:
-            return None
-        root = Path(self.settings.get("server_root_dir") or ".").expanduser().resolve()
-        path = Path(notebook_path)
-        path = path if path.is_absolute() else root / path
-        try:
-            return path.resolve().relative_to(root).as_posix()
-        except ValueError:
-            return None
+    @property
+    def root(self) -> Path:
+        """The server's root folder: API paths are relative to it."""
+        return Path(self.settings.get("server_root_dir") or ".").expanduser().resolve()
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -139,7 +131,9 @@ class RunHandler(MlopsHandler):
     @web.authenticated
     def get(self, run_id: str) -> None:
         run = self.client.get_run(run_id).to_dict()
-        run["info"]["notebook_api_path"] = self.notebook_api_path(run["info"]["notebook_path"])
+        run["info"]["notebook_api_path"] = views.relative_to_root(
+            run["info"]["notebook_path"], self.root
+        )
         self.reply(run)
 
 

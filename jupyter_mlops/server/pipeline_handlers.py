@@ -16,15 +16,13 @@ from tornado import web
 
 from ..exceptions import InvalidInput, NotFound
 from ..pipelines import Pipeline, history
+from ..pipelines.runner import PATH_TAG, check_resumable
 from ..pipelines.scheduler import add_schedule, launch_pipeline, schedule_dict, set_schedule_enabled
+from ..views import relative_to_root
 from .handlers import MlopsHandler
 
 
 class PipelineHandler(MlopsHandler):
-    @property
-    def root(self) -> Path:
-        return Path(self.settings.get("server_root_dir") or ".").expanduser().resolve()
-
     def pipeline_file(self, api_path: Any) -> Path:
         """The file behind an API path, which must stay inside the root and exist."""
         if not isinstance(api_path, str) or not api_path.strip():
@@ -57,7 +55,7 @@ class PipelineHandler(MlopsHandler):
 
     def schedule_reply(self, row: dict[str, Any]) -> dict[str, Any]:
         row = dict(row)
-        row["path"] = history.relative_to_root(row["path"], self.root) or row["path"]
+        row["path"] = relative_to_root(row["path"], self.root) or row["path"]
         return row
 
 
@@ -108,13 +106,8 @@ class PipelineResumeHandler(PipelineHandler):
     @web.authenticated
     def post(self, run_id: str) -> None:
         run = self.client.get_run(run_id)
-        state = history.pipeline_run_dict(self.client, run, self.root)
-        if state["status"] not in ("FAILED", "KILLED"):
-            raise InvalidInput(
-                f"pipeline run {run.id[:8]} is {state['status']}: only a failed or killed run "
-                "can be resumed"
-            )
-        path = run.tags.get("mlops.pipeline_path")
+        check_resumable(run)
+        path = run.tags.get(PATH_TAG)
         if not path or not Path(path).is_file():
             raise NotFound(f"the pipeline file of run {run.id[:8]} is gone ({path})")
         new = launch_pipeline(self.client, path, params=None, resume=run.id)
@@ -164,8 +157,7 @@ class ScheduleHandler(PipelineHandler):
 
     @web.authenticated
     def delete(self, schedule_id: str) -> None:
-        full = self.client.store.get_schedule(schedule_id)["id"]
-        self.client.store.delete_schedule(full)
+        self.client.store.delete_schedule(schedule_id)
         self.set_status(204)
         self.finish()
 

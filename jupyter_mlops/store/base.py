@@ -203,8 +203,8 @@ class Store(abc.ABC):
         """Change a schedule's columns; returns it."""
 
     @abc.abstractmethod
-    def delete_schedule(self, schedule_id: str) -> None:
-        """Remove a schedule."""
+    def delete_schedule(self, schedule_id: str) -> str:
+        """Remove a schedule (by id or unique prefix); returns its full id."""
 
     @abc.abstractmethod
     def claim_schedule(

@@ -95,9 +95,10 @@ class SchedulingMixin:
         self._write(lambda conn: conn.execute(stmt))
         return self.get_schedule(full)
 
-    def delete_schedule(self, schedule_id: str) -> None:
-        full = self.get_schedule(schedule_id)["id"]
+    def delete_schedule(self, schedule_id: str) -> str:
+        full: str = self.get_schedule(schedule_id)["id"]
         self._write(lambda conn: conn.execute(sa.delete(schedules).where(schedules.c.id == full)))
+        return full
 
     def claim_schedule(
         self, schedule_id: str, column: str, seen: Any, values: Mapping[str, Any]
