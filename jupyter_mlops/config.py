@@ -36,6 +36,12 @@ class StoreLocation:
         return None
 
 
+def store_env(location: StoreLocation) -> dict[str, str]:
+    """The environment variables that point a child process (a kernel, a pipeline run, a
+    worker) at ``location``: it sees the same store as its parent, whatever its cwd."""
+    return {STORE_ENV: location.db_url, ARTIFACTS_ENV: location.artifact_root}
+
+
 def _home_location(home: Path, source: str) -> StoreLocation:
     home = home.expanduser().resolve()
     # A store named explicitly keeps its artifacts beside it; JUPYTER_MLOPS_ARTIFACTS applies
@@ -58,12 +64,16 @@ def default_data_dir() -> Path:
     return Path(jupyter_data_dir()) / "mlops"
 
 
-def resolve_location(target: str | os.PathLike[str] | None = None) -> StoreLocation:
+def resolve_location(
+    target: str | os.PathLike[str] | None = None, *, cwd: str | os.PathLike[str] | None = None
+) -> StoreLocation:
     """Resolve a store location.
 
     Args:
         target: a database URL (``sqlite:///…``, ``postgresql://…``), a folder to use as
             the store home, or None to follow the environment rules.
+        cwd: where the ``.mlops/`` search starts (default: the working directory); a server
+            passes its root folder, without changing its own working directory.
     """
     if target is not None:
         text = os.fspath(target)
@@ -79,7 +89,7 @@ def resolve_location(target: str | os.PathLike[str] | None = None) -> StoreLocat
     home = os.environ.get(HOME_ENV)
     if home:
         return _home_location(Path(home), HOME_ENV)
-    local = _find_local_dir(Path.cwd())
+    local = _find_local_dir(Path(cwd).expanduser().resolve() if cwd is not None else Path.cwd())
     if local is not None:
         return _home_location(local, f"{local}")
     return _home_location(default_data_dir(), "jupyter data dir")

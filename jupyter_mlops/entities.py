@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
+
+# Ids of runs, schedules, dataset versions and logged models: 32 lowercase hex digits (a uuid4).
+ID_RE = re.compile(r"[0-9a-f]{32}")
+# An id or a unique prefix of one, as URL routes and the CLI accept it.
+ID_PREFIX_PATTERN = r"[0-9a-fA-F]{1,32}"
+
+# Event types (DESIGN.md, "Events"): written in the same transaction as the change they record.
+DATASET_VERSION_EVENT = "dataset.version"
+MODEL_VERSION_EVENT = "model.version"
+MODEL_ALIAS_EVENT = "model.alias"
+MONITOR_ALERT_EVENT = "monitor.alert"
+PIPELINE_FINISHED_EVENT = "pipeline.finished"
+
+
+def is_id(text: object) -> bool:
+    """Whether ``text`` is a whole id (not a prefix)."""
+    return isinstance(text, str) and ID_RE.fullmatch(text) is not None
 
 
 class RunStatus(str, Enum):
@@ -138,3 +156,67 @@ class Run(_Entity):
         out = super().to_dict()
         out["info"]["duration_ms"] = self.info.duration_ms
         return out
+
+
+@dataclass
+class Event(_Entity):
+    """A state change other features may react to: ``type`` (e.g. ``dataset.version``), the
+    ``key`` it concerns (a dataset's name) and details in ``payload``."""
+
+    id: int
+    type: str
+    key: str
+    payload: dict[str, Any]
+    created_at: int
+
+
+@dataclass
+class Schedule(_Entity):
+    """When a pipeline runs by itself: on a cron expression, or on events of a type and key.
+
+    ``params`` are the pipeline's parameters; ``options`` the other run options (executor,
+    workers...), as the pipelines package declares them.
+    """
+
+    id: str
+    pipeline_path: str
+    pipeline: str
+    kind: str  # cron | event
+    cron: str | None
+    timezone: str | None
+    event_type: str | None
+    event_key: str | None
+    params: dict[str, Any]
+    options: dict[str, Any]
+    enabled: bool
+    missed: str  # skip | once | all
+    next_run_time: int | None
+    event_cursor: int
+    last_run_time: int | None
+    last_run_id: str | None
+    created_at: int
+    created_by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The schedule as the REST API and the CLI show it."""
+        event = {"type": self.event_type, "key": self.event_key} if self.kind == "event" else None
+        return jsonable(
+            {
+                "id": self.id,
+                "path": self.pipeline_path,
+                "pipeline": self.pipeline,
+                "kind": self.kind,
+                "cron": self.cron,
+                "timezone": self.timezone,
+                "event": event,
+                "params": self.params,
+                "options": self.options,
+                "enabled": self.enabled,
+                "missed": self.missed,
+                "next_run_time": self.next_run_time if self.enabled else None,
+                "last_run_time": self.last_run_time,
+                "last_run_id": self.last_run_id,
+                "created_at": self.created_at,
+                "created_by": self.created_by,
+            }
+        )

@@ -8,19 +8,30 @@ from __future__ import annotations
 
 
 class MlopsError(Exception):
-    """Base class: ``message`` says what went wrong and how to fix it."""
+    """Base class: ``message`` says what went wrong and how to fix it.
+
+    ``public`` is what an HTTP client is told of a server-side failure (a 5xx): by default
+    only its kind, as its message may name files of the server; a 4xx tells the message.
+    """
 
     code = "MLOPS_ERROR"
     http_status = 500
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(self, message: str, code: str | None = None, *, public: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        if public is not None:
+            self.public = public
+        elif self.http_status < 500:
+            self.public = message
+        else:
+            self.public = f"{type(self).__name__}: the server could not do this; see its log."
 
     def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+        """What an HTTP client is told: the code and the public message."""
+        return {"code": self.code, "message": self.public}
 
 
 class NotFound(MlopsError):
@@ -60,7 +71,7 @@ class ExecutionError(MlopsError):
         evalue: str = "",
         traceback: str = "",
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, public=f"{ename or 'a cell'} failed: {evalue}"[:1000])
         self.cell_index = cell_index
         self.ename = ename
         self.evalue = evalue
@@ -69,3 +80,17 @@ class ExecutionError(MlopsError):
 
 class MlopsWarning(UserWarning):
     """Something was recorded differently from how it was given (e.g. a param stored as repr)."""
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """User input as an error message shows it: its repr, cut to ``limit`` characters, so a
+    message (and the log line and HTTP body made of it) never echoes megabytes of input."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… ({len(text):,} characters)"
+
+
+def shown_path(path: object, limit: int = 120) -> str:
+    """A file path as an error message shows it (quoted, cut like :func:`shown`)."""
+    return shown(str(path), limit)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import html
 import json
 import re
 import shlex
@@ -21,12 +20,12 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, Int, Unicode
 from traitlets.config import Configurable
 
-from . import tracking
+from . import capture, tracking, views
 from .entities import RunStatus
 from .exceptions import MlopsError
 from .models import is_fitted_estimator
 from .models.serialize import scalar_params
-from .tracking import capture, fluent
+from .tracking import fluent
 from .tracking.cell import CellAnalysis, analyze
 from .tracking.snapshot import data_roles, file_roles, fingerprint_files, fingerprint_names
 
@@ -303,8 +302,8 @@ class TrackMagics(Magics, Configurable):
         payload.pop("environment", None)
         display(
             {
-                "text/plain": _summary_text(run, duration, notes),
-                "text/html": _summary_html(run, duration, notes),
+                "text/plain": views.run_summary_text(run, duration, notes),
+                "text/html": views.run_summary_html(run, duration, notes),
                 RUN_MIME: json.loads(json.dumps(payload, default=str)),
             },
             raw=True,
@@ -327,8 +326,8 @@ class TrackMagics(Magics, Configurable):
 
 
 def _stale_input(seen: Any) -> Any:
-    from .data.fingerprint import nbytes_of
-    from .store.base import NewDataset
+    from .client import NewDataset
+    from .data import nbytes_of
 
     return NewDataset(
         name=seen.name,
@@ -359,92 +358,6 @@ def _default_name(cell: str, notebook: str | None, count: int | None) -> str:
             break
     where = Path(notebook).stem if notebook else "cell"
     return f"{where} [{count}]" if count is not None else where
-
-
-def _shape(d: Any) -> str:
-    return "×".join(map(str, d.shape or [])) or d.kind
-
-
-def _dataset_label(d: Any) -> str:
-    return f"{d.name} [{_shape(d)}] {_short(d.fingerprint)} v{d.version}"
-
-
-def _short(fp: str) -> str:
-    return fp.split(":", 1)[-1][:12]
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-def _summary_text(run: Any, duration: float, notes: list[str]) -> str:
-    info = run.info
-    lines = [f"run {info.id[:8]} · {info.status} · {duration:.3f}s · {info.experiment_name}"]
-    if run.params:
-        lines.append("params:  " + ", ".join(f"{k}={_fmt(v)}" for k, v in run.params.items()))
-    if run.metrics:
-        lines.append("metrics: " + ", ".join(f"{k}={_fmt(v)}" for k, v in run.metrics.items()))
-    for role, items in (("inputs", run.inputs), ("outputs", run.outputs)):
-        if items:
-            lines.append(f"{role}: " + ", ".join(_dataset_label(d) for d in items))
-    for m in run.models:
-        lines.append(f" model:  {m.name} ({m.model_class.rsplit('.', 1)[-1]}) {m.id[:8]}")
-    if info.error_name:
-        lines.append(f" error:  {info.error_name}: {info.error_value}")
-    lines += [f"  note:  {n}" for n in notes]
-    return "\n".join(lines)
-
-
-def _summary_html(run: Any, duration: float, notes: list[str]) -> str:
-    e = html.escape
-    info = run.info
-    color = {"FINISHED": "#2e7d32", "FAILED": "#c62828", "KILLED": "#6d4c41"}.get(
-        info.status, "#1565c0"
-    )
-
-    def row(label: str, body: str) -> str:
-        return (
-            f"<tr><th style='text-align:left;padding-right:1em;vertical-align:top'>{e(label)}</th>"
-            f"<td style='text-align:left'>{body}</td></tr>"
-        )
-
-    rows = [
-        row(
-            "run",
-            f"<code>{e(info.id[:8])}</code> <b style='color:{color}'>{e(info.status)}</b> "
-            f"· {duration:.3f}s · {e(info.experiment_name)} / {e(info.name)}",
-        )
-    ]
-    if run.params:
-        rows.append(row("params", ", ".join(f"{e(k)}={e(_fmt(v))}" for k, v in run.params.items())))
-    if run.metrics:
-        rows.append(
-            row("metrics", ", ".join(f"<b>{e(k)}</b>={e(_fmt(v))}" for k, v in run.metrics.items()))
-        )
-    for role, items in (("inputs", run.inputs), ("outputs", run.outputs)):
-        if items:
-            rows.append(
-                row(
-                    role,
-                    "<br>".join(
-                        f"{e(d.name)} [{e(_shape(d))}] <code title='{e(d.fingerprint)}'>"
-                        f"{e(_short(d.fingerprint))}</code> v{d.version}"
-                        for d in items
-                    ),
-                )
-            )
-    for m in run.models:
-        rows.append(row("model", f"{e(m.name)} ({e(m.model_class)}) <code>{e(m.id[:8])}</code>"))
-    if info.error_name:
-        rows.append(row("error", f"{e(info.error_name)}: {e(str(info.error_value))}"))
-    rows += [row("note", e(n)) for n in notes]
-    return (
-        "<div class='jp-mlops-run-summary'><table style='font-size:12px;border-collapse:collapse'>"
-        + "".join(rows)
-        + "</table></div>"
-    )
 
 
 _registered: dict[int, tuple[TrackMagics, Callable[..., None], Callable[..., None]]] = {}

@@ -43,16 +43,6 @@ def _parser() -> _Parser:
     return parser
 
 
-def _frame(rows: list[dict[str, Any]], index: str | None = None) -> Any:
-    import pandas as pd
-
-    frame = pd.DataFrame(rows)
-    if index and not frame.empty:
-        frame = frame.set_index(index)
-    # A run without a param or metric shows an empty cell, not NaN or None.
-    return frame.astype(object).where(frame.notna(), "")
-
-
 def dispatch(client: Client, argv: list[str]) -> Any:
     if not argv:
         raise UsageError(f"Usage:\n{USAGE}")
@@ -70,15 +60,7 @@ def dispatch(client: Client, argv: list[str]) -> Any:
             limit=args.limit,
         )
     if args.command == "show":
-        run = client.get_run(args.run)
-        rows = [{"field": k, "value": v} for k, v in views.run_rows([run])[0].items()]
-        rows += [{"field": "source", "value": run.info.source}]
-        rows += [
-            {"field": f"{d.role}.{d.name}", "value": f"v{d.version} {d.fingerprint}"}
-            for d in [*run.inputs, *run.outputs]
-        ]
-        rows += [{"field": f"model.{m.name}", "value": m.model_class} for m in run.models]
-        return _frame(rows, "field")
+        return views.frame(views.run_fields(client.get_run(args.run)), "field")
     if args.command == "compare":
         if len(args.runs) < 2:
             raise UsageError("compare needs at least two runs.")
@@ -88,12 +70,12 @@ def dispatch(client: Client, argv: list[str]) -> Any:
         # params table. An unknown run raises here, a UsageError from the magic.
         return CompareView(client, args.runs)
     if args.command == "experiments":
-        return _frame(views.experiment_rows(client.list_experiments()), "id")
+        return views.frame(views.experiment_rows(client.list_experiments()), "id")
     if args.command == "data":
-        return _frame(views.dataset_rows(client.list_datasets(args.name)), "id")
+        return views.frame(views.dataset_rows(client.list_datasets(args.name)), "id")
     if args.command == "store":
         loc = client.location
-        return _frame(
+        return views.frame(
             [
                 {"setting": "database", "value": loc.db_url},
                 {"setting": "artifacts", "value": loc.artifact_root},

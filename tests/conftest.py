@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,22 +17,21 @@ from IPython.testing import globalipapp
 import jupyter_mlops as mlops
 from jupyter_mlops.client import Client
 from jupyter_mlops.config import ARTIFACTS_ENV, HOME_ENV, STORE_ENV
+from jupyter_mlops.diskcache import CACHE_DIR_ENV
 from jupyter_mlops.tracking import fluent
 
 
-def _reset_fluent() -> None:
-    """Forget the fluent API's active runs and shared clients, stopping their writers."""
-    with fluent._lock:
-        fluent._stack.clear()
-    with Client._shared_lock:
-        shared = list(Client._shared.values())
-        Client._shared.clear()
-    for old in shared:
-        with contextlib.suppress(Exception):
-            old.writer.close()
-        with contextlib.suppress(Exception):
-            old.store.close()
-    fluent._client_target = None
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The disk caches (jupyter_mlops.diskcache) of this test session, not the user's; kernels
+    and processes the tests start inherit it."""
+    previous = os.environ.get(CACHE_DIR_ENV)
+    os.environ[CACHE_DIR_ENV] = str(tmp_path_factory.mktemp("mlops-cache"))
+    yield
+    if previous is None:
+        os.environ.pop(CACHE_DIR_ENV, None)
+    else:
+        os.environ[CACHE_DIR_ENV] = previous
 
 
 @pytest.fixture
@@ -39,10 +41,10 @@ def store_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     monkeypatch.delenv(STORE_ENV, raising=False)
     monkeypatch.delenv(ARTIFACTS_ENV, raising=False)
     monkeypatch.setenv(HOME_ENV, str(folder))
-    _reset_fluent()
+    fluent.reset()
     fluent.set_store(folder)
     yield folder
-    _reset_fluent()
+    fluent.reset()
 
 
 @pytest.fixture
@@ -51,29 +53,28 @@ def client(store_dir: Path) -> Iterator[Client]:
     c = Client(store_dir)
     yield c
     with contextlib.suppress(Exception):
-        c.writer.close()
-    with contextlib.suppress(Exception):
-        c.store.close()
+        c.close()
 
 
 # A real IPython shell with the extension loaded, on a fresh store (magics and widget views).
 @pytest.fixture
-def store(tmp_path, monkeypatch):
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
     home = tmp_path / "store"
     monkeypatch.setenv("JUPYTER_MLOPS_HOME", str(home))
     monkeypatch.chdir(tmp_path)
-    Client._shared.clear()
+    fluent.reset()
     client = fluent.set_store(home)
     yield client
     fluent.end_run()
-    Client._shared.clear()
-    fluent.set_store(None)
+    fluent.reset()
 
 
 @pytest.fixture
-def ip(store):
+def ip(store: Client) -> Iterator[Any]:
     # The first call creates the test shell; later calls return None, so keep it.
     shell = globalipapp.start_ipython() or globalipapp.get_ipython()
+    # %config changes the shell's config, which outlives this test: restore it after.
+    saved = copy.deepcopy(shell.config)
     shell.run_line_magic("load_ext", "jupyter_mlops")
     shell.user_ns.update({"pd": pd, "np": np, "mlops": mlops})
     yield shell
@@ -81,3 +82,5 @@ def ip(store):
     for name in list(shell.user_ns):
         if not name.startswith("_") and name not in ("In", "Out", "exit", "quit", "get_ipython"):
             shell.user_ns.pop(name, None)
+    shell.config.clear()
+    shell.config.update(saved)

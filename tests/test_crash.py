@@ -17,10 +17,10 @@ from typing import TypeVar
 
 import pytest
 
+from jupyter_mlops import capture
 from jupyter_mlops.client import STALE_AFTER_S, Client, now_ms
 from jupyter_mlops.config import HOME_ENV, STORE_ENV
 from jupyter_mlops.entities import Run
-from jupyter_mlops.tracking import capture
 
 T = TypeVar("T")
 POLL_TIMEOUT_S = 20.0

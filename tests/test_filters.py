@@ -14,20 +14,9 @@ from hypothesis import strategies as st
 from sqlalchemy.dialects import postgresql
 
 from jupyter_mlops.exceptions import InvalidInput
+from jupyter_mlops.query import FILTER_HELP, And, Comparison, Field, Not, Or, Value, parse_filter
 from jupyter_mlops.store.sql import schema
-from jupyter_mlops.store.sql.filters import (
-    FILTER_HELP,
-    And,
-    Comparison,
-    Field,
-    Not,
-    Or,
-    Value,
-    apply_order_by,
-    compile_filter,
-    compile_order_by,
-    parse_filter,
-)
+from jupyter_mlops.store.sql.filters import apply_order_by, compile_filter, compile_order_by
 
 NAN, INF = float("nan"), float("inf")
 ALL = {"r1", "r2", "r3", "r4", "r5"}

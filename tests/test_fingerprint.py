@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from jupyter_mlops.data import fingerprint
 
 # The package re-exports the function under the module's name; reach the module itself.
-fp_module = importlib.import_module("jupyter_mlops.data.fingerprint")
+fp_module = importlib.import_module("jupyter_mlops.data.frames")
 # Files and folders, with their caches, live in their own module: patch them there.
 files_module = importlib.import_module("jupyter_mlops.data.files")
 file_fingerprint = fp_module.file_fingerprint
@@ -553,7 +553,7 @@ CACHE_SCRIPT = textwrap.dedent(
     """
     import importlib, sys
     sys.path.insert(0, sys.argv[1])
-    fp = importlib.import_module("jupyter_mlops.data.fingerprint")
+    fp = importlib.import_module("jupyter_mlops.data.frames")
     fp.set_file_cache_path(sys.argv[2])
     if sys.argv[4] == "forbid-read":
         def refuse(path):
@@ -639,7 +639,7 @@ CONCURRENT_SCRIPT = textwrap.dedent(
     """
     import importlib, sys
     sys.path.insert(0, sys.argv[1])
-    fp = importlib.import_module("jupyter_mlops.data.fingerprint")
+    fp = importlib.import_module("jupyter_mlops.data.frames")
     fp.set_file_cache_path(sys.argv[2])
     print(" ".join(fp.fingerprint(path) for path in sys.argv[3:]))
     """

@@ -14,7 +14,7 @@ from IPython.core.error import UsageError
 import jupyter_mlops as mlops
 from jupyter_mlops.client import Client
 from jupyter_mlops.magics import RUN_MIME
-from jupyter_mlops.notebook_runner import execute_notebook
+from jupyter_mlops.pipelines.notebook import execute_notebook
 
 
 def only_run(client: Client, **kw):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_mlops.cli.demo import run_pipeline_demo
 from jupyter_mlops.client import Client
-from jupyter_mlops.notebook_runner import run_pipeline_demo
 from jupyter_mlops.pipelines import Pipeline
 
 DEMO = Path(__file__).resolve().parents[1] / "notebooks" / "pipeline"

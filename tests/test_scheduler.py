@@ -18,14 +18,11 @@ import pytest
 from notebook_helpers import write_notebook
 
 from jupyter_mlops.client import Client
+from jupyter_mlops.client.schedules import next_fire_time
+from jupyter_mlops.entities import Schedule
 from jupyter_mlops.exceptions import InvalidInput, NotFound
-from jupyter_mlops.pipelines.scheduler import (
-    LEASE_NAME,
-    Scheduler,
-    add_schedule,
-    next_fire_time,
-    set_schedule_enabled,
-)
+from jupyter_mlops.pipelines import RunOptions
+from jupyter_mlops.pipelines.scheduler import LEASE_NAME, Scheduler, schedule_pipeline
 
 MINUTE = 60_000
 
@@ -42,6 +39,12 @@ def write_pipeline(folder: Path, name: str = "nightly") -> Path:
     return path
 
 
+def add_schedule(
+    client: Client, path: Path, params: dict[str, Any] | None = None, **kwargs: Any
+) -> Schedule:
+    return schedule_pipeline(client, path, options=RunOptions(params=params or {}), **kwargs)
+
+
 class Recorder:
     """A launcher that records firings instead of starting processes."""
 
@@ -49,9 +52,9 @@ class Recorder:
         self.calls: list[tuple[str, str, str]] = []
         self.lock = threading.Lock()
 
-    def __call__(self, row: Any, run_id: str, trigger: str) -> None:
+    def __call__(self, schedule: Schedule, run_id: str, trigger: str) -> None:
         with self.lock:
-            self.calls.append((row["id"], run_id, trigger))
+            self.calls.append((schedule.id, run_id, trigger))
 
 
 # -- cron ------------------------------------------------------------------------------------
@@ -95,17 +98,18 @@ def test_given_schedule_arguments_then_they_are_checked_before_storing(
         add_schedule(client, path, cron="0 3 * * *", params={"colour": "red"})
     with pytest.raises(NotFound):
         add_schedule(client, tmp_path / "nope.yaml", cron="0 3 * * *")
-    assert client.store.list_schedules() == []
+    assert client.list_schedules() == []
 
     row = add_schedule(client, path, cron="0  3 * * *", timezone="Europe/Paris")
-    assert row["cron"] == "0 3 * * *" and row["kind"] == "cron" and row["enabled"]
-    assert row["path"] == str(path.resolve()) and row["pipeline"] == "nightly"
-    assert row["next_run_time"] > time.time() * 1000
+    assert row.cron == "0 3 * * *" and row.kind == "cron" and row.enabled
+    assert row.pipeline_path == str(path.resolve()) and row.pipeline == "nightly"
+    assert row.next_run_time is not None and row.next_run_time > time.time() * 1000
 
 
-def _due_schedule(client: Client, path: Path, due: int, **kwargs: Any) -> dict[str, Any]:
+def _due_schedule(client: Client, path: Path, due: int, **kwargs: Any) -> Schedule:
     row = add_schedule(client, path, cron="0 * * * *", **kwargs)
-    return client.store.update_schedule(row["id"], {"next_run_time": due})
+    # Arranged in the store: an occurrence that is due at ``due``.
+    return client.store.update_schedule(row.id, {"next_run_time": due})
 
 
 def test_given_a_due_cron_then_it_fires_once_and_moves_to_the_next_time(
@@ -119,10 +123,10 @@ def test_given_a_due_cron_then_it_fires_once_and_moves_to_the_next_time(
     fired = scheduler.tick(ms("2026-05-01T10:00:20"))
     assert [f.due for f in fired] == [ms("2026-05-01T10:00")]
     assert scheduler.tick(ms("2026-05-01T10:00:30")) == []  # same occurrence: never twice
-    after = client.store.get_schedule(row["id"])
-    assert after["next_run_time"] == ms("2026-05-01T11:00")
-    assert after["last_run_id"] == fired[0].run_id
-    assert launcher.calls == [(row["id"], fired[0].run_id, f"schedule:{row['id']}")]
+    after = client.get_schedule(row.id)
+    assert after.next_run_time == ms("2026-05-01T11:00")
+    assert after.last_run_id == fired[0].run_id
+    assert launcher.calls == [(row.id, fired[0].run_id, f"schedule:{row.id}")]
 
 
 @pytest.mark.parametrize(("policy", "expected"), [("skip", 0), ("once", 1), ("all", 3)])
@@ -140,7 +144,7 @@ def test_given_missed_occurrences_then_the_policy_decides_how_many_runs(
     assert len(fired) == len(launcher.calls) == expected
     if policy == "all":
         assert [f.due for f in fired] == [ms(f"2026-05-01T{h}:00") for h in (10, 11, 12)]
-    assert client.store.get_schedule(row["id"])["next_run_time"] == ms("2026-05-01T13:00")
+    assert client.get_schedule(row.id).next_run_time == ms("2026-05-01T13:00")
 
 
 def test_given_skip_policy_then_an_occurrence_within_grace_still_runs(
@@ -155,19 +159,20 @@ def test_given_disabled_schedule_then_it_never_fires_and_enabling_counts_from_no
     client: Client, tmp_path: Path
 ) -> None:
     row = _due_schedule(client, write_pipeline(tmp_path / "p"), ms("2026-05-01T10:00"))
-    disabled = set_schedule_enabled(client, row["id"][:6], False)
-    assert disabled["enabled"] is False and disabled["next_run_time"] is None
+    disabled = client.set_schedule_enabled(row.id[:6], False)
+    assert disabled.enabled is False and disabled.to_dict()["next_run_time"] is None
     assert Scheduler(client, launch=Recorder()).tick(ms("2026-05-01T10:00:10")) == []
 
-    enabled = set_schedule_enabled(client, row["id"], True)
-    assert enabled["next_run_time"] > time.time() * 1000  # what passed meanwhile is not missed
+    enabled = client.set_schedule_enabled(row.id, True)
+    # What passed meanwhile is not missed.
+    assert enabled.next_run_time is not None and enabled.next_run_time > time.time() * 1000
 
 
 # -- exactly once ----------------------------------------------------------------------------
 
 
 def test_given_a_lease_then_only_its_holder_fires_until_it_expires(client: Client) -> None:
-    store = client.store
+    store = client
     assert store.acquire_lease(LEASE_NAME, "a", 1000, 0)
     assert not store.acquire_lease(LEASE_NAME, "b", 1000, 500)
     assert store.acquire_lease(LEASE_NAME, "a", 1000, 900)  # renewal
@@ -188,9 +193,7 @@ def test_given_two_claims_of_one_due_time_then_exactly_one_wins(
 
     def claim() -> None:
         barrier.wait()
-        results.append(
-            client.store.claim_schedule(row["id"], "next_run_time", 1000, {"next_run_time": 2})
-        )
+        results.append(client.claim_cron(row, 2))
 
     threads = [threading.Thread(target=claim) for _ in range(8)]
     for t in threads:
@@ -234,7 +237,7 @@ def test_given_two_scheduler_processes_on_one_store_then_a_due_pipeline_runs_exa
     # Yearly, so that the only due occurrence in this test is the one set below.
     row = add_schedule(client, path, cron="0 0 1 1 *")
     # Due a moment ago: both schedulers see it on their first look.
-    client.store.update_schedule(row["id"], {"next_run_time": int(time.time() * 1000) - 1000})
+    client.store.update_schedule(row.id, {"next_run_time": int(time.time() * 1000) - 1000})
     env = {**os.environ, "JUPYTER_MLOPS_HOME": str(store_dir)}
     env.pop("JUPYTER_MLOPS_STORE", None)
     cmd = [sys.executable, "-m", "jupyter_mlops.cli", "scheduler", "--poll", "0.2"]
@@ -258,10 +261,10 @@ def test_given_two_scheduler_processes_on_one_store_then_a_due_pipeline_runs_exa
         outputs = [p.communicate(timeout=30)[0].decode() for p in procs]
     assert len(runs) == 1, outputs
     assert runs[0].info.status == "FINISHED", outputs
-    assert runs[0].tags["mlops.trigger"] == f"schedule:{row['id']}"
+    assert runs[0].tags["mlops.trigger"] == f"schedule:{row.id}"
     assert sum("leads" in out for out in outputs) >= 1
     # Stopping released the lease for the next scheduler.
-    assert client.store.lease_holder(LEASE_NAME, int(time.time() * 1000)) is None
+    assert client.lease_holder(LEASE_NAME) is None
 
 
 # -- triggers --------------------------------------------------------------------------------
@@ -278,7 +281,10 @@ def test_given_a_dataset_trigger_then_each_batch_of_new_versions_starts_one_run(
 ) -> None:
     _new_version(client, 5)  # before the trigger: ignored
     row = add_schedule(client, write_pipeline(tmp_path / "p"), dataset="train")
-    assert row["kind"] == "event" and row["event"] == {"type": "dataset.version", "key": "train"}
+    assert row.kind == "event" and row.to_dict()["event"] == {
+        "type": "dataset.version",
+        "key": "train",
+    }
     launcher = Recorder()
     scheduler = Scheduler(client, launch=launcher)
     assert scheduler.tick() == []
@@ -311,11 +317,11 @@ def test_given_a_disabled_trigger_then_versions_meanwhile_are_not_replayed(
     client: Client, tmp_path: Path
 ) -> None:
     row = add_schedule(client, write_pipeline(tmp_path / "p"), dataset="train")
-    set_schedule_enabled(client, row["id"], False)
+    client.set_schedule_enabled(row.id, False)
     scheduler = Scheduler(client, launch=Recorder())
     _new_version(client, 11)
     assert scheduler.tick() == []
-    set_schedule_enabled(client, row["id"], True)
+    client.set_schedule_enabled(row.id, True)
     assert scheduler.tick() == []
 
 
@@ -341,4 +347,4 @@ def test_given_a_new_dataset_version_then_its_pipeline_really_runs(
         time.sleep(0.3)
     assert run is not None and run.info.status == "FINISHED"
     assert run.tags["mlops.trigger"] == fired[0].trigger
-    assert client.store.get_schedule(row["id"])["last_run_id"] == fired[0].run_id
+    assert client.get_schedule(row.id).last_run_id == fired[0].run_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -86,16 +87,17 @@ async def error(jp_fetch, *path, headers=None, **params):
 
 
 async def test_given_server_when_started_then_extension_serves_its_store(
-    jp_fetch, seeded, mlops_store
+    jp_fetch, jp_serverapp, seeded, mlops_store
 ):
     info = await get(jp_fetch, "info")
     assert info["store"] == f"sqlite:///{(mlops_store / 'mlops.db').resolve()}"
-    import os
-
-    # Kernels started by this server inherit the same store.
-    assert os.environ[STORE_ENV] == info["store"]
     assert info["artifacts"] == str((mlops_store / "artifacts").resolve())
-    assert Client().location.artifact_root == info["artifacts"]
+    # Kernels started for notebooks get the same store; the server's own environment is
+    # left as it was.
+    kernel_env = jp_serverapp.session_manager.get_kernel_env("a.ipynb")
+    assert kernel_env[STORE_ENV] == info["store"]
+    assert kernel_env[ARTIFACTS_ENV] == info["artifacts"]
+    assert os.environ[STORE_ENV] == "" and os.environ[ARTIFACTS_ENV] == ""
 
 
 async def test_given_runs_when_filtered_sorted_and_paged_then_sql_does_it(jp_fetch, seeded):
@@ -248,10 +250,14 @@ def test_extension_point_names_the_app():
 
 @pytest.mark.kernel
 async def test_given_server_when_it_starts_a_kernel_then_the_kernel_uses_its_store(
-    jp_fetch, jp_serverapp, seeded, mlops_store
+    jp_fetch, jp_serverapp, jp_root_dir, seeded, mlops_store
 ):
+    # As the lab does it: a session for a notebook starts the kernel.
+    session = await jp_serverapp.session_manager.create_session(
+        path="nb.ipynb", name="nb.ipynb", type="notebook", kernel_name="python3"
+    )
     km = jp_serverapp.kernel_manager
-    kernel_id = await km.start_kernel(kernel_name="python3")
+    kernel_id = session["kernel"]["id"]
     try:
         client = km.get_kernel(kernel_id).client()
         client.start_channels()

@@ -1,11 +1,33 @@
 """Dataset fingerprints and profiles.
 
-Note: ``jupyter_mlops.data.fingerprint`` is the *function* once this package is imported;
-reach the module itself with ``importlib.import_module("jupyter_mlops.data.fingerprint")``
-or ``from jupyter_mlops.data.fingerprint import file_fingerprint``.
+Imported lazily: ``files`` and ``hashing`` (file and folder fingerprints) need neither pandas
+nor numpy, so the CLI and the pipeline cache hash files without importing them; ``frames``
+(in-memory data) and ``profile`` import pandas when first used.
 """
 
-from jupyter_mlops.data.fingerprint import fingerprint
-from jupyter_mlops.data.profile import column_schema, profile_frame
+from __future__ import annotations
 
-__all__ = ["column_schema", "fingerprint", "profile_frame"]
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .frames import fingerprint, is_fingerprintable, nbytes_of
+    from .profile import column_schema, profile_frame
+
+__all__ = ["column_schema", "fingerprint", "is_fingerprintable", "nbytes_of", "profile_frame"]
+
+_LAZY = {
+    "fingerprint": "frames",
+    "is_fingerprintable": "frames",
+    "nbytes_of": "frames",
+    "column_schema": "profile",
+    "profile_frame": "profile",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -19,9 +19,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final, NoReturn
 
-from ._hashing import _format, _Stream
+from .hashing import Stream, format_digest
 
-__all__ = ["file_fingerprint", "set_file_cache_path"]
+__all__ = [
+    "file_fingerprint",
+    "path_fingerprint",
+    "set_file_cache_path",
+    "size_or_zero",
+    "walk_files",
+]
 
 _FILE_CHUNK_BYTES: Final = 8 << 20
 
@@ -133,7 +139,7 @@ def set_file_cache_path(path: str | os.PathLike[str] | None) -> None:
 
 def _read_file_digest(path: str) -> bytes:
     """Hashes a file's bytes. The single place that reads file content (tests spy on it)."""
-    stream = _Stream("file")
+    stream = Stream("file")
     buffer = bytearray(_FILE_CHUNK_BYTES)
     view = memoryview(buffer)
     total = 0
@@ -202,7 +208,7 @@ def file_fingerprint(path: str | os.PathLike[str], *, cache: bool = True) -> str
         if hit is not None:
             return hit
     started_ns = time.time_ns()
-    result = _format(_read_file_digest(real))
+    result = format_digest(_read_file_digest(real))
     after = os.stat(real)
     stable = _file_key(real, after) == key
     if stable and before.st_mtime_ns < started_ns - _RACY_WINDOW_NS:
@@ -217,7 +223,7 @@ def _raise(error: OSError) -> NoReturn:
     raise error
 
 
-def _walk_files(top: str) -> Iterator[tuple[str, str]]:
+def walk_files(top: str) -> Iterator[tuple[str, str]]:
     """Yields (relative POSIX path, full path) of every non-folder entry under ``top``.
 
     Symlinks to folders are listed by os.walk among folders and, with followlinks=False,
@@ -231,8 +237,8 @@ def _walk_files(top: str) -> Iterator[tuple[str, str]]:
 
 
 def _dir_digest(top: str, *, cache: bool) -> bytes:
-    entries = sorted(_walk_files(top))
-    stream = _Stream("dir")
+    entries = sorted(walk_files(top))
+    stream = Stream("dir")
     stream.integer(len(entries))
     for relative, full in entries:
         stream.text(relative)
@@ -249,16 +255,17 @@ def _dir_digest(top: str, *, cache: bool) -> bytes:
     return stream.digest()
 
 
-def _path_fingerprint(path: str | os.PathLike[str], *, cache: bool) -> str:
+def path_fingerprint(path: str | os.PathLike[str], *, cache: bool = True) -> str:
+    """The fingerprint of a file or a folder (its files, names and links, recursively)."""
     text = os.fsdecode(os.fspath(path))
     if not os.path.exists(text):
         raise FileNotFoundError(f"no such file or folder: {text!r}")
     if os.path.isdir(text):
-        return _format(_dir_digest(text, cache=cache))
+        return format_digest(_dir_digest(text, cache=cache))
     return file_fingerprint(text, cache=cache)
 
 
-def _size_or_zero(path: str) -> int:
+def size_or_zero(path: str) -> int:
     try:
         return os.path.getsize(path)
     except OSError:  # missing file or dangling symlink

@@ -1,11 +1,21 @@
-"""Notebook pipelines: a DAG of parameterized notebooks run by papermill."""
+"""Notebook pipelines: a DAG of parameterized notebooks run by papermill.
 
-from jupyter_mlops.pipelines.runner import PipelineResult, StepResult, StepStatus, run_pipeline
+``spec`` (the pipeline), ``options`` (how one run goes), ``orchestrator`` (the run),
+``executors`` (where steps run), ``steps`` and ``engine`` (one step in its kernel), ``cache``
+(what may be reused), ``records`` (what runs carry), ``history`` (what the lab and the CLI
+show), ``launch`` and ``scheduler`` (runs in their own process, by hand, on a cron or on an
+event), ``notebook`` (one notebook, headless).
+"""
+
+from jupyter_mlops.pipelines.options import RunOptions
+from jupyter_mlops.pipelines.orchestrator import run_pipeline
+from jupyter_mlops.pipelines.records import PipelineResult, StepResult, StepStatus
 from jupyter_mlops.pipelines.spec import Pipeline, Step, format_ref, split_ref
 
 __all__ = [
     "Pipeline",
     "PipelineResult",
+    "RunOptions",
     "Step",
     "StepResult",
     "StepStatus",

@@ -23,31 +23,29 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jupyter_mlops import capture
+
+from . import records
 from .spec import Pipeline, Step, split_ref
 
 if TYPE_CHECKING:
     from jupyter_mlops.client import Client
+    from jupyter_mlops.entities import Run
 
 __all__ = [
-    "CACHED_TAG",
-    "CACHE_KEY_TAG",
-    "OUTPUTS_TAG",
     "code_hash",
     "environment_hash",
     "output_fingerprints",
     "outputs_digest",
     "ref_fingerprints",
     "step_key",
+    "valid_hit",
 ]
 
-CACHE_KEY_TAG = "mlops.cache_key"
-OUTPUTS_TAG = "mlops.outputs"
-CACHED_TAG = "mlops.cached"
 MISSING = "missing"
 # Bumped when what goes into a key changes, so old entries stop matching.
 _KEY_VERSION = 1
@@ -71,19 +69,16 @@ def code_hash(notebook: Path) -> str:
 
 @functools.cache
 def environment_hash(kernel_name: str) -> str:
-    """The kernel's name and command, Python's version and the installed distributions."""
-    from importlib import metadata
-
-    try:
-        from jupyter_client.kernelspec import KernelSpecManager
-
-        argv = KernelSpecManager().get_kernel_spec(kernel_name).argv
-    except Exception:  # an unknown kernel fails later, at start, with papermill's message
-        argv = []
-    dists = sorted(
-        {(d.metadata["Name"] or "").lower(): d.version for d in metadata.distributions()}.items()
+    """The kernel's name and command, Python's version and the installed distributions
+    (read once per process, from the names of their metadata folders)."""
+    return _digest(
+        {
+            "kernel": kernel_name,
+            "argv": capture.kernel_argv(kernel_name),
+            "python": capture.python_build(),
+            "dists": sorted(capture.installed_distributions().items()),
+        }
     )
-    return _digest({"kernel": kernel_name, "argv": argv, "python": sys.version, "dists": dists})
 
 
 def ref_fingerprints(pipeline: Pipeline, refs: Iterable[str], client: Client) -> dict[str, str]:
@@ -97,12 +92,12 @@ def ref_fingerprints(pipeline: Pipeline, refs: Iterable[str], client: Client) ->
             versions = client.list_datasets(name)
             out[ref] = versions[0].fingerprint if versions else MISSING
         else:
-            out[ref] = client.store.latest_model_sha(name) or MISSING
+            out[ref] = client.latest_model_sha(name) or MISSING
     return out
 
 
 def _file_fingerprint(pipeline: Pipeline, name: str, client: Client) -> str:
-    from jupyter_mlops.data import fingerprint
+    from jupyter_mlops.data.files import path_fingerprint
 
     path = Path(name)
     if not path.is_absolute() and pipeline.base_dir is not None:
@@ -110,17 +105,16 @@ def _file_fingerprint(pipeline: Pipeline, name: str, client: Client) -> str:
     if not path.exists():
         return MISSING
     client.use_fingerprint_cache()  # unchanged files: (size, mtime, inode) hit, no read
-    return str(fingerprint(path))
+    return path_fingerprint(path)
 
 
 def output_fingerprints(
-    pipeline: Pipeline, step: Step, client: Client, run_ids: Iterable[str]
+    pipeline: Pipeline, step: Step, client: Client, runs: Iterable[Run]
 ) -> dict[str, str]:
     """What a finished step produced: its declared outputs' fingerprints, plus the datasets
     and models its runs recorded (the step run and its ``%%track`` cells)."""
     out = ref_fingerprints(pipeline, step.outputs, client)
-    for run_id in run_ids:
-        run = client.get_run(run_id)
+    for run in runs:
         for ds in run.outputs:
             out[f"recorded:dataset:{ds.name}"] = ds.fingerprint
         for model in run.models:
@@ -155,3 +149,17 @@ def step_key(
             "upstream": {name: upstream_outputs[name] for name in sorted(step.upstream)},
         }
     )
+
+
+def valid_hit(client: Client, pipeline: Pipeline, step: Step, key: str) -> Run | None:
+    """The newest finished step run with this key whose declared outputs are still as it
+    recorded them (an output edited or deleted since means: run again)."""
+    hit = records.cache_hit(client, key)
+    if hit is None:
+        return None
+    run = client.get_run(hit)
+    recorded = records.outputs(run)
+    current = ref_fingerprints(pipeline, step.outputs, client)
+    if any(recorded.get(ref) != fp for ref, fp in current.items()):
+        return None
+    return run

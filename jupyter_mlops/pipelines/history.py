@@ -7,7 +7,6 @@ failure). A step with no run yet is PENDING while the pipeline runs.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -17,22 +16,10 @@ from typing import Any
 from jupyter_mlops.client import Client
 from jupyter_mlops.entities import Run, RunStatus
 from jupyter_mlops.exceptions import InvalidInput, MlopsError
-from jupyter_mlops.views import relative_to_root
+from jupyter_mlops.paths import relative_to_root
 
-from . import cache
-from .runner import (
-    FAILED_CELL_TAG,
-    OUTPUT_PATH_TAG,
-    PATH_TAG,
-    PIPELINE_RUN_TAG,
-    PROGRESS_TAGS,
-    SKIPPED_TAG,
-    STEPS_TAG,
-    TRIGGER_TAG,
-    StepStatus,
-    step_attempts,
-    step_status,
-)
+from . import records
+from .records import StepStatus
 from .spec import Pipeline
 
 __all__ = ["discover_pipelines", "pipeline_run_dict", "pipeline_runs"]
@@ -56,7 +43,8 @@ def _candidate_files(root: Path, max_depth: int) -> Iterator[Path]:
 
 def discover_pipelines(root: Path, max_depth: int = 4) -> list[dict[str, Any]]:
     """Pipeline files under ``root`` (YAML files with ``name`` and ``steps``), each with its
-    steps and its validation problems (``errors``: one line each, empty when it can run)."""
+    steps and its validation problems (``errors``: one line each, empty when it can run from
+    the lab: its notebooks must be under ``root`` too)."""
     import yaml
 
     out: list[dict[str, Any]] = []
@@ -83,7 +71,8 @@ def discover_pipelines(root: Path, max_depth: int = 4) -> list[dict[str, Any]]:
 
 
 def describe_pipeline_file(file: Path, root: Path | None) -> dict[str, Any]:
-    """One pipeline file as the API shows it; a broken one still lists its problems."""
+    """One pipeline file as the API shows it; a broken one still lists its problems (with a
+    ``root``, a notebook outside it is one)."""
     entry: dict[str, Any] = {
         "path": relative_to_root(file, root) or str(file),
         "name": file.stem,
@@ -111,7 +100,7 @@ def describe_pipeline_file(file: Path, root: Path | None) -> dict[str, Any]:
         }
         for s in pipeline.steps
     ]
-    entry["errors"] = pipeline.problems()
+    entry["errors"] = pipeline.problems(root)
     return entry
 
 
@@ -125,21 +114,18 @@ def pipeline_runs(
     """Pipeline runs, newest first: all, or those of one pipeline file."""
     if not isinstance(limit, int) or not 1 <= limit <= 500:
         raise InvalidInput(f"limit must be an integer from 1 to 500, got {limit!r}")
-    if path is not None:
-        flt = f"tags.`{PATH_TAG}` = {json.dumps(str(Path(path).resolve()))}"
-    else:
-        flt = f"tags.`{PIPELINE_RUN_TAG}` is not null"
+    flt = records.pipeline_runs_filter(str(Path(path).resolve()) if path is not None else None)
     runs = client.search_runs(filter=flt, order_by=["start_time DESC"], limit=limit)
     return [pipeline_run_dict(client, run, root) for run in runs]
 
 
 def pipeline_run_dict(client: Client, run: Run, root: Path | None = None) -> dict[str, Any]:
     """A pipeline run with the state of every step, in pipeline order."""
-    if PIPELINE_RUN_TAG not in run.tags:
+    if not records.is_pipeline_run(run):
         raise InvalidInput(f"run {run.id[:8]} is not a pipeline run")
-    order: list[str] = json.loads(run.tags.get(STEPS_TAG) or "[]")
-    skipped = set(filter(None, run.tags.get(SKIPPED_TAG, "").split(",")))
-    by_step = step_attempts(client, run.id)
+    order = records.run_steps(run)
+    skipped = records.skipped_steps(run)
+    by_step = records.step_attempts(client, run.id)
     order += [name for name in by_step if name not in order]
     running = run.info.status == RunStatus.RUNNING.value
     steps = [
@@ -147,15 +133,16 @@ def pipeline_run_dict(client: Client, run: Run, root: Path | None = None) -> dic
         for name in order
     ]
     end = run.info.end_time
+    path = records.pipeline_path(run)
     return {
         "run_id": run.id,
-        "pipeline": run.tags.get(PIPELINE_RUN_TAG),
-        "path": relative_to_root(run.tags.get(PATH_TAG), root) or run.tags.get(PATH_TAG),
+        "pipeline": records.pipeline_name(run),
+        "path": relative_to_root(path, root) or path,
         "status": run.info.status,
         "start_time": run.info.start_time,
         "end_time": end,
         "duration": _seconds(run.info.start_time, end),
-        "trigger": run.tags.get(TRIGGER_TAG, "manual"),
+        "trigger": records.trigger(run),
         "params": dict(run.params),
         "error_value": run.info.error_value,
         "steps": steps,
@@ -197,35 +184,22 @@ def _step_dict(
         return state
     last = attempts[-1]
     info = last.info
-    cached_from = last.tags.get(cache.CACHED_TAG)
-    status = step_status(last)
+    cached_from = records.cached_from(last)
+    status = records.step_status(last)
     state.update(
         status=status,
         run_id=last.id,
         attempts=0 if cached_from else len(attempts),
         duration=_seconds(attempts[0].info.start_time, info.end_time),
         cached_from=cached_from,
-        failed_cell=_int(last.tags.get(FAILED_CELL_TAG)),
+        failed_cell=records.failed_cell(last),
         error_name=info.error_name,
         error_value=info.error_value,
         traceback=info.traceback,
-        notebook_api_path=relative_to_root(last.tags.get(OUTPUT_PATH_TAG), root),
+        notebook_api_path=relative_to_root(records.output_path(last), root),
+        progress=records.progress(last),
     )
-    cell, cells, source = PROGRESS_TAGS
-    if status == RunStatus.RUNNING.value and cell in last.tags:
-        state["progress"] = {
-            "cell": _int(last.tags.get(cell)),
-            "cells": _int(last.tags.get(cells)),
-            "source": last.tags.get(source, ""),
-        }
     if status != RunStatus.RUNNING.value:
-        wanted = f"notebooks/{name}.ipynb"
-        state["has_artifact"] = any(a.path == wanted for a in client.store.list_artifacts(last.id))
+        wanted = records.notebook_artifact_path(name)
+        state["has_artifact"] = any(a.path == wanted for a in client.list_artifacts(last.id))
     return state
-
-
-def _int(text: str | None) -> int | None:
-    try:
-        return int(text) if text is not None else None
-    except ValueError:
-        return None

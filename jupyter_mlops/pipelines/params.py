@@ -6,14 +6,18 @@ from __future__ import annotations
 import ast
 import difflib
 import functools
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jupyter_mlops import capture, diskcache
+from jupyter_mlops.exceptions import shown_path
+
 
 @dataclass(frozen=True)
-class _ParamType:
+class ParamType:
     name: str  # int, float, str, bool, list, dict
     nullable: bool = False
 
@@ -21,7 +25,7 @@ class _ParamType:
 @dataclass(frozen=True)
 class NotebookParameters:
     has_cell: bool
-    params: dict[str, _ParamType | None]  # None: type unknown, anything goes
+    params: dict[str, ParamType | None]  # None: type unknown, anything goes
 
 
 _ANNOTATION_NAMES = {
@@ -37,32 +41,54 @@ _ANNOTATION_NAMES = {
 }
 
 
+# Bumped when what is cached of an inspection changes.
+_CACHE_VERSION = 1
+
+
 def inspect_parameters(path: Path) -> NotebookParameters | str:
     """The parameters ``path`` declares, or why it cannot be used (a phrase after its name).
 
-    Remembered per file version (size, mtime): validating and running a pipeline asks for
-    each notebook more than once, and papermill's inspection reads and parses it each time.
+    Remembered per file version (size, mtime) in this process, and per file content on disk
+    (``diskcache``): validating and running a pipeline asks for each notebook more than once,
+    and papermill's inspection imports papermill and nbformat (about a second) and parses the
+    notebook, which an unchanged pipeline should not pay for.
     """
     try:
         st = path.stat()
-    except OSError:
+    except (OSError, ValueError):
         st = None
     if st is None or not path.is_file():
         return (
-            f"not found (looked for {path}); fix the path, relative to the pipeline file's folder"
+            f"not found (looked for {shown_path(path)}); fix the path, relative to the "
+            "pipeline file's folder"
         )
     return _inspect_cached(str(path.resolve()), st.st_size, st.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=256)
 def _inspect_cached(file: str, size: int, mtime_ns: int) -> NotebookParameters | str:
-    path = Path(file)
-    # Imported here: papermill pulls in a lot and only validation needs it.
+    try:
+        data = Path(file).read_bytes()
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    papermill_version = capture.installed_distributions().get("papermill", "")
+    key = hashlib.sha256(f"{_CACHE_VERSION}/{papermill_version}/".encode() + data).hexdigest()
+    name = f"notebook-params/{key}.json"
+    cached = _decode(diskcache.read_json(name))
+    if cached is not None:
+        return cached
+    found = _inspect(Path(file), data)
+    diskcache.write_json(name, _encode(found))
+    return found
+
+
+def _inspect(path: Path, data: bytes) -> NotebookParameters | str:
+    # Imported here: papermill pulls in a lot and only an inspection needs it.
     import nbformat
     import papermill
 
     try:
-        nb = nbformat.read(path, as_version=4)
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
     except Exception as exc:
         return f"cannot be read as a notebook ({type(exc).__name__}: {exc}); save it from Jupyter"
     has_cell = any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells)
@@ -80,7 +106,36 @@ def _inspect_cached(file: str, size: int, mtime_ns: int) -> NotebookParameters |
     )
 
 
-def _param_type(param: Mapping[str, Any]) -> _ParamType | None:
+def _encode(found: NotebookParameters | str) -> dict[str, Any]:
+    if isinstance(found, str):
+        return {"error": found}
+    return {
+        "has_cell": found.has_cell,
+        "params": {k: None if t is None else [t.name, t.nullable] for k, t in found.params.items()},
+    }
+
+
+def _decode(value: Any) -> NotebookParameters | str | None:
+    """An inspection read back from the disk cache (None if it is not one)."""
+    if not isinstance(value, dict):
+        return None
+    if isinstance(value.get("error"), str):
+        return str(value["error"])
+    params = value.get("params")
+    if not isinstance(params, dict) or not isinstance(value.get("has_cell"), bool):
+        return None
+    out: dict[str, ParamType | None] = {}
+    for name, typ in params.items():
+        if typ is None:
+            out[name] = None
+        elif isinstance(typ, list) and len(typ) == 2:
+            out[name] = ParamType(str(typ[0]), bool(typ[1]))
+        else:
+            return None
+    return NotebookParameters(has_cell=value["has_cell"], params=out)
+
+
+def _param_type(param: Mapping[str, Any]) -> ParamType | None:
     """The type papermill reports (from an annotation), else the type of the default value."""
     annotation = str(param.get("inferred_type_name") or "None").strip()
     if annotation != "None":
@@ -94,10 +149,10 @@ def _param_type(param: Mapping[str, Any]) -> _ParamType | None:
     name = _type_name(default)
     if name == "set":
         return None
-    return _ParamType(name) if name in _ANNOTATION_NAMES.values() else None
+    return ParamType(name) if name in _ANNOTATION_NAMES.values() else None
 
 
-def _annotation_type(annotation: str) -> _ParamType | None:
+def _annotation_type(annotation: str) -> ParamType | None:
     text = annotation.replace(" ", "")
     nullable = False
     for prefix in ("Optional[", "typing.Optional["):
@@ -111,7 +166,7 @@ def _annotation_type(annotation: str) -> _ParamType | None:
         return None  # a union such as int | str: not checked
     base = parts[0].split("[", 1)[0].rsplit(".", 1)[-1].lower()
     name = _ANNOTATION_NAMES.get(base)
-    return _ParamType(name, nullable) if name else None
+    return ParamType(name, nullable) if name else None
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -150,7 +205,7 @@ def _parses_as_float(text: str) -> bool:
     return True
 
 
-def _type_ok(expected: _ParamType, value: Any) -> bool:
+def _type_ok(expected: ParamType, value: Any) -> bool:
     if value is None:
         return bool(expected.nullable)
     if isinstance(value, bool):

@@ -25,6 +25,7 @@ parameters) and reports every problem at once, one line each, naming the step.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -35,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from jupyter_mlops.exceptions import InvalidInput, NotFound
+from jupyter_mlops.exceptions import InvalidInput, NotFound, shown_path
 
 __all__ = ["REF_KINDS", "Pipeline", "Step", "format_ref", "split_ref"]
 
@@ -183,7 +184,13 @@ class Pipeline:
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise NotFound(f"pipeline file {str(path)!r} not found") from None
+            raise NotFound(f"pipeline file {shown_path(path)} not found") from None
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{path.name}: not UTF-8 text; save it as UTF-8") from None
+        except OSError as exc:
+            raise InvalidInput(
+                f"pipeline file {shown_path(path)} cannot be read: {exc.strerror or exc}"
+            ) from None
         try:
             data = yaml.safe_load(text)
         except yaml.MarkedYAMLError as exc:
@@ -294,12 +301,18 @@ class Pipeline:
         )
 
     def notebook_path(self, step: Step | str) -> Path:
-        """The absolute path of a step's notebook."""
+        """The absolute path of a step's notebook (symbolic links resolved)."""
         step = self.step(step) if isinstance(step, str) else step
-        path = Path(step.notebook).expanduser()
+        path = Path(step.notebook)
+        # ~user of an unknown user: taken as a relative path named "~user/...".
+        with contextlib.suppress(RuntimeError):
+            path = path.expanduser()
         if not path.is_absolute():
             path = (self.base_dir or Path.cwd()) / path
-        return path.resolve()
+        try:
+            return path.resolve()
+        except (OSError, RuntimeError):  # a name too long, a symlink loop
+            return path.absolute()
 
     def parameters_for(self, step: Step | str, declared: Iterable[str]) -> dict[str, Any]:
         """Parameters papermill injects into ``step``: the pipeline ``params`` its notebook
@@ -365,22 +378,46 @@ class Pipeline:
 
     # -- validation -----------------------------------------------------------------------
 
-    def validate(self) -> None:
-        """Check the graph, the notebooks and the parameters.
+    def validate(self, root: Path | None = None) -> None:
+        """Check the graph, the notebooks and the parameters; with ``root``, also that every
+        notebook resolves inside that folder (the lab's root: ``..``, absolute paths and
+        symbolic links that leave it are refused).
 
         Raises:
             InvalidInput: every problem found, one line each, naming the step and the fix.
         """
-        problems = self.problems()
+        problems = self.problems(root)
         if problems:
             raise InvalidInput(_join(problems))
 
-    def problems(self) -> list[str]:
+    def problems(self, root: Path | None = None) -> list[str]:
         """What :meth:`validate` would report, as a list of lines."""
         problems = self._name_problems() + self._graph_problems()
         problems += self._io_problems()
-        problems += self._notebook_problems()
+        outside = self._root_problems(root) if root is not None else {}
+        problems += list(outside.values())
+        problems += self._notebook_problems(skip=set(outside))
         return problems
+
+    def _root_problems(self, root: Path) -> dict[str, str]:
+        """Steps whose notebook resolves outside ``root``, with the line saying so."""
+        try:
+            base = root.resolve()
+        except (OSError, RuntimeError):
+            base = root.absolute()
+        out: dict[str, str] = {}
+        for step in self.steps:
+            if not str(step.notebook):
+                continue
+            path = self.notebook_path(step)
+            if path != base and base not in path.parents:
+                out[step.name] = (
+                    f"step {step.name!r}: notebook "
+                    f"{_display_path(step.notebook, self.base_dir)} resolves outside the "
+                    "server's root folder; only notebooks under it can run from the lab "
+                    "(move the notebook there, or run the pipeline with jupyter-mlops)"
+                )
+        return out
 
     def _name_problems(self) -> list[str]:
         problems = []
@@ -535,12 +572,12 @@ class Pipeline:
                 todo.extend(by_name[up].upstream)
         return seen
 
-    def _notebook_problems(self) -> list[str]:
+    def _notebook_problems(self, skip: set[str]) -> list[str]:
         problems: list[str] = []
         declared_anywhere: set[str] = set()
         inspected: dict[Path, NotebookParameters | str] = {}
         for step in self.steps:
-            if not str(step.notebook):
+            if not str(step.notebook) or step.name in skip:
                 continue
             path = self.notebook_path(step)
             shown = _display_path(step.notebook, self.base_dir)
@@ -566,7 +603,7 @@ class Pipeline:
                     problems += check_param(
                         step.name, shown, info, pname, value, "pipeline parameter"
                     )
-        ok = all(not isinstance(i, str) for i in inspected.values())
+        ok = not skip and all(not isinstance(i, str) for i in inspected.values())
         for pname in self.params:
             if ok and pname not in declared_anywhere:
                 problems.append(

@@ -1,21 +1,26 @@
-"""One ``ExtensionApp`` holding the handler table and the Client the handlers share.
+"""One ``ExtensionApp`` holding the handler table, the Client the handlers share and the pool
+of threads their store work runs on.
 
 The server decides where the store is (its own configuration, else the usual rules applied
-from its root folder) and hands that location to every kernel it starts through the
-environment, so the panel and the notebooks always see the same runs.
+from its root folder) and hands that location to every kernel it starts, through the
+environment the session manager gives kernels (never by changing the server's own
+environment or working directory), so the panel and the notebooks always see the same runs.
 """
 
 from __future__ import annotations
 
-import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Unicode
+from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 
-from ..config import ARTIFACTS_ENV, STORE_ENV, StoreLocation, resolve_location
+from ..config import StoreLocation, resolve_location, store_env
+
+if TYPE_CHECKING:
+    from ..client import Client
 
 API_PREFIX = "mlops/api/v1"
 
@@ -39,36 +44,65 @@ class MlopsApp(ExtensionApp):
 
     scheduler_poll = Float(5.0, help="Seconds between two looks at the schedules.").tag(config=True)
 
+    store_threads = Int(
+        8,
+        help="Threads that run the REST handlers' store work, off the server's event loop (a "
+        "write waiting for a lock held elsewhere never stalls the lab).",
+    ).tag(config=True)
+
+    @validate("scheduler_poll")
+    def _valid_poll(self, proposal: Any) -> float:
+        value = float(proposal["value"])
+        if not 0.05 <= value <= 3600:
+            raise TraitError("MlopsApp.scheduler_poll must be from 0.05 to 3600 seconds")
+        return value
+
+    @validate("store_threads")
+    def _valid_threads(self, proposal: Any) -> int:
+        value = int(proposal["value"])
+        if not 1 <= value <= 256:
+            raise TraitError("MlopsApp.store_threads must be from 1 to 256")
+        return value
+
     _scheduler_stop: threading.Event | None = None
 
     def _location(self) -> StoreLocation:
         if self.store:
             return resolve_location(self.store)
-        root = Path(self.serverapp.root_dir if self.serverapp else os.getcwd()).expanduser()
-        cwd = os.getcwd()
-        try:  # the .mlops/ rule walks up from the server's root, not from wherever it started
-            os.chdir(root)
-            return resolve_location()
-        finally:
-            os.chdir(cwd)
+        root = self.serverapp.root_dir if self.serverapp else None
+        # The .mlops/ rule walks up from the server's root, not from wherever it started.
+        return resolve_location(cwd=Path(root).expanduser() if root else None)
 
     def initialize_settings(self) -> None:
         from ..client import Client
 
         location = self._location()
-        # Kernels inherit the server's environment: pin them to this store (and, where the
-        # artifacts do not simply sit beside a SQLite file, to its artifact folder).
-        os.environ[STORE_ENV] = location.db_url
-        home = location.home
-        if home is None or Path(location.artifact_root) != home / "artifacts":
-            os.environ[ARTIFACTS_ENV] = location.artifact_root
-        client = Client(location.db_url)
+        self._export_store_to_kernels(location)
+        client = Client(location)
         self.settings["mlops_client"] = client
+        self.settings["mlops_executor"] = ThreadPoolExecutor(
+            self.store_threads, thread_name_prefix="mlops-rest"
+        )
         self.log.info("jupyter-mlops: store %s (%s)", location.db_url, location.source)
         if self.run_scheduler:
             self._start_scheduler(client)
 
-    def _start_scheduler(self, client: Any) -> None:
+    def _export_store_to_kernels(self, location: StoreLocation) -> None:
+        """Kernels started for notebooks and consoles get the store in their environment,
+        through the session manager's ``get_kernel_env`` (the environment a kernel starts
+        with, also on restart)."""
+        sessions = self.serverapp.session_manager if self.serverapp else None
+        if sessions is None:
+            return
+        base = sessions.get_kernel_env
+        extra = store_env(location)
+
+        def get_kernel_env(path: str | None, name: Any = None) -> dict[str, str]:
+            return {**base(path, name), **extra}
+
+        sessions.get_kernel_env = get_kernel_env
+
+    def _start_scheduler(self, client: Client) -> None:
         from ..pipelines.scheduler import Scheduler
 
         scheduler = Scheduler(client, poll=self.scheduler_poll)
@@ -84,6 +118,9 @@ class MlopsApp(ExtensionApp):
     async def stop_extension(self) -> None:
         if self._scheduler_stop is not None:
             self._scheduler_stop.set()
+        executor = self.settings.get("mlops_executor")
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
 
     def initialize_handlers(self) -> None:
         from .handlers import routes
@@ -91,6 +128,3 @@ class MlopsApp(ExtensionApp):
 
         self.handlers.extend(routes(API_PREFIX))
         self.handlers.extend(pipeline_routes(API_PREFIX))
-
-    def get_client(self) -> Any:
-        return self.settings["mlops_client"]

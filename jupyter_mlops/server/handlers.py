@@ -1,75 +1,74 @@
-"""REST handlers: parse, call the Client, serialise. Errors are mapped once, in the base."""
+"""REST routes of the runs, datasets and artifacts: parse, call the Client off the event loop,
+serialise. Errors are mapped once, in the base (``base.py``)."""
 
 from __future__ import annotations
 
-import json
 import mimetypes
 import urllib.parse
-from pathlib import Path
 from typing import Any
 
-from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from .. import views
-from ..client import Client, validate_artifact_path
-from ..entities import Run, jsonable
-from ..exceptions import InvalidInput, MlopsError
+from ..client import validate_artifact_path
+from ..entities import ID_PREFIX_PATTERN, Artifact, Run
+from ..exceptions import InvalidInput
+from ..paths import relative_to_root
+from .base import MlopsHandler
 
 MAX_LIMIT = 1000
+# What the artifacts of ML work usually are, where the platform's table is silent.
+_CONTENT_TYPES = {
+    ".ipynb": "application/x-ipynb+json",
+    ".json": "application/json",
+    ".csv": "text/csv",
+    ".tsv": "text/tab-separated-values",
+    ".txt": "text/plain",
+    ".log": "text/plain",
+    ".md": "text/markdown",
+    ".yaml": "application/yaml",
+    ".yml": "application/yaml",
+    ".parquet": "application/vnd.apache.parquet",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".html": "text/html",
+    ".joblib": "application/octet-stream",
+    ".pkl": "application/octet-stream",
+    ".npy": "application/octet-stream",
+    ".onnx": "application/octet-stream",
+}
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF8", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+    (b"PK\x03\x04", "application/zip"),
+    (b"\x1f\x8b", "application/gzip"),
+    (b"PAR1", "application/vnd.apache.parquet"),
+)
+_KIND_TYPES = {"notebook": "application/x-ipynb+json", "model": "application/octet-stream"}
 
 
-class MlopsHandler(APIHandler):
-    """Base of every route: authenticated JSON in and out, MlopsError → its 4xx status."""
-
-    @property
-    def client(self) -> Client:
-        client: Client = self.settings["mlops_client"]
-        return client
-
-    def reply(self, payload: Any) -> None:
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(jsonable(payload), allow_nan=False, default=str))
-
-    def int_arg(self, name: str, default: int, low: int, high: int) -> int:
-        text = self.get_argument(name, None)
-        if text is None:
-            return default
+def content_type(artifact: Artifact, head: bytes) -> str:
+    """An artifact's media type: by its kind, its name, else its first bytes; text types say
+    their charset."""
+    name = artifact.path.rsplit("/", 1)[-1].lower()
+    suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+    mime = (
+        _KIND_TYPES.get(artifact.kind)
+        or _CONTENT_TYPES.get(suffix)
+        or mimetypes.guess_type(name)[0]
+        or next((t for magic, t in _MAGIC if head.startswith(magic)), None)
+    )
+    if mime is None:
         try:
-            value = int(text)
-        except ValueError:
-            raise InvalidInput(
-                f"Query argument {name!r} must be an integer, got {text!r}."
-            ) from None
-        if not low <= value <= high:
-            raise InvalidInput(f"Query argument {name!r} must be from {low} to {high}.")
-        return value
-
-    def list_arg(self, name: str) -> list[str]:
-        """Repeated (?x=a&x=b) or comma-separated (?x=a,b) values."""
-        out: list[str] = []
-        for value in self.get_arguments(name):
-            out += [v.strip() for v in value.split(",") if v.strip()]
-        return out
-
-    @property
-    def root(self) -> Path:
-        """The server's root folder: API paths are relative to it."""
-        return Path(self.settings.get("server_root_dir") or ".").expanduser().resolve()
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, MlopsError):
-            status, body = exc.http_status, exc.to_dict()
-        elif isinstance(exc, web.HTTPError):
-            status = exc.status_code
-            body = {"code": "HTTP_ERROR", "message": exc.log_message or exc.reason or ""}
-        else:
-            status = status_code
-            body = {"code": "INTERNAL", "message": "Internal error; see the server log."}
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(body))
+            head.decode("utf-8")
+            mime = "text/plain"
+        except UnicodeDecodeError:
+            mime = "application/octet-stream"
+    if mime.startswith("text/") or mime.endswith(("+json", "/json", "/yaml")):
+        mime += "; charset=utf-8"
+    return mime
 
 
 def run_summary(run: Run, params: list[str] | None, metrics: list[str] | None) -> dict[str, Any]:
@@ -94,26 +93,28 @@ def run_summary(run: Run, params: list[str] | None, metrics: list[str] | None) -
 
 class InfoHandler(MlopsHandler):
     @web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
         loc = self.client.location
         self.reply({"store": loc.db_url, "artifacts": loc.artifact_root, "source": loc.source})
 
 
 class ExperimentsHandler(MlopsHandler):
     @web.authenticated
-    def get(self) -> None:
-        self.reply({"experiments": [e.to_dict() for e in self.client.list_experiments()]})
+    async def get(self) -> None:
+        experiments = await self.call(self.client.list_experiments)
+        self.reply({"experiments": [e.to_dict() for e in experiments]})
 
 
 class RunsHandler(MlopsHandler):
     @web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
         params = self.list_arg("params") or None
         metrics = self.list_arg("metrics") or None
-        page = self.client.search_runs_page(
+        page = await self.call(
+            self.client.search_runs_page,
             experiment=self.list_arg("experiment") or None,
-            filter=self.get_argument("filter", None),
-            order_by=self.list_arg("order_by"),
+            filter=self.text_arg("filter"),
+            order_by=self.list_arg("order_by", 10),
             limit=self.int_arg("limit", 100, 1, MAX_LIMIT),
             offset=self.int_arg("offset", 0, 0, 10**9),
         )
@@ -129,29 +130,27 @@ class RunsHandler(MlopsHandler):
 
 class RunHandler(MlopsHandler):
     @web.authenticated
-    def get(self, run_id: str) -> None:
-        run = self.client.get_run(run_id).to_dict()
-        run["info"]["notebook_api_path"] = views.relative_to_root(
-            run["info"]["notebook_path"], self.root
-        )
+    async def get(self, run_id: str) -> None:
+        run = (await self.call(self.client.get_run, run_id)).to_dict()
+        run["info"]["notebook_api_path"] = relative_to_root(run["info"]["notebook_path"], self.root)
         self.reply(run)
 
 
 class MetricHistoryHandler(MlopsHandler):
     @web.authenticated
-    def get(self, run_id: str, key: str) -> None:
+    async def get(self, run_id: str, key: str) -> None:
         key = urllib.parse.unquote(key)
         max_points = self.int_arg("max_points", 1000, 10, 100_000)
-        self.reply(self.client.get_metric_series(run_id, key, max_points))
+        self.reply(await self.call(self.client.get_metric_series, run_id, key, max_points))
 
 
 class CompareHandler(MlopsHandler):
     @web.authenticated
-    def get(self) -> None:
-        ids = self.list_arg("runs")
+    async def get(self) -> None:
+        ids = self.list_arg("runs", 50)
         if len(ids) < 2:
             raise InvalidInput("compare needs at least two run ids: ?runs=a,b")
-        runs = [self.client.get_run(r) for r in ids]
+        runs = await self.call(lambda: [self.client.get_run(r) for r in ids])
         self.reply(
             {
                 "runs": [r.to_dict() for r in runs],
@@ -164,18 +163,19 @@ class CompareHandler(MlopsHandler):
 
 class DatasetsHandler(MlopsHandler):
     @web.authenticated
-    def get(self) -> None:
-        name = self.get_argument("name", None)
-        self.reply({"datasets": [d.to_dict() for d in self.client.list_datasets(name)]})
+    async def get(self) -> None:
+        name = self.text_arg("name", 256)
+        versions = await self.call(self.client.list_datasets, name)
+        self.reply({"datasets": [d.to_dict() for d in versions]})
 
 
 class LineageHandler(MlopsHandler):
     @web.authenticated
-    def get(self, ref: str) -> None:
-        self.reply(self.client.dataset_lineage(urllib.parse.unquote(ref)))
+    async def get(self, ref: str) -> None:
+        self.reply(await self.call(self.client.dataset_lineage, urllib.parse.unquote(ref)))
 
 
-def _artifact_path(raw: str) -> str:
+def artifact_path(raw: str) -> str:
     """Decode until stable (so %252e%252e cannot sneak '..' past one decoding), then check."""
     path = raw
     for _ in range(5):
@@ -190,11 +190,11 @@ def _artifact_path(raw: str) -> str:
 
 class ArtifactHandler(MlopsHandler):
     @web.authenticated
-    def get(self, run_id: str, path: str) -> None:
-        logical = _artifact_path(path)
-        data = self.client.read_artifact(run_id, logical)  # sha256-verified
-        mime = mimetypes.guess_type(logical)[0] or "application/octet-stream"
-        self.set_header("Content-Type", mime)
+    async def get(self, run_id: str, path: str) -> None:
+        logical = artifact_path(path)
+
+        artifact, data = await self.call(self.client.fetch_artifact, run_id, logical)
+        self.set_header("Content-Type", content_type(artifact, data[:512]))
         self.set_header("X-Content-Type-Options", "nosniff")
         # Always a download: an HTML artifact must never render in the lab's origin.
         name = urllib.parse.quote(logical.rsplit("/", 1)[-1])
@@ -206,12 +206,12 @@ class ChangesHandler(MlopsHandler):
     """A cheap token that changes when runs are added or end, for polling panels."""
 
     @web.authenticated
-    def get(self) -> None:
-        self.reply({"token": self.client.change_token()})
+    async def get(self) -> None:
+        self.reply({"token": await self.call(self.client.change_token)})
 
 
 def routes(prefix: str) -> list[tuple[str, type[MlopsHandler]]]:
-    run = r"(?P<run_id>[0-9a-fA-F]{1,32})"
+    run = rf"(?P<run_id>{ID_PREFIX_PATTERN})"
     return [
         (rf"/{prefix}/info", InfoHandler),
         (rf"/{prefix}/experiments", ExperimentsHandler),

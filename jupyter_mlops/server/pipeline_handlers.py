@@ -1,10 +1,12 @@
 """REST routes of the Pipelines tab: pipelines in the workspace, their runs, schedules.
 
 Pipeline files are named by their path relative to the server's root folder, like the
-contents API; a path that leaves the root is refused. A run started here is its own process
-(``jupyter-mlops pipelines run``), so it goes on if the lab is closed; its executed notebooks
-are written beside the pipeline file (``output/<run id>/``) where the lab can open them, also
-while a step runs.
+contents API; a path that leaves the root is refused, and so is a pipeline whose notebooks
+resolve outside it (the lab may only run what it serves). A run started here is its own
+process (``jupyter-mlops pipelines run``), so it goes on if the lab is closed; its executed
+notebooks are written beside the pipeline file (``output/<run id>/``) where the lab can open
+them, also while a step runs. The run's options (executor, workers, ...) are the same
+:class:`~jupyter_mlops.pipelines.options.RunOptions` the CLI and the scheduler use.
 """
 
 from __future__ import annotations
@@ -14,157 +16,178 @@ from typing import Any
 
 from tornado import web
 
+from ..entities import ID_PREFIX_PATTERN, Schedule
 from ..exceptions import InvalidInput, NotFound
-from ..pipelines import Pipeline, history
-from ..pipelines.runner import PATH_TAG, check_resumable
-from ..pipelines.scheduler import add_schedule, launch_pipeline, schedule_dict, set_schedule_enabled
-from ..views import relative_to_root
-from .handlers import MlopsHandler
+from ..paths import existing_file, relative_to_root, resolve_inside
+from ..pipelines import Pipeline, RunOptions, history, records
+from ..pipelines.executors import builtin_executor_names, executor_names
+from ..pipelines.launch import launch_pipeline
+from ..pipelines.options import rest_fields
+from ..pipelines.scheduler import schedule_pipeline
+from .base import MlopsHandler
+
+# What a POST schedules body may hold besides the run options.
+_SCHEDULE_KEYS = ("path", "cron", "timezone", "dataset", "missed", "enabled")
+_SCHEDULE_OPTIONS = ("params", "executor", "scheduler_address", "max_workers")
 
 
 class PipelineHandler(MlopsHandler):
     def pipeline_file(self, api_path: Any) -> Path:
         """The file behind an API path, which must stay inside the root and exist."""
-        if not isinstance(api_path, str) or not api_path.strip():
-            raise InvalidInput("'path' must be the pipeline file's path, e.g. 'pipelines/x.yaml'")
-        if "\\" in api_path or "\x00" in api_path:
-            raise InvalidInput(f"invalid pipeline path {api_path!r}")
-        file = (self.root / api_path.lstrip("/")).resolve()
-        try:
-            file.relative_to(self.root)
-        except ValueError:
-            raise InvalidInput(f"pipeline path {api_path!r} is outside the server's root") from None
-        if not file.is_file():
-            raise NotFound(f"no pipeline file {api_path!r}")
-        return file
+        return existing_file(resolve_inside(self.root, api_path, "path"), "pipeline file")
 
-    def body(self) -> dict[str, Any]:
-        try:
-            data = self.get_json_body() or {}
-        except web.HTTPError:
-            raise InvalidInput("the request body must be a JSON object") from None
-        if not isinstance(data, dict):
-            raise InvalidInput("the request body must be a JSON object")
-        return data
+    def run_options(self, data: dict[str, Any], allowed: tuple[str, ...] | list[str]) -> RunOptions:
+        """Run options from a request body, confined to the server's root."""
+        options = RunOptions.from_json(
+            {k: v for k, v in data.items() if k in allowed}, allowed=allowed, root=str(self.root)
+        )
+        known = builtin_executor_names()
+        return options.validate(known if options.executor in known else executor_names())
 
-    def mapping(self, data: dict[str, Any], key: str) -> dict[str, Any]:
-        value = data.get(key) or {}
-        if not isinstance(value, dict):
-            raise InvalidInput(f"{key!r} must be an object of name: value")
-        return value
-
-    def schedule_reply(self, row: dict[str, Any]) -> dict[str, Any]:
-        row = dict(row)
+    def schedule_reply(self, schedule: Schedule) -> dict[str, Any]:
+        row = schedule.to_dict()
         row["path"] = relative_to_root(row["path"], self.root) or row["path"]
+        row["options"] = {k: v for k, v in row["options"].items() if k != "root"}
         return row
 
 
 class PipelinesHandler(PipelineHandler):
     @web.authenticated
-    def get(self) -> None:
-        self.reply({"pipelines": history.discover_pipelines(self.root)})
+    async def get(self) -> None:
+        self.reply({"pipelines": await self.call(history.discover_pipelines, self.root)})
 
 
 class PipelineRunsHandler(PipelineHandler):
     @web.authenticated
-    def get(self) -> None:
-        path = self.get_argument("path", None)
-        file = self.pipeline_file(path) if path else None
+    async def get(self) -> None:
+        path = self.text_arg("path", 4096)
         limit = self.int_arg("limit", 20, 1, 500)
-        runs = history.pipeline_runs(self.client, path=file, limit=limit, root=self.root)
-        self.reply({"runs": runs})
+
+        def runs() -> list[dict[str, Any]]:
+            file = self.pipeline_file(path) if path else None
+            return history.pipeline_runs(self.client, path=file, limit=limit, root=self.root)
+
+        self.reply({"runs": await self.call(runs)})
 
     @web.authenticated
-    def post(self) -> None:
-        data = self.body()
-        file = self.pipeline_file(data.get("path"))
-        params = self.mapping(data, "params")
-        from_step = data.get("from_step") or None
-        if from_step is not None and not isinstance(from_step, str):
-            raise InvalidInput("'from_step' must be a step name")
-        # Refuse now what the run would refuse in its process: a bad parameter, a cycle...
-        pipeline = Pipeline.from_yaml(file).with_params(params)
-        pipeline.validate()
-        if from_step:
-            pipeline.step(from_step)
-        force = data.get("force", False)
-        if not isinstance(force, bool):
-            raise InvalidInput("'force' must be true or false")
-        run_id = launch_pipeline(self.client, file, params=params, force=force, from_step=from_step)
-        self.set_status(202)
-        self.reply({"run_id": run_id})
+    async def post(self) -> None:
+        data = self.json_body()
+        unknown = set(data) - {"path", *rest_fields()}
+        if unknown:
+            raise InvalidInput(
+                f"unknown field(s) {', '.join(sorted(unknown))}; send path and any of "
+                f"{', '.join(rest_fields())}"
+            )
+
+        def launch() -> str:
+            file = self.pipeline_file(data.get("path"))
+            options = self.run_options(data, rest_fields())
+            # Refuse now what the run would refuse in its process: a bad parameter, a cycle,
+            # a notebook outside the root...
+            pipeline = Pipeline.from_yaml(file).with_params(options.params)
+            pipeline.validate(root=self.root)
+            if options.from_step:
+                pipeline.step(options.from_step)
+            return launch_pipeline(self.client, file, options)
+
+        self.reply({"run_id": await self.call(launch)}, status=202)
 
 
 class PipelineRunHandler(PipelineHandler):
     @web.authenticated
-    def get(self, run_id: str) -> None:
-        run = self.client.get_run(run_id)
-        self.reply(history.pipeline_run_dict(self.client, run, self.root))
+    async def get(self, run_id: str) -> None:
+        def run() -> dict[str, Any]:
+            found = self.client.get_run(run_id)
+            return history.pipeline_run_dict(self.client, found, self.root)
+
+        self.reply(await self.call(run))
 
 
 class PipelineResumeHandler(PipelineHandler):
     @web.authenticated
-    def post(self, run_id: str) -> None:
-        run = self.client.get_run(run_id)
-        check_resumable(run)
-        path = run.tags.get(PATH_TAG)
-        if not path or not Path(path).is_file():
-            raise NotFound(f"the pipeline file of run {run.id[:8]} is gone ({path})")
-        new = launch_pipeline(self.client, path, params=None, resume=run.id)
-        self.set_status(202)
-        self.reply({"run_id": new})
+    async def post(self, run_id: str) -> None:
+        data = self.json_body()
+        if data:
+            raise InvalidInput("resume takes no options: send {} or nothing")
+
+        def resume() -> str:
+            run = self.client.get_run(run_id)
+            records.check_resumable(run)
+            path = records.pipeline_path(run)
+            if not path or not Path(path).is_file():
+                raise NotFound(f"the pipeline file of run {run.id[:8]} is gone")
+            inside = relative_to_root(path, self.root)
+            if inside is None:
+                raise InvalidInput(f"run {run.id[:8]} ran a pipeline outside the server's root")
+            file = resolve_inside(self.root, inside, "pipeline path")
+            Pipeline.from_yaml(file).validate(root=self.root)
+            options = RunOptions(resume=run.id, root=str(self.root))
+            return launch_pipeline(self.client, file, options)
+
+        self.reply({"run_id": await self.call(resume)}, status=202)
 
 
 class SchedulesHandler(PipelineHandler):
     @web.authenticated
-    def get(self) -> None:
-        path = self.get_argument("path", None)
-        file = str(self.pipeline_file(path)) if path else None
-        rows = self.client.store.list_schedules(file)
-        self.reply({"schedules": [self.schedule_reply(schedule_dict(r)) for r in rows]})
+    async def get(self) -> None:
+        path = self.text_arg("path", 4096)
+
+        def schedules() -> list[Schedule]:
+            file = str(self.pipeline_file(path)) if path else None
+            return self.client.list_schedules(file)
+
+        self.reply({"schedules": [self.schedule_reply(s) for s in await self.call(schedules)]})
 
     @web.authenticated
-    def post(self) -> None:
-        data = self.body()
-        file = self.pipeline_file(data.get("path"))
+    async def post(self) -> None:
+        data = self.json_body()
+        unknown = set(data) - {*_SCHEDULE_KEYS, *_SCHEDULE_OPTIONS}
+        if unknown:
+            raise InvalidInput(
+                f"unknown field(s) {', '.join(sorted(unknown))}; send "
+                f"{', '.join((*_SCHEDULE_KEYS, *_SCHEDULE_OPTIONS))}"
+            )
         for key in ("cron", "timezone", "dataset", "missed"):
             if data.get(key) is not None and not isinstance(data[key], str):
                 raise InvalidInput(f"{key!r} must be a string")
         if not isinstance(data.get("enabled", True), bool):
             raise InvalidInput("'enabled' must be true or false")
-        row = add_schedule(
-            self.client,
-            file,
-            cron=data.get("cron") or None,
-            timezone=data.get("timezone") or "UTC",
-            dataset=data.get("dataset") or None,
-            params=self.mapping(data, "params"),
-            missed=data.get("missed") or "skip",
-            enabled=data.get("enabled", True),
-        )
-        self.set_status(201)
-        self.reply(self.schedule_reply(row))
+
+        def create() -> Schedule:
+            file = self.pipeline_file(data.get("path"))
+            return schedule_pipeline(
+                self.client,
+                file,
+                cron=data.get("cron") or None,
+                timezone=data.get("timezone") or "UTC",
+                dataset=data.get("dataset") or None,
+                options=self.run_options(data, _SCHEDULE_OPTIONS),
+                missed=data.get("missed") or "skip",
+                enabled=data.get("enabled", True),
+            )
+
+        self.reply(self.schedule_reply(await self.call(create)), status=201)
 
 
 class ScheduleHandler(PipelineHandler):
     @web.authenticated
-    def patch(self, schedule_id: str) -> None:
-        data = self.body()
-        if not isinstance(data.get("enabled"), bool):
+    async def patch(self, schedule_id: str) -> None:
+        data = self.json_body()
+        if set(data) != {"enabled"} or not isinstance(data["enabled"], bool):
             raise InvalidInput("send {'enabled': true} or {'enabled': false}")
-        row = set_schedule_enabled(self.client, schedule_id, data["enabled"])
-        self.reply(self.schedule_reply(row))
+        schedule = await self.call(self.client.set_schedule_enabled, schedule_id, data["enabled"])
+        self.reply(self.schedule_reply(schedule))
 
     @web.authenticated
-    def delete(self, schedule_id: str) -> None:
-        self.client.store.delete_schedule(schedule_id)
+    async def delete(self, schedule_id: str) -> None:
+        await self.call(self.client.delete_schedule, schedule_id)
         self.set_status(204)
         self.finish()
 
 
 def pipeline_routes(prefix: str) -> list[tuple[str, type[MlopsHandler]]]:
-    run = r"(?P<run_id>[0-9a-fA-F]{1,32})"
-    schedule = r"(?P<schedule_id>[0-9a-fA-F]{1,32})"
+    run = rf"(?P<run_id>{ID_PREFIX_PATTERN})"
+    schedule = rf"(?P<schedule_id>{ID_PREFIX_PATTERN})"
     return [
         (rf"/{prefix}/pipelines", PipelinesHandler),
         (rf"/{prefix}/pipelines/runs", PipelineRunsHandler),

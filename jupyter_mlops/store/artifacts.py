@@ -97,31 +97,31 @@ class LocalArtifactStore:
         """The blob's path, after checking that its bytes still hash to ``sha256``."""
         path = self._blob_path(sha256)
         if not path.is_file():
-            raise NotFound(f"Artifact blob {sha256} is missing from {self.root}.")
+            raise self._missing(sha256)
         digest = hashlib.sha256()
         with open(path, "rb") as fh:
             while chunk := fh.read(CHUNK):
                 digest.update(chunk)
         if digest.hexdigest() != sha256:
-            raise IntegrityError(
-                f"Artifact {sha256} at {path} was modified on disk (its sha256 is now "
-                f"{digest.hexdigest()}); refusing to use it. Re-log the artifact."
-            )
+            raise _modified(sha256, path, digest.hexdigest())
         return path
 
     def read_bytes(self, sha256: str) -> bytes:
         """The blob's bytes, verified against ``sha256``."""
         path = self._blob_path(sha256)
         if not path.is_file():
-            raise NotFound(f"Artifact blob {sha256} is missing from {self.root}.")
+            raise self._missing(sha256)
         data = path.read_bytes()
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha256:
-            raise IntegrityError(
-                f"Artifact {sha256} at {path} was modified on disk (its sha256 is now "
-                f"{actual}); refusing to use it. Re-log the artifact."
-            )
+            raise _modified(sha256, path, actual)
         return data
+
+    def _missing(self, sha256: str) -> NotFound:
+        return NotFound(
+            f"Artifact blob {sha256} is missing from {self.root}.",
+            public=f"Artifact blob {sha256} is missing from the artifact store.",
+        )
 
     def copy_to(self, sha256: str, dest: str | os.PathLike[str]) -> Path:
         src = self.verified_path(sha256)
@@ -161,3 +161,14 @@ class LocalArtifactStore:
                         stray.unlink()
                         removed += 1
         return removed
+
+
+def _modified(sha256: str, path: Path, actual: str) -> IntegrityError:
+    """Bytes that no longer hash to their name: refused. Where they are is for the log only."""
+    public = (
+        f"Artifact {sha256} was modified on disk (its sha256 is now {actual}); refusing to "
+        "use it. Re-log the artifact."
+    )
+    return IntegrityError(
+        public.replace(" was modified", f" at {path} was modified"), public=public
+    )

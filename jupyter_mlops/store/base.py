@@ -1,17 +1,33 @@
-"""The store interface: what every backend must do. Validation lives in the Client, above.
+"""What a store backend must do, one interface per domain. Validation lives in the Client, above.
 
-Single-item writes are built on batch writes (``log_metric`` → ``log_metrics``), so a backend
-implements the batch path once and makes it fast.
+A backend implements every interface (:class:`Store` is their union); the Client's domain
+modules each type ``self.store`` as the one interface they use, so a domain's needs are
+written down in one place. Single-item writes are built on batch writes (``log_metric`` →
+``log_metric_rows``), so a backend implements the batch path once and makes it fast.
+
+A state change that another feature may react to (a new dataset version, later a model
+version or an alert) writes its event in the same transaction as the change.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..entities import Artifact, DatasetVersion, Experiment, LoggedModel, Metric, Run, RunStatus
+from ..entities import (
+    Artifact,
+    DatasetVersion,
+    Event,
+    Experiment,
+    LoggedModel,
+    Metric,
+    Run,
+    RunStatus,
+    Schedule,
+)
+from ..query import Node, OrderItem
 
 # (run_id, key, value, step, timestamp_ms): the row shape of the buffered metric writer.
 MetricRow = tuple[str, str, float, int, int]
@@ -39,8 +55,9 @@ class NewDataset:
     nbytes: int
 
 
-class Store(abc.ABC):
-    # Experiments -----------------------------------------------------------------------
+class RunStore(abc.ABC):
+    """Experiments, runs and what is logged on them: params, metrics, tags."""
+
     @abc.abstractmethod
     def get_or_create_experiment(self, name: str, now_ms: int) -> Experiment:
         """The experiment called ``name``, created if missing (race-free)."""
@@ -53,7 +70,6 @@ class Store(abc.ABC):
     def list_experiments(self) -> list[Experiment]:
         """All experiments with their run counts, newest first."""
 
-    # Runs ------------------------------------------------------------------------------
     @abc.abstractmethod
     def create_run(self, experiment_id: int, attrs: dict[str, Any]) -> str:
         """Insert a RUNNING run with the given attributes; returns its id."""
@@ -68,7 +84,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def reconcile_dead_runs(
-        self, stale_before_ms: int, host: str, is_alive: Any, now_ms: int
+        self,
+        stale_before_ms: int,
+        host: str,
+        is_alive: Callable[[int, int | None], bool],
+        now_ms: int,
     ) -> list[str]:
         """End as KILLED the RUNNING runs whose heartbeat is older than ``stale_before_ms``
         or whose process on ``host`` is gone (``is_alive(pid, pid_start) -> bool``)."""
@@ -81,13 +101,14 @@ class Store(abc.ABC):
     def search_runs(
         self,
         experiment_ids: Sequence[int] | None,
-        filter_text: str | None,
-        order_by: Sequence[str],
+        filter: Node | None,
+        order_by: Sequence[OrderItem],
         limit: int,
         offset: int,
         with_total: bool = True,
     ) -> RunPage:
-        """A page of runs (info, params, latest metrics, tags) filtered and sorted in SQL."""
+        """A page of runs (info, params, latest metrics, tags) filtered and sorted in the
+        database; no ``order_by`` means newest first."""
 
     @abc.abstractmethod
     def resolve_run_id(self, prefix: str) -> str:
@@ -97,7 +118,6 @@ class Store(abc.ABC):
     def delete_runs(self, run_ids: Sequence[str]) -> int:
         """Remove runs and everything attached to them; returns how many."""
 
-    # Params, metrics, tags -------------------------------------------------------------
     @abc.abstractmethod
     def log_params(self, run_id: str, params: dict[str, str]) -> None:
         """Upsert parameters (already converted to text by the Client)."""
@@ -120,19 +140,29 @@ class Store(abc.ABC):
         """A metric's whole history as (steps, values, timestamps) numpy arrays in step order."""
 
     @abc.abstractmethod
+    def metric_keys(self, run_id: str) -> list[str]:
+        """The metric keys a run has."""
+
+    @abc.abstractmethod
     def change_token(self) -> str:
         """A short string that changes whenever a run is created, ends or changes status."""
 
     @abc.abstractmethod
-    def metric_keys(self, run_id: str) -> list[str]:
-        """The metric keys a run has."""
+    def latest_run_with_tag(
+        self, key: str, value: str, status: RunStatus | None = RunStatus.FINISHED
+    ) -> str | None:
+        """The newest run with this tag value (and status)."""
 
-    # Datasets --------------------------------------------------------------------------
+
+class DatasetStore(abc.ABC):
+    """Versions of named datasets and which runs read or wrote them."""
+
     @abc.abstractmethod
     def log_datasets(
         self, run_id: str, items: Iterable[tuple[NewDataset, str]], now_ms: int
     ) -> list[DatasetVersion]:
-        """Get or create a version per ``(dataset, role)`` and link it to the run."""
+        """Get or create a version per ``(dataset, role)`` and link it to the run; a new
+        version writes a ``dataset.version`` event in the same transaction."""
 
     @abc.abstractmethod
     def find_dataset(self, name: str, fingerprint: str) -> DatasetVersion | None:
@@ -150,10 +180,14 @@ class Store(abc.ABC):
     def dataset_runs(self, dataset_id: str) -> list[tuple[str, str]]:
         """``(run_id, role)`` pairs of the runs that read or wrote a dataset version."""
 
-    # Artifacts and models --------------------------------------------------------------
+
+class ArtifactIndex(abc.ABC):
+    """Which blobs (by sha256) belong to which run, as files or as logged models. The bytes
+    themselves are in the artifact store (``store/artifacts.py``)."""
+
     @abc.abstractmethod
-    def record_artifact(self, run_id: str, artifact: Artifact) -> None:
-        """Record (or replace) an artifact path of a run."""
+    def record_artifacts(self, run_id: str, artifacts: Sequence[Artifact]) -> None:
+        """Record (or replace) artifact paths of a run, in one transaction."""
 
     @abc.abstractmethod
     def list_artifacts(self, run_id: str) -> list[Artifact]:
@@ -171,36 +205,47 @@ class Store(abc.ABC):
     def get_logged_model(self, model_id: str) -> LoggedModel:
         """A logged model by id (or unique id prefix)."""
 
-    # Events, schedules, leases (pipelines/scheduler.py) --------------------------------
     @abc.abstractmethod
-    def record_event(self, type_: str, key: str, payload: Mapping[str, Any], now_ms: int) -> None:
-        """Append an event (a new dataset version writes ``dataset.version`` itself)."""
+    def latest_model_sha(self, name: str) -> str | None:
+        """The sha256 of the newest model logged under ``name``."""
+
+
+class EventStore(abc.ABC):
+    """An append-only log of state changes that features react to (triggers, panels)."""
+
+    @abc.abstractmethod
+    def record_event(self, type_: str, key: str, payload: Mapping[str, Any], now_ms: int) -> Event:
+        """Append an event; returns it with its id."""
 
     @abc.abstractmethod
     def events_after(
         self, cursor: int, type_: str | None = None, key: str | None = None, limit: int = 1000
-    ) -> list[dict[str, Any]]:
+    ) -> list[Event]:
         """Events with an id above ``cursor``, oldest first."""
 
     @abc.abstractmethod
     def last_event_id(self) -> int:
         """The newest event's id (0 without events)."""
 
-    @abc.abstractmethod
-    def create_schedule(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """Insert a schedule row (id generated); returns it."""
+
+class ScheduleStore(abc.ABC):
+    """Schedules of pipelines, claimed by compare-and-set so that a firing happens once."""
 
     @abc.abstractmethod
-    def get_schedule(self, schedule_id: str) -> dict[str, Any]:
+    def create_schedule(self, row: Mapping[str, Any]) -> Schedule:
+        """Insert a schedule (its id generated); returns it."""
+
+    @abc.abstractmethod
+    def get_schedule(self, schedule_id: str) -> Schedule:
         """A schedule by id or unique id prefix."""
 
     @abc.abstractmethod
-    def list_schedules(self, pipeline_path: str | None = None) -> list[dict[str, Any]]:
+    def list_schedules(self, pipeline_path: str | None = None) -> list[Schedule]:
         """Schedules, oldest first, optionally of one pipeline file."""
 
     @abc.abstractmethod
-    def update_schedule(self, schedule_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Change a schedule's columns; returns it."""
+    def update_schedule(self, schedule_id: str, values: Mapping[str, Any]) -> Schedule:
+        """Change a schedule's fields; returns it."""
 
     @abc.abstractmethod
     def delete_schedule(self, schedule_id: str) -> str:
@@ -211,6 +256,10 @@ class Store(abc.ABC):
         self, schedule_id: str, column: str, seen: Any, values: Mapping[str, Any]
     ) -> bool:
         """Atomic compare-and-set on an enabled schedule; True for the one winner."""
+
+
+class LeaseStore(abc.ABC):
+    """Expiring named leases: one holder at a time, whatever the number of processes."""
 
     @abc.abstractmethod
     def acquire_lease(self, name: str, holder: str, ttl_ms: int, now_ms: int) -> bool:
@@ -224,12 +273,12 @@ class Store(abc.ABC):
     def lease_holder(self, name: str, now_ms: int) -> str | None:
         """Who holds a lease now, if anyone."""
 
-    @abc.abstractmethod
-    def latest_run_with_tag(
-        self, key: str, value: str, status: RunStatus | None = RunStatus.FINISHED
-    ) -> str | None:
-        """The newest run with this tag value (and status)."""
+
+class Store(RunStore, DatasetStore, ArtifactIndex, EventStore, ScheduleStore, LeaseStore):
+    """A whole backend: every domain's interface, plus the connection's lifetime."""
+
+    url: str
 
     @abc.abstractmethod
-    def latest_model_sha(self, name: str) -> str | None:
-        """The sha256 of the newest model logged under ``name``."""
+    def close(self) -> None:
+        """Release connections (the store may not be used afterwards)."""

@@ -15,11 +15,12 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from ..client import Client, metric_row, now_ms
+from .. import capture
+from ..client import Client
+from ..client.validation import metric_row, now_ms
 from ..config import PARENT_RUN_ENV
 from ..entities import DatasetVersion, LoggedModel, Run, RunInfo, RunStatus
 from ..exceptions import InvalidInput, MlopsWarning
-from . import capture
 
 _stack: list[ActiveRun] = []
 _lock = threading.RLock()
@@ -56,7 +57,7 @@ class ActiveRun:
         """The run's attributes as stored now (read once after the run has ended)."""
         if self._final is not None:
             return self._final
-        info = self.client.store.get_run(self.id).info
+        info = self.client.read_run(self.id).info
         if self._ended:
             self._final = info
         return info
@@ -222,5 +223,14 @@ def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None =
 
 def flush() -> None:
     """Write buffered metrics now (of every store this process has opened)."""
-    for client in list(Client._shared.values()):
-        client.writer.flush()
+    Client.flush_shared()
+
+
+def reset() -> None:
+    """Forget the active runs (without ending them), close the shared Clients and go back
+    to the configured store: a fresh start, as in a new process."""
+    global _client_target
+    with _lock:
+        _stack.clear()
+    Client.close_shared()
+    _client_target = None

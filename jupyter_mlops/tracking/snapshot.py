@@ -6,8 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from ..data import column_schema, fingerprint
-from ..data.fingerprint import is_fingerprintable
+from ..data import column_schema, fingerprint, is_fingerprintable
 
 _DATA_TYPES = ("DataFrame", "Series", "ndarray")
 

@@ -26,7 +26,8 @@ import plotly.graph_objects as go
 
 from .. import views
 from ..exceptions import InvalidInput, NotFound
-from ._html import close_tree, esc, finite, frame_of, note_html, table_html
+from ..views import esc
+from .html import close_tree, finite, note_html, table_html
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -180,7 +181,7 @@ class CompareView(widgets.VBox):
     @property
     def frame(self) -> Any:
         """One row per field (name, params, metrics, data), one column per run, ``differs``."""
-        return frame_of(views.compare_rows(self.runs), "field")
+        return views.frame(views.compare_rows(self.runs), "field")
 
     def close(self) -> None:
         """Close the view and every widget in it (charts not shown, for want of metrics, too)."""

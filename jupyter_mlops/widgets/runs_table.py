@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from .. import views
-from ..store.base import RunPage
-from ._html import close_tree, error_html, esc, frame_of, note_html, status_html, table_html
+from ..client import RunPage
+from ..views import esc, status_html
+from .html import close_tree, error_html, note_html, table_html
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -190,7 +191,7 @@ class RunsTable(widgets.VBox):
     def frame(self) -> Any:
         """The page shown, as a pandas DataFrame indexed by short run id."""
         runs = self.page.runs
-        return frame_of(views.run_rows(runs, views.varying_params(runs, most=20)), "run_id")
+        return views.frame(views.run_rows(runs, views.varying_params(runs, most=20)), "run_id")
 
     def refresh(self) -> None:
         """Query the store again (new runs and experiments appear); errors show inline."""

@@ -55,7 +55,7 @@ def _seed(root: Path, store: Path) -> dict[str, str]:
     """Runs made by executing a real notebook (so 'Go to cell' has a cell to go to), plus
     runs written through the Client, one of them named with an XSS payload."""
     from jupyter_mlops.client import Client
-    from jupyter_mlops.notebook_runner import execute_notebook
+    from jupyter_mlops.pipelines.notebook import execute_notebook
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [

@@ -198,6 +198,8 @@ schedules = sa.Table(
     sa.Column("event_type", sa.String(64)),
     sa.Column("event_key", sa.String(256)),
     sa.Column("params", sa.JSON),
+    # The other run options (executor, workers, ...), as the pipelines package declares them.
+    sa.Column("options", sa.JSON),
     sa.Column("enabled", sa.Boolean, nullable=False),
     sa.Column("missed", sa.String(8), nullable=False),
     sa.Column("next_run_time", sa.BigInteger),

@@ -7,8 +7,11 @@ once, not on every execution.
 from __future__ import annotations
 
 import getpass
+import hashlib
+import json
 import os
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -16,6 +19,8 @@ import threading
 import time
 from functools import lru_cache
 from typing import Any
+
+from . import diskcache
 
 GIT_TTL_S = 10.0
 
@@ -139,19 +144,76 @@ def git_state(cwd: str | None = None, block: bool = True) -> tuple[str | None, b
     return _git.get(cwd or os.getcwd(), block)
 
 
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@lru_cache(maxsize=1)
+def installed_distributions() -> dict[str, str]:
+    """Every installed distribution (normalised name -> version), read from the names of the
+    metadata folders on ``sys.path`` (``name-version.dist-info``): a directory listing, not a
+    read of each distribution's metadata. The first one on the path wins, as for imports."""
+    out: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            names = sorted(os.listdir(entry or "."))
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith(".dist-info"):
+                dist, _, version = name[: -len(".dist-info")].rpartition("-")
+            elif name.endswith(".egg-info"):
+                dist, _, version = name[: -len(".egg-info")].partition("-")
+                version = version.split("-py", 1)[0] or _egg_version(os.path.join(entry, name))
+            else:
+                continue
+            if dist:
+                out.setdefault(_normalize(dist), version)
+    return out
+
+
+def _egg_version(path: str) -> str:
+    try:
+        with open(os.path.join(path, "PKG-INFO"), encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("Version:"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def environment_digest() -> str:
+    """A digest of the installed distributions: what cached facts about them depend on."""
+    text = "\n".join(f"{k}=={v}" for k, v in sorted(installed_distributions().items()))
+    return hashlib.sha256(f"{sys.version}\n{text}".encode()).hexdigest()[:32]
+
+
 @lru_cache(maxsize=1)
 def _distributions_by_module() -> dict[str, list[str]]:
+    """Top-level module -> the distributions providing it. Reading it means opening every
+    distribution's file list, so it is kept on disk per set of installed distributions."""
+    name = f"modules-{environment_digest()}.json"
+    cached = diskcache.read_json(name)
+    if isinstance(cached, dict):
+        return cached
     from importlib.metadata import packages_distributions
 
-    return dict(packages_distributions())
+    mapping = {k: list(v) for k, v in packages_distributions().items()}
+    diskcache.write_json(name, mapping)
+    return mapping
 
 
 @lru_cache(maxsize=4096)
 def _dist_version(dist: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
+    version = installed_distributions().get(_normalize(dist))
+    if version:
+        return version
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as read_version
 
     try:
-        return version(dist)
+        return read_version(dist)
     except PackageNotFoundError:
         return None
 
@@ -169,6 +231,33 @@ def imported_packages() -> dict[str, str]:
                 if v is not None:
                     out[dist] = v
     return dict(sorted(out.items(), key=lambda kv: kv[0].lower()))
+
+
+def python_build() -> str:
+    """The interpreter's full version and build."""
+    return sys.version
+
+
+@lru_cache(maxsize=16)
+def kernel_argv(kernel_name: str) -> list[str]:
+    """The command that starts a Jupyter kernel, read from its ``kernel.json``; jupyter_client
+    is asked only when no such file is found (for example ipykernel's built-in spec)."""
+    from jupyter_core.paths import jupyter_path
+
+    for folder in jupyter_path("kernels"):
+        spec = os.path.join(folder, kernel_name, "kernel.json")
+        try:
+            with open(spec, encoding="utf-8") as fh:
+                argv = json.load(fh).get("argv", [])
+            return [str(a) for a in argv]
+        except (OSError, ValueError, AttributeError):
+            continue
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        return list(KernelSpecManager().get_kernel_spec(kernel_name).argv)
+    except Exception:  # an unknown kernel fails later, at start, with its own message
+        return []
 
 
 _prefetch_started = threading.Event()

@@ -1,30 +1,32 @@
 """Low-level hashing shared by the in-memory and the file/folder fingerprints.
 
-Every value goes through a length-prefixed stream (:class:`_Stream`), so the boundary
+Every value goes through a length-prefixed stream (:class:`Stream`), so the boundary
 between two fields can never be shifted to make different inputs collide. This module
-does not import pandas, so that hashing a file does not need it.
+imports neither pandas nor numpy, so that hashing a file needs neither.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import numpy as np
 import xxhash
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PREFIX: Final = "xxh3-128:"
 # Bump when the byte layout of any fingerprint changes (here, in fingerprint.py or in
 # files.py): old fingerprints (and cached file entries) must never be confused with new ones.
 _SCHEME: Final = b"jupyter_mlops.fingerprint/1\x00"
-_U64: Final = struct.Struct("<Q")
+U64: Final = struct.Struct("<Q")
 
 # Non-contiguous arrays are copied this many bytes at a time so we never double the
 # memory footprint of a large array just to hash it.
 _COPY_CHUNK_BYTES: Final = 8 << 20
 
 
-class _Stream:
+class Stream:
     """One xxh3-128 state fed with length-prefixed fields."""
 
     __slots__ = ("_h",)
@@ -35,7 +37,7 @@ class _Stream:
         self.text(tag)
 
     def field(self, data: bytes) -> None:
-        self._h.update(_U64.pack(len(data)))
+        self._h.update(U64.pack(len(data)))
         self._h.update(data)
 
     def text(self, value: str) -> None:
@@ -47,7 +49,7 @@ class _Stream:
 
     def begin_bytes(self, nbytes: int) -> None:
         """Announces ``nbytes`` of raw payload, to be fed with :meth:`raw`."""
-        self._h.update(_U64.pack(nbytes))
+        self._h.update(U64.pack(nbytes))
 
     def raw(self, data: Any) -> None:
         """Feeds any C-contiguous buffer (ndarray, memoryview, bytes) without a header."""
@@ -55,6 +57,8 @@ class _Stream:
 
     def array(self, arr: np.ndarray) -> None:
         """Feeds the C-order bytes of ``arr`` (copying in chunks only if not contiguous)."""
+        import numpy as np  # here: hashing a file needs no numpy
+
         self.begin_bytes(arr.nbytes)
         if arr.nbytes == 0:
             return
@@ -70,5 +74,5 @@ class _Stream:
         return self._h.digest()
 
 
-def _format(digest: bytes) -> str:
+def format_digest(digest: bytes) -> str:
     return PREFIX + digest.hex()

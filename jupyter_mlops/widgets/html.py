@@ -1,32 +1,16 @@
-"""Escaped HTML snippets for the widget views: every user string goes through :func:`esc`."""
+"""HTML snippets of the widget views; every user string goes through :func:`views.esc`."""
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Sequence
 from typing import Any
 
+from ..views import esc
+
 HIGHLIGHT = "#fff3cd"  # differing rows, as in the pandas Styler of the text view
 ERROR_COLOR = "#b00020"
 _CELL = "padding:2px 8px;border-bottom:1px solid #e0e0e0;text-align:left;white-space:nowrap"
-_STATUS_COLORS = {"FINISHED": "#1b7f3b", "FAILED": "#b00020", "KILLED": "#8a6d00"}
-
-
-def fmt(value: Any) -> str:
-    """A cell value as text: numbers to 6 significant digits, missing values empty."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        return f"{value:.6g}"
-    return str(value)
-
-
-def esc(value: Any) -> str:
-    """User text (run names, params, sources...) made safe to put in HTML or a plotly label."""
-    return html.escape(fmt(value), quote=True)
 
 
 def finite(value: Any) -> float | None:
@@ -43,11 +27,6 @@ def error_html(message: str) -> str:
 
 def note_html(message: str) -> str:
     return f"<div style='color:#666;font-style:italic'>{esc(message)}</div>"
-
-
-def status_html(status: str) -> str:
-    color = _STATUS_COLORS.get(status, "#1565c0")
-    return f"<span style='color:{color};font-weight:600'>{esc(status)}</span>"
 
 
 def table_html(
@@ -76,13 +55,3 @@ def close_tree(widget: Any) -> None:
     for child in getattr(widget, "children", ()):
         close_tree(child)
     widget.close()
-
-
-def frame_of(rows: list[dict[str, Any]], index: str | None = None) -> Any:
-    """Rows as a DataFrame, as the text views show them: missing values as empty cells."""
-    import pandas as pd
-
-    frame = pd.DataFrame(rows)
-    if index and not frame.empty:
-        frame = frame.set_index(index)
-    return frame.astype(object).where(frame.notna(), "")

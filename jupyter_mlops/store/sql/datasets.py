@@ -1,6 +1,9 @@
-"""Datasets, artifacts and logged models in the SQL store: what runs read, wrote and made.
+"""Dataset versions in the SQL store (:class:`~jupyter_mlops.store.base.DatasetStore`): what
+runs read and wrote.
 
-A mixin of :class:`SqlStore`, kept apart so that each module stays about one thing.
+Needs from the class it is mixed into: ``engine`` and ``_write``
+(:class:`~jupyter_mlops.store.sql.base.SqlBase`), and ``_insert_event`` (the events mixin), so
+that a new version and its ``dataset.version`` event are one transaction.
 """
 
 from __future__ import annotations
@@ -10,37 +13,24 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from ...entities import Artifact, DatasetVersion, LoggedModel
-from ...exceptions import Conflict, InvalidInput, NotFound
+from ...entities import DATASET_VERSION_EVENT, DatasetVersion
+from ...exceptions import InvalidInput, NotFound, shown
 from ..base import NewDataset
-from .schema import artifacts, datasets, logged_models, run_datasets, runs
-
-# The event a new dataset version records; pipeline triggers match on it.
-DATASET_VERSION_EVENT = "dataset.version"
+from .base import SqlBase
+from .schema import datasets, run_datasets, runs
 
 
-class LineageMixin:
-    """Needs from the class it is mixed into: an engine and the write helpers below."""
-
-    engine: Engine
-
+class DatasetsMixin(SqlBase):
     if TYPE_CHECKING:
 
-        def _write(self, fn: Any) -> Any: ...
-
-        def _upsert(
-            self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]]
-        ) -> None: ...
-
-        @staticmethod
         def _insert_event(
-            conn: Connection, type_: str, key: str, payload: Mapping[str, Any], now_ms: int
-        ) -> None: ...
+            self, conn: Connection, type_: str, key: str, payload: Mapping[str, Any], now_ms: int
+        ) -> int: ...
 
-    # Datasets --------------------------------------------------------------------------
-    def _dataset(self, row: Any, role: str | None = None) -> DatasetVersion:
+    @staticmethod
+    def _dataset(row: Any, role: str | None = None) -> DatasetVersion:
         return DatasetVersion(
             id=row.id,
             name=row.name,
@@ -102,13 +92,14 @@ class LineageMixin:
                         },
                         now_ms,
                     )
-                self._upsert_link(conn, run_id, row.id, role)
+                self._link(conn, run_id, row.id, role)
                 out.append(self._dataset(row, role))
             return out
 
         return list(self._write(log))
 
-    def _upsert_link(self, conn: Connection, run_id: str, dataset_id: str, role: str) -> None:
+    @staticmethod
+    def _link(conn: Connection, run_id: str, dataset_id: str, role: str) -> None:
         exists = conn.execute(
             sa.select(run_datasets.c.run_id).where(
                 run_datasets.c.run_id == run_id,
@@ -140,17 +131,18 @@ class LineageMixin:
         name, _, version = ref.partition("@")
         with self.engine.connect() as conn:
             if version:
-                if not version.lstrip("v").isdigit():
-                    raise InvalidInput(f"Bad dataset version {version!r}: use name@3.")
+                number = version.removeprefix("v")
+                if not number.isdigit() or len(number) > 18:
+                    raise InvalidInput(f"Bad dataset version {shown(version)}: use name@3.")
                 stmt = sa.select(datasets).where(
-                    datasets.c.name == name, datasets.c.version == int(version.lstrip("v"))
+                    datasets.c.name == name, datasets.c.version == int(number)
                 )
             else:
                 stmt = (
                     sa.select(datasets)
                     .where(
                         sa.or_(
-                            datasets.c.id.like(ref + "%"),
+                            datasets.c.id.startswith(ref, autoescape=True),
                             datasets.c.fingerprint == ref,
                             datasets.c.name == ref,
                         )
@@ -159,9 +151,11 @@ class LineageMixin:
                 )
             rows = conn.execute(stmt.limit(2)).all()
         if not rows:
-            raise NotFound(f"No dataset version {ref!r}. List them with `jupyter-mlops data`.")
+            raise NotFound(f"No dataset version {shown(ref)}. List them with `jupyter-mlops data`.")
         if len(rows) > 1 and rows[0].name != rows[1].name:
-            raise InvalidInput(f"Dataset reference {ref!r} is ambiguous; give more characters.")
+            raise InvalidInput(
+                f"Dataset reference {shown(ref)} is ambiguous; give more characters."
+            )
         return self._dataset(rows[0])
 
     def dataset_runs(self, dataset_id: str) -> list[tuple[str, str]]:
@@ -173,57 +167,3 @@ class LineageMixin:
         )
         with self.engine.connect() as conn:
             return [(r.run_id, r.role) for r in conn.execute(stmt)]
-
-    # Artifacts and models --------------------------------------------------------------
-    def record_artifact(self, run_id: str, artifact: Artifact) -> None:
-        row = {"run_id": run_id, **vars(artifact)}
-        self._write(lambda conn: self._upsert(conn, artifacts, [row]))
-
-    def _artifacts(self, conn: Connection, run_id: str) -> list[Artifact]:
-        stmt = sa.select(artifacts).where(artifacts.c.run_id == run_id).order_by(artifacts.c.path)
-        return [
-            Artifact(r.path, r.sha256, r.size, r.kind, r.created_at) for r in conn.execute(stmt)
-        ]
-
-    def list_artifacts(self, run_id: str) -> list[Artifact]:
-        with self.engine.connect() as conn:
-            return self._artifacts(conn, run_id)
-
-    def referenced_blobs(self) -> set[str]:
-        with self.engine.connect() as conn:
-            shas = set(conn.execute(sa.select(artifacts.c.sha256).distinct()).scalars())
-            shas |= set(conn.execute(sa.select(logged_models.c.sha256).distinct()).scalars())
-        return shas
-
-    def _model(self, r: Any) -> LoggedModel:
-        return LoggedModel(
-            id=r.id,
-            run_id=r.run_id,
-            name=r.name,
-            flavor=r.flavor,
-            model_class=r.model_class,
-            artifact_path=r.artifact_path,
-            sha256=r.sha256,
-            signature=r.signature,
-            params=r.params or {},
-            created_at=r.created_at,
-        )
-
-    def record_model(self, model: LoggedModel) -> None:
-        def insert(conn: Connection) -> None:
-            if conn.execute(
-                sa.select(logged_models.c.id).where(logged_models.c.id == model.id)
-            ).first():
-                raise Conflict(f"Model {model.id} is already recorded.")
-            conn.execute(sa.insert(logged_models).values(**vars(model)))
-
-        self._write(insert)
-
-    def get_logged_model(self, model_id: str) -> LoggedModel:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(logged_models).where(logged_models.c.id.like(model_id + "%")).limit(2)
-            ).all()
-        if len(rows) != 1:
-            raise NotFound(f"No logged model {model_id!r}.")
-        return self._model(rows[0])

@@ -6,8 +6,8 @@ can be compared across processes and machines of the same endianness.
 
 Design notes:
 
-* Every value goes through a length-prefixed stream (:class:`_Stream`, in
-  :mod:`jupyter_mlops.data._hashing`), so the boundary between two fields can never be
+* Every value goes through a length-prefixed stream (:class:`Stream`, in
+  :mod:`jupyter_mlops.data.hashing`), so the boundary between two fields can never be
   shifted to make different inputs collide.
 * Each DataFrame column is hashed into its own 16-byte digest and the frame hashes those
   digests. This is what makes the result independent of pandas' block layout: a column
@@ -32,14 +32,14 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from ._hashing import _U64, _format, _Stream
 from .files import (
-    _path_fingerprint,
-    _size_or_zero,
-    _walk_files,
     file_fingerprint,
+    path_fingerprint,
     set_file_cache_path,
+    size_or_zero,
+    walk_files,
 )
+from .hashing import U64, Stream, format_digest
 
 __all__ = [
     "file_fingerprint",
@@ -86,7 +86,7 @@ def _encode_label(label: object) -> bytes:
         return b"y" + label
     if isinstance(label, tuple):
         parts = [_encode_label(part) for part in label]
-        return b"t" + b"".join(_U64.pack(len(part)) + part for part in parts)
+        return b"t" + b"".join(U64.pack(len(part)) + part for part in parts)
     kind = type(label)
     text = f"{kind.__module__}.{kind.__qualname__}:{label!r}"
     return b"o" + text.encode("utf-8", "surrogatepass")
@@ -95,11 +95,11 @@ def _encode_label(label: object) -> bytes:
 # --------------------------------------------------------------------------- values
 
 
-def _write_texts(stream: _Stream, texts: np.ndarray) -> None:
+def _write_texts(stream: Stream, texts: np.ndarray) -> None:
     """Hashes a 1-D object array of ``str`` as lengths + concatenated UTF-8."""
     # Two independent streams so the result does not depend on the chunk size.
-    lengths = _Stream("lengths")
-    blob = _Stream("utf-8")
+    lengths = Stream("lengths")
+    blob = Stream("utf-8")
     for start in range(0, len(texts), _OBJECT_CHUNK_ROWS):
         part = texts[start : start + _OBJECT_CHUNK_ROWS]
         # map()/join() iterate in C: no per-row Python bytecode runs.
@@ -110,7 +110,7 @@ def _write_texts(stream: _Stream, texts: np.ndarray) -> None:
     stream.field(blob.digest())
 
 
-def _write_objects(stream: _Stream, arr: np.ndarray) -> None:
+def _write_objects(stream: Stream, arr: np.ndarray) -> None:
     """Hashes an object array: missing mask, then strings or (type, repr) pairs.
 
     All missing markers (None, NaN, pd.NA, NaT) count as the same missing value, and they
@@ -136,7 +136,7 @@ def _write_objects(stream: _Stream, arr: np.ndarray) -> None:
     _write_texts(stream, np.fromiter(map(repr, present), dtype=object, count=len(present)))
 
 
-def _write_numpy(stream: _Stream, arr: np.ndarray) -> None:
+def _write_numpy(stream: Stream, arr: np.ndarray) -> None:
     kind = arr.dtype.kind
     if kind == "O":
         _write_objects(stream, arr)
@@ -156,7 +156,7 @@ def _write_numpy(stream: _Stream, arr: np.ndarray) -> None:
 _MASKED_ARRAYS = (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)
 
 
-def _write_values(stream: _Stream, values: Any) -> None:
+def _write_values(stream: Stream, values: Any) -> None:
     """Hashes the values of one column/index/series (ndarray or ExtensionArray)."""
     if isinstance(values, pd.arrays.NumpyExtensionArray) and not isinstance(
         values.dtype, pd.StringDtype
@@ -212,7 +212,7 @@ def _write_values(stream: _Stream, values: Any) -> None:
 
 
 def _values_digest(values: Any) -> bytes:
-    stream = _Stream("values")
+    stream = Stream("values")
     _write_values(stream, values)
     return stream.digest()
 
@@ -263,7 +263,7 @@ def _canonical_level(level: pd.Index, codes: np.ndarray) -> tuple[pd.Index, np.n
 
 
 def _index_digest(index: pd.Index) -> bytes:
-    stream = _Stream("index")
+    stream = Stream("index")
     stream.integer(index.nlevels)
     for name in index.names:
         stream.field(_encode_label(name))
@@ -300,7 +300,7 @@ def _row_major_column_digests(table: np.ndarray) -> list[bytes]:
     dtype = table.dtype
     streams = []
     for _ in range(n_cols):
-        stream = _Stream("values")
+        stream = Stream("values")
         stream.text("numpy")
         stream.text(dtype.str)
         stream.begin_bytes(n_rows * dtype.itemsize)
@@ -352,7 +352,7 @@ def _strided_block_digests(df: pd.DataFrame) -> dict[int, bytes]:
 
 
 def _frame_digest(df: pd.DataFrame) -> bytes:
-    stream = _Stream("DataFrame")
+    stream = Stream("DataFrame")
     n_rows, n_cols = df.shape
     stream.integer(n_rows)
     stream.integer(n_cols)
@@ -372,7 +372,7 @@ def _frame_digest(df: pd.DataFrame) -> bytes:
 
 
 def _series_digest(series: pd.Series) -> bytes:
-    stream = _Stream("Series")
+    stream = Stream("Series")
     stream.field(_encode_label(series.name))
     stream.text(str(series.dtype))
     stream.field(_index_digest(series.index))
@@ -381,7 +381,7 @@ def _series_digest(series: pd.Series) -> bytes:
 
 
 def _ndarray_digest(arr: np.ndarray) -> bytes:
-    stream = _Stream("ndarray")
+    stream = Stream("ndarray")
     stream.text(arr.dtype.str)
     stream.integer(arr.ndim)
     for size in arr.shape:
@@ -394,7 +394,7 @@ def _bytes_digest(data: bytes | bytearray | memoryview) -> bytes:
     view = memoryview(data)
     if not view.c_contiguous:
         view = memoryview(view.tobytes())
-    stream = _Stream("bytes")
+    stream = Stream("bytes")
     stream.begin_bytes(view.nbytes)
     stream.raw(view.cast("B"))
     return stream.digest()
@@ -431,7 +431,7 @@ def fingerprint(obj: object, *, cache: bool = True) -> str:
     elif isinstance(obj, pd.Series):
         digest = _series_digest(obj)
     elif isinstance(obj, pd.Index):
-        stream = _Stream("Index")
+        stream = Stream("Index")
         stream.field(_index_digest(obj))
         digest = stream.digest()
     elif isinstance(obj, np.ndarray):
@@ -439,10 +439,10 @@ def fingerprint(obj: object, *, cache: bool = True) -> str:
     elif isinstance(obj, bytes | bytearray | memoryview):
         digest = _bytes_digest(obj)
     elif isinstance(obj, str | os.PathLike):
-        return _path_fingerprint(obj, cache=cache)
+        return path_fingerprint(obj, cache=cache)
     else:
         raise TypeError(f"cannot fingerprint {type(obj).__qualname__!r}; supported: {_SUPPORTED}")
-    return _format(digest)
+    return format_digest(digest)
 
 
 def is_fingerprintable(obj: object) -> bool:
@@ -473,9 +473,9 @@ def nbytes_of(obj: object) -> int:
     if isinstance(obj, str | os.PathLike):
         text = os.fsdecode(os.fspath(obj))
         if not os.path.isdir(text):
-            return _size_or_zero(text)
+            return size_or_zero(text)
         try:
-            return sum(_size_or_zero(full) for _, full in _walk_files(text))
+            return sum(size_or_zero(full) for _, full in walk_files(text))
         except OSError:
             return 0
     return sys.getsizeof(obj)

@@ -1,0 +1,85 @@
+"""What every command group shares: the Client of the ``--store`` option, the one mapping of
+errors to a line on stderr and an exit status, and output as a table, JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..entities import jsonable
+from ..exceptions import InvalidInput, MlopsError
+from ..views import fmt_value
+
+if TYPE_CHECKING:
+    from ..client import Client
+
+FORMATS = click.Choice(["table", "json", "csv"])
+
+
+def client_of(ctx: click.Context) -> Client:
+    """The Client of the store named by ``--store`` (or found the usual way), opened once."""
+    from ..client import Client
+
+    if ctx.obj is None:
+        ctx.obj = Client(ctx.find_root().params.get("store"))
+    client: Client = ctx.obj
+    return client
+
+
+def errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """MlopsError → a one-line message and exit status 1 (not found) or 2 (bad input)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except MlopsError as exc:
+            click.echo(f"Error: {exc.message}", err=True)
+            sys.exit(2 if isinstance(exc, InvalidInput) else 1)
+        except OSError as exc:  # a folder that cannot be created, a file that cannot be written
+            click.echo(f"Error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def cell(value: Any, width: int = 40) -> str:
+    text = fmt_value(value).replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def emit(rows: Sequence[dict[str, Any]], fmt: str, out: Any = None) -> None:
+    """Rows as an aligned table, JSON or CSV on ``out`` (stdout)."""
+    out = out or sys.stdout
+    if fmt == "json":
+        json.dump(jsonable(list(rows)), out, indent=2, default=str, allow_nan=False)
+        out.write("\n")
+        return
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    if not rows:
+        out.write("(none)\n")
+        return
+    cells = [[cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
+    out.write("  ".join("-" * w for w in widths) + "\n")
+    for r in cells:
+        out.write("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() + "\n")
+
+
+def split(text: str | None) -> list[str] | None:
+    """A comma-separated option as a list (None when not given)."""
+    return None if text is None else [p.strip() for p in text.split(",") if p.strip()]

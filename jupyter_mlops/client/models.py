@@ -1,0 +1,80 @@
+"""Models logged by runs: serialised into the artifact store with their signature and
+parameters, loaded back only after their sha256 matches. The Client's model domain.
+
+Uses ``self.store`` as an :class:`~jupyter_mlops.store.base.ArtifactIndex`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from ..entities import Artifact, LoggedModel, jsonable
+from ..exceptions import InvalidInput, NotFound, shown
+from .base import ClientBase
+from .validation import check_text, now_ms, validate_key
+
+if TYPE_CHECKING:
+    from ..entities import Run
+
+
+class ModelsMixin(ClientBase):
+    if TYPE_CHECKING:
+
+        def get_run(self, run_id: str) -> Run: ...
+
+        def log_artifact_bytes(
+            self, run_id: str, data: bytes, path: str, kind: str = "file"
+        ) -> Artifact: ...
+
+    def log_model(
+        self, run_id: str, model: Any, name: str = "model", input_example: Any = None
+    ) -> LoggedModel:
+        from ..models import describe_model, dump_model, infer_signature
+        from ..models.serialize import scalar_params
+
+        validate_key(name, "model")
+        data = dump_model(model)
+        flavor, cls = describe_model(model)
+        path = f"models/{name}/model.joblib"
+        art = self.log_artifact_bytes(run_id, data, path, kind="model")
+        logged = LoggedModel(
+            id=uuid.uuid4().hex,
+            run_id=run_id,
+            name=name,
+            flavor=flavor,
+            model_class=cls,
+            artifact_path=path,
+            sha256=art.sha256,
+            signature=infer_signature(model, input_example),
+            params=jsonable(scalar_params(model)),
+            created_at=now_ms(),
+        )
+        self.store.record_model(logged)
+        return logged
+
+    def get_logged_model(self, ref: str) -> LoggedModel:
+        """A logged model by id (or unique prefix) or ``runs:/<run_id>/<name>``."""
+        check_text(ref, "A model reference", 512, empty=False)
+        if ref.startswith("runs:/"):
+            run_id, _, name = ref[len("runs:/") :].partition("/")
+            matches = [m for m in self.get_run(run_id).models if m.name == (name or "model")]
+            if not matches:
+                raise NotFound(f"Run {shown(run_id)} logged no model named {shown(name)}.")
+            return matches[-1]
+        if not all(ch in "0123456789abcdef" for ch in ref):
+            raise InvalidInput(
+                f"Unknown model reference {shown(ref)}: use a model id or runs:/<run id>/<name>."
+            )
+        return self.store.get_logged_model(ref)
+
+    def load_model(self, ref: str) -> Any:
+        """Load a logged model by id or ``runs:/<run_id>/<name>``, after checking its sha256."""
+        from ..models import load_model_bytes
+
+        logged = self.get_logged_model(ref)
+        return load_model_bytes(self.artifacts.read_bytes(logged.sha256))
+
+    def latest_model_sha(self, name: str) -> str | None:
+        """The sha256 of the newest model logged under ``name`` (None if there is none)."""
+        return self.store.latest_model_sha(validate_key(name, "model"))

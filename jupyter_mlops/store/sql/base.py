@@ -1,0 +1,49 @@
+"""What every SQL mixin of :class:`~jupyter_mlops.store.sql.store.SqlStore` stands on: one
+engine, one way to write (a retried write transaction), one upsert for both dialects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from .engine import with_retry
+
+T = TypeVar("T")
+# SQLite caps bound parameters per statement; chunk IN (...) lists below it.
+IN_CHUNK = 500
+
+
+def chunks(seq: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+class SqlBase:
+    """The engine and the write helpers the domain mixins use."""
+
+    engine: Engine
+    dialect: str
+
+    def _write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in one write transaction (``BEGIN IMMEDIATE`` on SQLite), retried on
+        lock timeouts so that "database is locked" never reaches a user."""
+        return with_retry(self.engine, fn)
+
+    def _upsert(self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        """Insert rows, replacing those whose primary key exists (all rows share columns)."""
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt: Any = pg_insert(table)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(table)
+        keys = [c.name for c in table.primary_key.columns]
+        update = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+        conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=update), rows)

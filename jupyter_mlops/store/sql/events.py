@@ -1,0 +1,58 @@
+"""The event log in the SQL store (:class:`~jupyter_mlops.store.base.EventStore`).
+
+Events are appended, never changed; readers keep a cursor (the last id they saw). A change
+and its event are one transaction: a domain mixin calls :meth:`EventsMixin._insert_event`
+with its own connection.
+
+Needs from the class it is mixed into: ``engine`` and ``_write``
+(:class:`~jupyter_mlops.store.sql.base.SqlBase`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ...entities import Event
+from .base import SqlBase
+from .schema import events
+
+
+class EventsMixin(SqlBase):
+    @staticmethod
+    def _insert_event(
+        conn: Connection, type_: str, key: str, payload: Mapping[str, Any], now_ms: int
+    ) -> int:
+        result = conn.execute(
+            sa.insert(events).values(type=type_, key=key, payload=dict(payload), created_at=now_ms)
+        )
+        inserted = result.inserted_primary_key
+        assert inserted is not None
+        return int(inserted[0])
+
+    def record_event(self, type_: str, key: str, payload: Mapping[str, Any], now_ms: int) -> Event:
+        event_id = self._write(lambda conn: self._insert_event(conn, type_, key, payload, now_ms))
+        return Event(event_id, type_, key, dict(payload), now_ms)
+
+    def events_after(
+        self, cursor: int, type_: str | None = None, key: str | None = None, limit: int = 1000
+    ) -> list[Event]:
+        stmt = sa.select(events).where(events.c.id > cursor).order_by(events.c.id).limit(limit)
+        if type_ is not None:
+            stmt = stmt.where(events.c.type == type_)
+        if key is not None:
+            stmt = stmt.where(events.c.key == key)
+        with self.engine.connect() as conn:
+            return [
+                Event(r.id, r.type, r.key, r.payload or {}, r.created_at)
+                for r in conn.execute(stmt)
+            ]
+
+    def last_event_id(self) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.id), 0))).scalar_one()
+            )
