@@ -37,6 +37,7 @@ T = TypeVar("T")
 MAX_BODY = 1 << 20
 MAX_DEPTH = 32
 MAX_ARG = 20_000
+MAX_LOGGED_URI = 300
 _INT64 = 2**63
 
 
@@ -179,6 +180,9 @@ class MlopsHandler(APIHandler):
             status = status_code
             body = {"code": "INTERNAL", "message": "Internal error; see the server log."}
         self.set_status(status)
+        # The server's request log line names the URI: never megabytes of refused input.
+        if len(self.request.uri or "") > MAX_LOGGED_URI:
+            self.request.uri = f"{(self.request.uri or '')[:MAX_LOGGED_URI]}…"
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
 

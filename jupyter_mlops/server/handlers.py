@@ -194,12 +194,12 @@ class ArtifactHandler(MlopsHandler):
         logical = artifact_path(path)
 
         artifact, data = await self.call(self.client.fetch_artifact, run_id, logical)
-        self.set_header("Content-Type", content_type(artifact, data[:512]))
         self.set_header("X-Content-Type-Options", "nosniff")
         # Always a download: an HTML artifact must never render in the lab's origin.
         name = urllib.parse.quote(logical.rsplit("/", 1)[-1])
         self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{name}")
-        self.finish(data)
+        # APIHandler.finish labels every reply JSON unless told otherwise.
+        self.finish(data, set_content_type=content_type(artifact, data[:512]))
 
 
 class ChangesHandler(MlopsHandler):

@@ -1,0 +1,230 @@
+"""Bad input, generated: every route of a real Jupyter server (its own process) gets generated
+methods, path segments, query strings and bodies, and must answer each with something other
+than a 5xx, with a JSON ``{code, message}`` body when it refuses, and keep answering."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from notebook_helpers import write_notebook
+
+from jupyter_mlops.client import Client
+from jupyter_mlops.server.app import API_PREFIX
+from jupyter_mlops.server.handlers import routes
+from jupyter_mlops.server.pipeline_handlers import pipeline_routes
+
+TOKEN = "mlops-fuzz"
+METHODS = ("GET", "POST", "PATCH", "DELETE", "PUT")
+# Every route of the server, with the methods its handler answers.
+ROUTES = [
+    (pattern, [m for m in METHODS if m.lower() in vars(handler)])
+    for pattern, handler in routes(API_PREFIX) + pipeline_routes(API_PREFIX)
+]
+ARGS = ["filter", "order_by", "limit", "offset", "params", "metrics", "experiment", "runs",
+        "path", "name", "max_points"]  # fmt: skip
+FIELDS = ["path", "params", "force", "from_step", "executor", "scheduler_address",
+          "max_workers", "cron", "timezone", "dataset", "missed", "enabled"]  # fmt: skip
+
+
+@dataclass
+class Server:
+    port: int
+    ids: dict[str, str]
+    log: Path
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes, str]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            headers = {"Authorization": f"token {TOKEN}"}
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.read(), response.getheader("Content-Type") or ""
+        finally:
+            conn.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("fuzz-root")
+    store = root / ".mlops"
+    (root / "pipes").mkdir()
+    write_notebook(root / "pipes" / "step.ipynb", "rows = 3", "total = rows")
+    (root / "pipes" / "pipeline.yaml").write_text(
+        "name: fuzz\nsteps:\n  - name: only\n    notebook: step.ipynb\n"
+    )
+    client = Client(store)
+    run = client.create_run("e", "seeded", tags={"stage": "dev"})
+    client.log_params(run, {"model": "rf"})
+    client.log_metrics(run, {"acc": 0.9})
+    client.log_artifact_bytes(run, b"report", "reports/r.txt")
+    client.end_run(run)
+    schedule = client.create_schedule(
+        str(root / "pipes" / "pipeline.yaml"), "fuzz", cron="0 3 * * *"
+    )
+    client.close()
+    port = _free_port()
+    log = root.parent / f"{root.name}.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_MLOPS_")}
+    env["JUPYTER_MLOPS_CACHE_DIR"] = os.environ.get("JUPYTER_MLOPS_CACHE_DIR", str(root / ".c"))
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyter_server",
+                "--allow-root",
+                "--no-browser",
+                f"--port={port}",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.token={TOKEN}",
+                f"--ServerApp.root_dir={root}",
+                "--MlopsApp.run_scheduler=False",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=root,
+        )
+    running = Server(port, {"run": run, "schedule": schedule.id}, log)
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if running.request("GET", "/api/status")[0] == 200:
+                break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(log.read_text()[-3000:])
+        time.sleep(0.2)
+    try:
+        yield running
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _json_values() -> st.SearchStrategy[Any]:
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**80), max_value=2**80)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=30)
+        | st.sampled_from(["local", "dask", "0 3 * * *", "UTC", "pipes/pipeline.yaml", "skip"])
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), inner, max_size=4)
+        ),
+        max_leaves=12,
+    )
+
+
+def _bodies() -> st.SearchStrategy[bytes | None]:
+    objects = st.dictionaries(st.sampled_from(FIELDS), _json_values(), max_size=6)
+    return st.one_of(
+        st.none(),
+        st.binary(max_size=200),
+        objects.map(lambda d: json.dumps(d).encode()),
+        _json_values().map(lambda v: json.dumps(v).encode()),
+        st.sampled_from(
+            [
+                b'{"params": {"x": NaN}}',
+                b'{"path": "\\ud800"}',
+                b"[" * 3000 + b"]" * 3000,
+                b'{"path": "pipes/pipeline.yaml", "max_workers": 1' + b"0" * 40 + b"}",
+                b'{"path": "../../etc/passwd", "cron": "0 3 * * *"}',
+                b'{"path": "' + b"a/" * 3000 + b'", "cron": "* * * * *"}',
+                b'{"enabled": true}',
+            ]
+        ),
+    )
+
+
+def _segment(server: Server, group: str) -> st.SearchStrategy[str]:
+    """A path segment for a route's group: mostly of the shape the route takes (so the
+    request reaches its handler), sometimes anything."""
+    anything = st.text(min_size=1, max_size=40) | st.just("x" * 3000)
+    if group in ("run_id", "schedule_id"):
+        known = server.ids["run" if group == "run_id" else "schedule"]
+        shaped = st.sampled_from([known, known[:6], "f" * 32]) | st.text(
+            alphabet="0123456789abcdefABCDEF", min_size=1, max_size=32
+        )
+    elif group == "path":
+        shaped = st.sampled_from(["reports/r.txt", "../../etc/passwd", "%2e%2e/x", "a" * 300])
+    else:  # a metric key, a dataset reference
+        shaped = st.sampled_from(["acc", "nope", "features@1", "x@v99999999999999999999"])
+    return st.one_of(shaped, shaped, shaped, anything)
+
+
+@st.composite
+def requests(draw: st.DrawFn, server: Server) -> tuple[str, str, bytes | None]:
+    pattern, allowed = draw(st.sampled_from(ROUTES))
+
+    def fill(match: re.Match[str]) -> str:
+        group = re.match(r"\(\?P<(\w+)>", match.group(0))
+        assert group is not None
+        return urllib.parse.quote(draw(_segment(server, group.group(1))), safe="/%")
+
+    path = re.sub(r"\(\?P<\w+>[^)]*\)", fill, pattern)
+    query = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(ARGS), st.text(max_size=60) | st.sampled_from(["-1", "9" * 40])
+            ),
+            max_size=4,
+        )
+    )
+    method = draw(st.sampled_from(allowed) | st.sampled_from(allowed) | st.sampled_from(METHODS))
+    body = draw(_bodies()) if method in ("POST", "PATCH", "PUT") else None
+    url = path + ("?" + urllib.parse.urlencode(query) if query else "")
+    return method, url, body
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=int(os.environ.get("MLOPS_FUZZ_EXAMPLES", "400")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_given_any_request_to_any_route_then_no_5xx_and_the_server_keeps_answering(
+    server: Server, data: st.DataObject
+) -> None:
+    method, url, body = data.draw(requests(server))
+    status, payload, content_type = server.request(method, url, body)
+    assert status < 500, (method, url[:300], body[:300] if body else None, payload[:500])
+    if status >= 400 and "mlops/api/v1" in url and content_type.startswith("application/json"):
+        refusal = json.loads(payload)
+        assert {"code", "message"} <= set(refusal), payload[:300]
+        assert "Traceback" not in payload.decode("utf-8", "replace")
+    assert server.request("GET", "/api/status")[0] == 200
