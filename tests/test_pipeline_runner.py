@@ -17,7 +17,10 @@ from jupyter_mlops.pipelines import Pipeline, Step, StepStatus, run_pipeline
 pytestmark = pytest.mark.kernel
 
 
-# Every step records what its kernel saw: where it ran, its env and its parameters.
+# Every step records what its kernel saw: where it ran, its env and its parameters. A step
+# given `touch` creates that file; one given `wait_for` waits (up to 120 s, then fails) until
+# that file exists: two steps that wait for each other's file can only both finish if they
+# run at the same time, whatever the load of the machine (a barrier, not a timing).
 RECORD = """\
 import json, os, time
 seen = {k: os.environ.get(k) for k in (
@@ -26,21 +29,26 @@ seen = {k: os.environ.get(k) for k in (
 seen["cwd"] = os.getcwd()
 from ipykernel.kernelapp import IPKernelApp
 seen["transport"] = IPKernelApp.instance().transport
-seen["start"] = time.time()
-time.sleep(sleep)
-seen["end"] = time.time()
+if touch:
+    open(touch, "w").close()
+deadline = time.monotonic() + 120
+while wait_for and not os.path.exists(wait_for):
+    if time.monotonic() > deadline:
+        raise TimeoutError(f"{tag}: {wait_for} never appeared: the steps did not overlap")
+    time.sleep(0.05)
 with open(f"seen-{tag}.json", "w") as fh:
     json.dump(seen, fh)
 """
+STEP_PARAMS = "tag = 'x'\ntouch = ''\nwait_for = ''"
 
 
 @pytest.fixture
 def diamond(tmp_path: Path) -> Pipeline:
     folder = tmp_path / "proj"
     folder.mkdir()
-    write_notebook(folder / "prepare.ipynb", "rows = 1\ntag = 'x'\nsleep = 0.0", RECORD)
-    write_notebook(folder / "train.ipynb", "lr = 0.1\ntag = 'x'\nsleep = 0.0", RECORD)
-    write_notebook(folder / "evaluate.ipynb", "tag = 'x'\nsleep = 0.0", RECORD)
+    write_notebook(folder / "prepare.ipynb", f"rows = 1\n{STEP_PARAMS}", RECORD)
+    write_notebook(folder / "train.ipynb", f"lr = 0.1\n{STEP_PARAMS}", RECORD)
+    write_notebook(folder / "evaluate.ipynb", STEP_PARAMS, RECORD)
     return Pipeline(
         "diamond",
         [
@@ -48,13 +56,14 @@ def diamond(tmp_path: Path) -> Pipeline:
             Step(
                 "train_a",
                 "train.ipynb",
-                {"lr": 0.5, "tag": "a", "sleep": 1.5},
+                # The two trains wait for each other: they must run at once.
+                {"lr": 0.5, "tag": "a", "touch": "arrived-a", "wait_for": "arrived-b"},
                 upstream=["prepare"],
             ),
             Step(
                 "train_b",
                 "train.ipynb",
-                {"lr": 0.01, "tag": "b", "sleep": 1.5},
+                {"lr": 0.01, "tag": "b", "touch": "arrived-b", "wait_for": "arrived-a"},
                 upstream=["prepare"],
             ),
             Step("evaluate", "evaluate.ipynb", {"tag": "eval"}, upstream=["train_a", "train_b"]),
@@ -108,8 +117,7 @@ def test_given_a_diamond_when_run_then_every_step_is_a_child_run_and_the_trains_
     # Private Unix sockets, not TCP ports, so parallel kernels cannot race for a port.
     if os.name == "posix":
         assert a["transport"] == b["transport"] == "ipc"
-    # Both parallel kernels started and their work overlapped in time.
-    assert a["start"] < b["end"] and b["start"] < a["end"]  # type: ignore[operator]
+    # Both trains finished, so each saw the other's file: they ran at the same time.
     # The sources were never touched.
     assert {p: p.read_bytes() for p in sources} == sources
 
@@ -391,22 +399,28 @@ def test_given_failed_run_when_resumed_then_it_reruns_from_the_failed_step(
 def test_given_a_fast_branch_then_its_downstream_starts_before_the_slow_branch_ends(
     tmp_path: Path, client: Client
 ) -> None:
-    write_notebook(tmp_path / "nb.ipynb", "tag = 'x'\nsleep = 0.0", RECORD)
+    write_notebook(tmp_path / "nb.ipynb", STEP_PARAMS, RECORD)
     pipeline = Pipeline(
         "branches",
         [
             Step("fast", "nb.ipynb", {"tag": "fast"}),
-            Step("slow", "nb.ipynb", {"tag": "slow", "sleep": 6.0}),
-            Step("after_fast", "nb.ipynb", {"tag": "after_fast"}, upstream=["fast"]),
+            # slow cannot end before after_fast has run.
+            Step("slow", "nb.ipynb", {"tag": "slow", "wait_for": "after-fast-ran"}),
+            Step(
+                "after_fast",
+                "nb.ipynb",
+                {"tag": "after_fast", "touch": "after-fast-ran"},
+                upstream=["fast"],
+            ),
         ],
         base_dir=tmp_path,
     )
 
     result = run_pipeline(pipeline, client=client, max_workers=2)
 
-    assert result.ok
-    # Not wave by wave: after_fast ran while slow was still sleeping.
-    assert seen(pipeline, "after_fast")["start"] < seen(pipeline, "slow")["end"]  # type: ignore[operator]
+    # Not wave by wave: after_fast ran while slow was still running (or slow would have
+    # waited for it in vain and failed).
+    assert result.ok, {n: (s.error_name, s.error_value) for n, s in result.steps.items()}
 
 
 def test_given_a_running_step_then_its_cell_progress_and_partial_notebook_are_visible(
@@ -507,10 +521,9 @@ def test_given_a_dask_local_cluster_then_steps_run_on_its_workers(
     )
     pids = {client.get_run(s.run_id).info.pid for s in result.steps.values()}  # type: ignore[arg-type]
     assert os.getpid() not in pids  # the step runs were made by the worker processes
-    # The two trains were in flight at once (a worker's first kernel starts slower, so the
-    # step runs overlap rather than the sleeps inside them).
-    a, b = (client.get_run(result[n].run_id).info for n in ("train_a", "train_b"))  # type: ignore[arg-type]
-    assert a.start_time < b.end_time and b.start_time < a.end_time  # type: ignore[operator]
+    # The two trains waited for each other's file, so they ran at once, on both workers.
+    trains = {client.get_run(result[n].run_id).info.pid for n in ("train_a", "train_b")}  # type: ignore[arg-type]
+    assert len(trains) == 2
     # The cache does not care where a step ran: the same pipeline run locally is reused.
     again = run_pipeline(diamond, client=client, progress=False)
     assert set(statuses(again).values()) == {"CACHED"}
