@@ -41,6 +41,7 @@ lint: install
 	$(BIN)/ruff check jupyter_mlops tests
 	$(BIN)/ruff format --check jupyter_mlops tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	$(JLPM) lint:check
 
 format: install
@@ -48,8 +49,10 @@ format: install
 	$(BIN)/ruff check --fix jupyter_mlops tests
 	$(JLPM) lint
 
+# .ci/with-services installs Chromium and starts a throw-away PostgreSQL (as root; otherwise
+# it says what is missing and those tests are skipped), as CI does.
 test: install lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	.ci/with-services $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 $(BENCH_STAMP):
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)

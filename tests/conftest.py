@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,38 @@ def client(store_dir: Path) -> Iterator[Client]:
     yield c
     with contextlib.suppress(Exception):
         c.close()
+
+
+NO_POSTGRES = (
+    "no PostgreSQL for the tests: JUPYTER_MLOPS_TEST_PG is unset (make test starts a "
+    "throw-away one when PostgreSQL is installed, and installs it when run as root)"
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The PostgreSQL server of the test run (.ci/with-services starts one), else a skip."""
+    url = os.environ.get("JUPYTER_MLOPS_TEST_PG")
+    if not url:
+        pytest.skip(NO_POSTGRES)
+    return url
+
+
+@pytest.fixture
+def open_client() -> Iterator[Callable[..., Client]]:
+    """Open Clients on any store; each is closed after the test (its writer flushed and
+    stopped, its connections released)."""
+    opened: list[Client] = []
+
+    def open_(store: Any = None) -> Client:
+        client = Client(store)
+        opened.append(client)
+        return client
+
+    yield open_
+    for client in opened:
+        with contextlib.suppress(Exception):
+            client.close()
 
 
 # A real IPython shell with the extension loaded, on a fresh store (magics and widget views).

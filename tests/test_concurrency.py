@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ CHILD_TIMEOUT_S = 90
 # done) and then waits for the parent's start file.
 _PRELUDE = """
 import os, sys, time, json
+from collections.abc import Callable
 from pathlib import Path
 work = Path(sys.argv[1])
 idx = int(sys.argv[2])
@@ -124,7 +126,7 @@ print(json.dumps({"idx": idx, "run_id": run_id}))
 
 @pytest.mark.usefixtures("store_dir")
 def test_given_8_processes_when_each_logs_1000_metrics_then_every_row_is_stored(
-    tmp_path: Path,
+    tmp_path: Path, open_client: Callable[..., Client]
 ) -> None:
     store = tmp_path / "shared-store"  # brand new: the children also race to create it
     work = tmp_path / "work"
@@ -140,7 +142,7 @@ def test_given_8_processes_when_each_logs_1000_metrics_then_every_row_is_stored(
         reported[line["idx"]] = line["run_id"]
     assert sorted(reported) == list(range(N_PROCS))
 
-    client = Client(store)
+    client = open_client(store)
     runs = client.search_runs(experiment="concurrency", limit=100)
     assert {r.id for r in runs} == set(reported.values())
     for idx, run_id in reported.items():
@@ -166,7 +168,7 @@ print(json.dumps({"idx": idx, "experiments": len(client.list_experiments())}))
 
 @pytest.mark.usefixtures("store_dir")
 def test_given_brand_new_store_when_8_processes_open_it_at_once_then_one_migration_wins(
-    tmp_path: Path,
+    tmp_path: Path, open_client: Callable[..., Client]
 ) -> None:
     store = tmp_path / "brand-new"
     assert not store.exists()
@@ -187,7 +189,7 @@ def test_given_brand_new_store_when_8_processes_open_it_at_once_then_one_migrati
     user_tables = [t for t in tables if not t.startswith("sqlite_")]
     assert sorted(user_tables) == sorted(expected)
 
-    client = Client(store)
+    client = open_client(store)
     run_id = client.create_run("after-migration", "first")
     client.log_metric(run_id, "acc", 0.5)
     client.end_run(run_id)

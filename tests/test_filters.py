@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -94,9 +93,7 @@ def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
         yield engine
         engine.dispose()
         return
-    url = os.environ.get("JUPYTER_MLOPS_TEST_PG")
-    if not url:
-        pytest.skip("set JUPYTER_MLOPS_TEST_PG to a PostgreSQL URL")
+    url = request.getfixturevalue("postgres_url")
     name = f"test_filters_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(url)
     with admin.begin() as conn:

@@ -249,9 +249,11 @@ def _notebook(path: Path, cells: list[str]) -> Path:
 
 
 @pytest.mark.kernel
-def test_given_notebook_in_real_kernel_then_runs_record_notebook_cell_and_failure(tmp_path):
+def test_given_notebook_in_real_kernel_then_runs_record_notebook_cell_and_failure(
+    tmp_path, open_client
+):
     home = tmp_path / "store"
-    client = Client(home)
+    client = open_client(home)
     (tmp_path / "train.csv").write_text("x,y\n1,0\n2,1\n3,0\n4,1\n")
     nb_path = _notebook(
         tmp_path / "exp.ipynb",

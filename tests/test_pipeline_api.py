@@ -364,7 +364,7 @@ async def test_given_a_plain_run_when_fetched_as_a_pipeline_run_then_400(
     client = Client(mlops_store)
     plain = client.create_run("exp", "plain")
     client.end_run(plain)
-    client.store.close()  # type: ignore[attr-defined]
+    client.close()
 
     err = await refused(jp_fetch, "GET", "pipelines", "runs", plain)
     assert err.code == 400 and "not a pipeline run" in error_body(err)["message"]
@@ -569,7 +569,7 @@ async def test_given_a_wrong_token_then_every_route_refuses_and_changes_nothing(
     )
     client = Client(mlops_store)
     plain = client.create_run("exp", "plain")
-    client.store.close()  # type: ignore[attr-defined]
+    client.close()
     wrong = {"Authorization": "token wrong"}
     run_body = {"path": "pipes/pipeline.yaml"}
     calls: list[tuple[str, tuple[str, ...], Any]] = [
@@ -622,7 +622,7 @@ async def test_given_a_failed_run_with_params_when_resumed_then_the_same_params_
     client = Client(mlops_store)
     check = client.get_run(steps_by_name(resumed)["check"]["run_id"])
     first = client.get_run(steps_by_name(resumed)["first"]["run_id"])
-    client.store.close()  # type: ignore[attr-defined]
+    client.close()
     assert first.params["rows"] == "5"  # reused from the failed run
     assert resumed["params"] == {"rows": "5"}
     assert check.params["rows"] == "5"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -204,14 +205,14 @@ def test_given_two_claims_of_one_due_time_then_exactly_one_wins(
 
 
 def test_given_many_schedulers_ticking_at_once_then_a_due_job_fires_exactly_once(
-    store_dir: Path, tmp_path: Path
+    store_dir: Path, tmp_path: Path, open_client: Callable[..., Client]
 ) -> None:
     path = write_pipeline(tmp_path / "p")
-    setup = Client(store_dir)
+    setup = open_client(store_dir)
     _due_schedule(setup, path, ms("2026-05-01T10:00"))
     launcher = Recorder()
     # Each scheduler with its own Client (its own connections), as separate processes have.
-    schedulers = [Scheduler(Client(store_dir), launch=launcher) for _ in range(6)]
+    schedulers = [Scheduler(open_client(store_dir), launch=launcher) for _ in range(6)]
     barrier = threading.Barrier(len(schedulers))
 
     def run(s: Scheduler) -> None:
@@ -230,10 +231,10 @@ def test_given_many_schedulers_ticking_at_once_then_a_due_job_fires_exactly_once
 
 @pytest.mark.kernel
 def test_given_two_scheduler_processes_on_one_store_then_a_due_pipeline_runs_exactly_once(
-    store_dir: Path, tmp_path: Path
+    store_dir: Path, tmp_path: Path, open_client: Callable[..., Client]
 ) -> None:
     path = write_pipeline(tmp_path / "p")
-    client = Client(store_dir)
+    client = open_client(store_dir)
     # Yearly, so that the only due occurrence in this test is the one set below.
     row = add_schedule(client, path, cron="0 0 1 1 *")
     # Due a moment ago: both schedulers see it on their first look.

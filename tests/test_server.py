@@ -71,7 +71,7 @@ def seeded(mlops_store, tmp_path):
     frame = pd.DataFrame({"a": [1.0, 2.0]})
     client.log_dataset(ids["run0"], frame, name="features", role="output")
     client.log_dataset(ids["run1"], frame, name="features", role="input")
-    client.store.close()  # type: ignore[attr-defined]
+    client.close()
     return ids
 
 
@@ -240,7 +240,7 @@ async def test_given_new_run_when_polling_changes_then_token_moves(jp_fetch, see
     client.log_metric(rid, "acc", math.pi)
     client.end_run(rid)
     assert (await get(jp_fetch, "changes"))["token"] != after_start
-    client.store.close()  # type: ignore[attr-defined]
+    client.close()
 
 
 def test_extension_point_names_the_app():
@@ -283,6 +283,6 @@ async def test_given_run_from_a_notebook_under_the_root_then_its_lab_path_is_giv
         "nb", "in", attrs={"notebook_path": str(jp_root_dir / "a" / "t.ipynb")}
     )
     outside = client.create_run("nb", "out", attrs={"notebook_path": "/elsewhere/t.ipynb"})
-    client.store.close()  # type: ignore[attr-defined]
+    client.close()
     assert (await get(jp_fetch, "runs", inside))["info"]["notebook_api_path"] == "a/t.ipynb"
     assert (await get(jp_fetch, "runs", outside))["info"]["notebook_api_path"] is None

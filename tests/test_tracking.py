@@ -260,10 +260,10 @@ def test_given_sqlite_store_then_wal_mode_and_schema_at_head(client):
 
 
 @pytest.mark.postgres
-def test_given_postgresql_store_then_the_same_api_works(tmp_path):
-    url = os.environ.get("JUPYTER_MLOPS_TEST_PG")
-    if not url:
-        pytest.skip("set JUPYTER_MLOPS_TEST_PG to a PostgreSQL URL (.ci/run starts one)")
+def test_given_postgresql_store_then_the_same_api_works(
+    tmp_path, postgres_url, open_client, monkeypatch
+):
+    url = postgres_url
     schema_db = f"mlops_test_{os.getpid()}"
     admin = sa.create_engine(
         url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
@@ -272,8 +272,8 @@ def test_given_postgresql_store_then_the_same_api_works(tmp_path):
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {schema_db}")
         conn.exec_driver_sql(f"CREATE DATABASE {schema_db}")
     try:
-        os.environ[config.ARTIFACTS_ENV] = str(tmp_path / "artifacts")
-        client = Client(url.rsplit("/", 1)[0] + "/" + schema_db)
+        monkeypatch.setenv(config.ARTIFACTS_ENV, str(tmp_path / "artifacts"))
+        client = open_client(url.rsplit("/", 1)[0] + "/" + schema_db)
         run_id = client.create_run("pg", "first", tags={"k": "v"})
         client.log_params(run_id, {"n": 10, "model": "rf"})
         client.log_batch(run_id, metrics=[("acc", 0.9, 0), ("loss", math.nan, 0)])
@@ -287,10 +287,10 @@ def test_given_postgresql_store_then_the_same_api_works(tmp_path):
         )
         assert [r.id for r in found] == [run_id]
         assert client.get_run(run.id).inputs[0].name == "d"
-        Client(url.rsplit("/", 1)[0] + "/" + schema_db)  # a second open finds the schema at head
-        client.store.close()  # type: ignore[attr-defined]
+        # A second open finds the schema at head.
+        open_client(url.rsplit("/", 1)[0] + "/" + schema_db)
+        client.close()
     finally:
-        os.environ.pop(config.ARTIFACTS_ENV, None)
         with admin.connect() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {schema_db} WITH (FORCE)")
         admin.dispose()
@@ -348,7 +348,9 @@ def test_given_metrics_logged_in_many_writes_then_history_is_in_step_order(clien
     assert client.get_metric_history(run_id, "missing") == []
 
 
-def test_given_store_at_first_revision_when_opened_then_upgraded_with_data_kept(tmp_path):
+def test_given_store_at_first_revision_when_opened_then_upgraded_with_data_kept(
+    tmp_path, open_client
+):
     from alembic import command
     from alembic.config import Config
 
@@ -371,7 +373,7 @@ def test_given_store_at_first_revision_when_opened_then_upgraded_with_data_kept(
         )
     engine.dispose()
     # When this version opens it, Then it is migrated to HEAD and the run is still there
-    client = Client(tmp_path)
+    client = open_client(tmp_path)
     with client.store.engine.connect() as conn:  # type: ignore[attr-defined]
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == HEAD
     assert [r.info.name for r in client.search_runs(experiment="old")] == ["kept"]
