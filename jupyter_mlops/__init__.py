@@ -6,39 +6,105 @@ fluent API for code outside tracked cells.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from .client import Client
-from .entities import DatasetVersion, Experiment, LoggedModel, Metric, Run, RunInfo, RunStatus
-from .exceptions import (
-    Conflict,
-    ExecutionError,
-    IntegrityError,
-    InvalidInput,
-    MlopsError,
-    MlopsWarning,
-    NotFound,
-)
-from .tracking.fluent import (
-    ActiveRun,
-    active_run,
-    end_run,
-    flush,
-    get_client,
-    log_artifact,
-    log_dataset,
-    log_metric,
-    log_metrics,
-    log_model,
-    log_param,
-    log_params,
-    set_store,
-    set_tag,
-    set_tags,
-    start_run,
-)
+if TYPE_CHECKING:
+    from .client import Client
+    from .entities import (
+        DatasetVersion,
+        Experiment,
+        LoggedModel,
+        Metric,
+        Run,
+        RunInfo,
+        RunStatus,
+    )
+    from .exceptions import (
+        Conflict,
+        ExecutionError,
+        IntegrityError,
+        InvalidInput,
+        MlopsError,
+        MlopsWarning,
+        NotFound,
+    )
+    from .tracking.fluent import (
+        ActiveRun,
+        active_run,
+        end_run,
+        flush,
+        get_client,
+        log_artifact,
+        log_dataset,
+        log_metric,
+        log_metrics,
+        log_model,
+        log_param,
+        log_params,
+        set_store,
+        set_tag,
+        set_tags,
+        start_run,
+    )
 
-__version__ = "0.1.0"
+# The public names, imported on first use: a process that only needs part of the package
+# (the CLI, a server extension) does not pay for the rest.
+_LAZY = {
+    "Client": "client",
+    **dict.fromkeys(
+        ["DatasetVersion", "Experiment", "LoggedModel", "Metric", "Run", "RunInfo", "RunStatus"],
+        "entities",
+    ),
+    **dict.fromkeys(
+        [
+            "Conflict",
+            "ExecutionError",
+            "IntegrityError",
+            "InvalidInput",
+            "MlopsError",
+            "MlopsWarning",
+            "NotFound",
+        ],
+        "exceptions",
+    ),  # fmt: skip
+    **dict.fromkeys(
+        [
+            "ActiveRun",
+            "active_run",
+            "end_run",
+            "flush",
+            "get_client",
+            "log_artifact",
+            "log_dataset",
+            "log_metric",
+            "log_metrics",
+            "log_model",
+            "log_param",
+            "log_params",
+            "set_store",
+            "set_tag",
+            "set_tags",
+            "start_run",
+        ],
+        "tracking.fluent",
+    ),  # fmt: skip
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+try:  # written by the build from labextension/package.json, the one version source
+    from .version import __version__
+except ImportError:  # pragma: no cover - a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "ActiveRun",
@@ -86,6 +152,8 @@ def fingerprint(obj: Any) -> str:
 
 def load_model(ref: str) -> Any:
     """Load a logged model by id or ``runs:/<run_id>/<name>`` (sha256-verified)."""
+    from .tracking.fluent import get_client
+
     return get_client().load_model(ref)
 
 
