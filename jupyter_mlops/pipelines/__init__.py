@@ -7,10 +7,16 @@ show), ``launch`` and ``scheduler`` (runs in their own process, by hand, on a cr
 event), ``notebook`` (one notebook, headless).
 """
 
-from jupyter_mlops.pipelines.options import RunOptions
-from jupyter_mlops.pipelines.orchestrator import run_pipeline
-from jupyter_mlops.pipelines.records import PipelineResult, StepResult, StepStatus
-from jupyter_mlops.pipelines.spec import Pipeline, Step, format_ref, split_ref
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jupyter_mlops.pipelines.options import RunOptions
+    from jupyter_mlops.pipelines.orchestrator import run_pipeline
+    from jupyter_mlops.pipelines.records import PipelineResult, StepResult, StepStatus
+    from jupyter_mlops.pipelines.spec import Pipeline, Step, format_ref, split_ref
 
 __all__ = [
     "Pipeline",
@@ -23,3 +29,23 @@ __all__ = [
     "run_pipeline",
     "split_ref",
 ]
+
+# Imported on first use: the CLI reads RunOptions without loading the orchestrator.
+_LAZY = {
+    "RunOptions": "options",
+    "run_pipeline": "orchestrator",
+    "PipelineResult": "records",
+    "StepResult": "records",
+    "StepStatus": "records",
+    "Pipeline": "spec",
+    "Step": "spec",
+    "format_ref": "spec",
+    "split_ref": "spec",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

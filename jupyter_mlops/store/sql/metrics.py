@@ -12,6 +12,8 @@ Needs from the class it is mixed into: ``engine``, ``dialect`` and ``_write``
 from __future__ import annotations
 
 import math
+import sys
+from array import array
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +24,16 @@ from ...entities import Metric
 from ..base import MetricRow
 from .base import SqlBase
 from .schema import latest_metrics, metric_chunks
+
+
+def _little_endian(kind: str, items: list[Any]) -> bytes:
+    """int64 (``q``) or float64 (``d``) items as little-endian bytes, as they are stored;
+    the standard library's array, so that a write needs no numpy (a process that only
+    copies a few metrics, such as a cached pipeline run, never imports it)."""
+    packed = array(kind, items)
+    if sys.byteorder != "little":
+        packed.byteswap()
+    return packed.tobytes()
 
 
 def metric_value(value: float | None, is_nan: bool) -> float:
@@ -59,30 +71,29 @@ class MetricsMixin(SqlBase):
             group[0].append(step)
             group[1].append(value)
             group[2].append(ts)
-        import numpy as np  # here, not at module level: opening a store needs no numpy
-
         chunks = []
         latest = []
         for (run_id, key), (steps, values, stamps) in groups.items():
-            s = np.asarray(steps, dtype="<i8")
-            v = np.asarray(values, dtype="<f8")
-            t = np.asarray(stamps, dtype="<i8")
+            top = max(steps)
+            # The latest value: the highest step, then the latest time, then the last logged.
+            last = max(
+                (i for i, step in enumerate(steps) if step == top), key=lambda i: (stamps[i], i)
+            )
             chunks.append(
                 (
                     run_id,
                     key,
-                    len(s),
-                    int(s.min()),
-                    int(s.max()),
-                    s.tobytes(),
-                    v.tobytes(),
-                    t.tobytes(),
+                    len(steps),
+                    min(steps),
+                    top,
+                    _little_endian("q", steps),
+                    _little_endian("d", values),
+                    _little_endian("q", stamps),
                 )
             )
-            last = int(np.lexsort((t, s))[-1])  # highest step, then latest time
-            value = float(v[last])
+            value = values[last]
             nan = value != value
-            latest.append((run_id, key, None if nan else value, nan, int(s[last]), int(t[last])))
+            latest.append((run_id, key, None if nan else value, nan, top, stamps[last]))
         insert_chunk, upsert_latest = self._metric_statements()
 
         def insert(conn: Connection) -> None:
