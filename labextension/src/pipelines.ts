@@ -36,16 +36,21 @@ export class PipelinesAPI {
     );
   }
 
-  /** Start a run; the reply comes before the run's record exists (see `run()`). */
-  async launch(body: {
-    path: string;
-    params: { [key: string]: unknown };
-    force: boolean;
-    from_step?: string | null;
-  }): Promise<string> {
+  /**
+   * Start a run; the reply comes before the run's record exists (see `run()`). Run options
+   * left out are the server's defaults (the local executor, its default workers).
+   */
+  async launch(body: Mlops.IPipelineLaunchBody): Promise<string> {
+    const full: Required<Mlops.IPipelineLaunchBody> = {
+      from_step: null,
+      executor: 'local',
+      scheduler_address: null,
+      max_workers: null,
+      ...body
+    };
     const reply = await requestAPI<Mlops.IPipelineLaunch>(
       'pipelines/runs',
-      { method: 'POST', body: JSON.stringify({ from_step: null, ...body }) },
+      { method: 'POST', body: JSON.stringify(full) },
       this.settings
     );
     return reply.run_id;
@@ -70,6 +75,10 @@ export class PipelinesAPI {
     return reply.schedules;
   }
 
+  /**
+   * A new schedule or trigger with the run options of the runs it starts (executor,
+   * scheduler_address, max_workers, params); those left out are the server's defaults.
+   */
   addSchedule(body: Mlops.IScheduleCreate): Promise<Mlops.ISchedule> {
     return requestAPI<Mlops.ISchedule>(
       'schedules',

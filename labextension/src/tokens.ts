@@ -250,11 +250,38 @@ export namespace Mlops {
     /** `manual`, `schedule:<id>` or `event:<id>`. */
     trigger: string;
     params: { [key: string]: unknown };
+    /** Why the run failed when no step says (e.g. its executor could not start). */
+    error_value?: string | null;
     steps: IStepState[];
   }
 
   export interface IPipelineRunsReply {
     runs: IPipelineRun[];
+  }
+
+  /** The executors a run may name (the server may know more, from installed packages). */
+  export type Executor = 'local' | 'dask';
+
+  /** Steps at once with the `local` executor: 1 to `MAX_WORKERS`, `DEFAULT_WORKERS` if null. */
+  export const MAX_WORKERS = 64;
+  export const DEFAULT_WORKERS = 2;
+
+  /** How a pipeline run goes, besides its parameters (`POST pipelines/runs`, schedules). */
+  export interface IRunOptions {
+    /** `local` (kernels started by the server's machine) or `dask`. */
+    executor: string;
+    /** The Dask scheduler, e.g. `tcp://host:8786`; required by (and only for) `dask`. */
+    scheduler_address: string | null;
+    /** Steps at once with the `local` executor; null: the default. */
+    max_workers: number | null;
+  }
+
+  /** The body of `POST pipelines/runs`. */
+  export interface IPipelineLaunchBody extends Partial<IRunOptions> {
+    path: string;
+    params: { [key: string]: unknown };
+    force: boolean;
+    from_step?: string | null;
   }
 
   /** The reply of `POST pipelines/runs` and `POST pipelines/runs/<id>/resume`. */
@@ -279,20 +306,31 @@ export namespace Mlops {
     next_run_time: number | null;
     last_run_time: number | null;
     last_run_id: string | null;
+    /** The run options it keeps for its runs (unset ones are the defaults). */
+    options: IScheduleOptions;
+  }
+
+  /** A schedule's run options, e.g. `{executor: 'dask', scheduler_address: 'tcp://h:8786'}`. */
+  export interface IScheduleOptions extends Partial<IRunOptions> {
+    kernel_name?: string;
   }
 
   export interface ISchedulesReply {
     schedules: ISchedule[];
   }
 
-  /** The body of `POST schedules`: `cron` (with `timezone`) or `dataset`. */
-  export interface IScheduleCreate {
+  /**
+   * The body of `POST schedules`: `cron` (with `timezone`) or `dataset`, and the run options
+   * of the runs it starts.
+   */
+  export interface IScheduleCreate extends Partial<IRunOptions> {
     path: string;
     cron?: string;
     timezone?: string;
     dataset?: string;
     params?: { [key: string]: unknown };
     missed?: MissedPolicy;
+    enabled?: boolean;
   }
 
   /**

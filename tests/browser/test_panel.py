@@ -61,7 +61,7 @@ def test_given_panel_open_when_a_run_is_made_then_it_appears_without_refresh(pag
     client = Client(lab.store)
     run_id = client.create_run("browser", "made while watching")
     client.end_run(run_id)
-    client.store.close()  # type: ignore[attr-defined]
+    client.close()
     page.wait_for_selector(f"[data-run-id='{run_id}']", timeout=5_000)
     assert len(row_names(page)) == before + 1
 

@@ -76,8 +76,12 @@ def pipeline_lab(tmp_path_factory) -> Iterator[Lab]:
         "if not os.path.exists('fixed'):\n    raise ValueError('no fix yet')",
     )
     (flaky / "pipeline.yaml").write_text(FLAKY_YAML)
-    with start_lab(root, store) as running:
-        yield running
+    with pytest.MonkeyPatch.context() as mp:
+        # The lab's runs inherit it: a Dask scheduler that is not there fails a run in
+        # seconds rather than Dask's default 30 s.
+        mp.setenv("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", "5s")
+        with start_lab(root, store) as running:
+            yield running
 
 
 def open_pipeline(page, lab: Lab, path: str = PIPELINE_PATH) -> None:
@@ -273,3 +277,89 @@ def test_given_failing_step_when_run_then_error_shows_and_rerun_from_failed_step
     page.wait_for_selector(
         "#jp-main-dock-panel .lm-TabBar-tab:has-text('train.ipynb')", timeout=30_000
     )
+
+
+def is_launch(request) -> bool:
+    return request.method == "POST" and request.url.split("?")[0].endswith(
+        "/mlops/api/v1/pipelines/runs"
+    )
+
+
+def test_given_run_options_when_executor_chosen_then_checked_inline_and_run_follows_them(
+    page, pipeline_lab
+):
+    open_pipeline(page, pipeline_lab)
+    launches: list[object] = []
+    page.on("request", lambda r: launches.append(r) if is_launch(r) else None)
+    error = "[data-testid='mlops-pipeline-run-error']"
+    rows = "[data-testid='mlops-pipeline-run']"
+    # Folded by default: the default executor and workers, said in the summary.
+    options = page.locator("[data-testid='mlops-pipeline-run-options']")
+    assert options.get_attribute("open") is None
+    hint = page.locator("[data-testid='mlops-pipeline-run-options-hint']")
+    assert hint.inner_text() == "local · 2 workers"
+    options.locator("summary").click()
+    executor = page.locator("[data-testid='mlops-pipeline-executor']")
+    workers = page.locator("[data-testid='mlops-pipeline-workers']")
+    address = page.locator("[data-testid='mlops-pipeline-scheduler-address']")
+    assert executor.input_value() == "local"
+    assert workers.input_value() == "2"
+    assert address.count() == 0  # only for dask
+
+    # (a) dask without a scheduler address: refused here, inline; no run starts.
+    executor.select_option("dask")
+    assert workers.count() == 0
+    assert address.get_attribute("placeholder") == "tcp://host:8786"
+    page.click("[data-testid='mlops-pipeline-run-button']")
+    assert "scheduler address" in page.wait_for_selector(error).inner_text()
+    assert address.get_attribute("aria-invalid") == "true"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "pipelines-run-options.png"))
+    shot(page, "pipelines-run-options-panel.png")
+    # Workers out of 1..64 or not whole: refused too.
+    executor.select_option("local")
+    page.wait_for_selector(error, state="detached")  # the message went with the field
+    for bad in ("0", "65", "2.5"):
+        workers.fill(bad)
+        page.click("[data-testid='mlops-pipeline-run-button']")
+        assert "whole number from 1 to 64" in page.wait_for_selector(error).inner_text()
+    assert launches == []  # no POST pipelines/runs was sent
+
+    # (b) local with one worker, forced so both steps really run on it: they finish.
+    workers.fill("1")
+    assert hint.inner_text() == "local · 1 worker"
+    page.check("[data-testid='mlops-pipeline-force']")
+    shot(page, "pipelines-run-options-local.png")
+    with page.expect_response(lambda r: is_launch(r.request)) as launched:
+        local_run = run_and_wait(page)
+    assert launched.value.status == 202
+    body = launched.value.request.post_data_json
+    assert {k: body[k] for k in ("executor", "scheduler_address", "max_workers", "force")} == {
+        "executor": "local",
+        "scheduler_address": None,
+        "max_workers": 1,
+        "force": True,
+    }
+    assert page.locator(error).count() == 0
+    assert page.get_attribute(f"{rows}[data-run-id='{local_run}']", "data-status") == "FINISHED"
+    page.wait_for_function(
+        """() => [...document.querySelectorAll("[data-testid='mlops-step']")]
+            .every(n => ['FINISHED', 'CACHED'].includes(n.dataset.status))"""
+    )
+    assert set(statuses(page, "mlops-step")) == {"prepare", "train"}
+
+    # (c) dask on a scheduler that is not there: accepted, then the run fails and says why.
+    executor.select_option("dask")
+    address.fill("tcp://127.0.0.1:9")
+    assert hint.inner_text() == "dask · tcp://127.0.0.1:9"
+    with page.expect_response(lambda r: is_launch(r.request)) as launched:
+        dask_run = run_and_wait(page)
+    assert launched.value.status == 202
+    body = launched.value.request.post_data_json
+    assert (body["executor"], body["scheduler_address"]) == ("dask", "tcp://127.0.0.1:9")
+    assert dask_run != local_run
+    assert page.get_attribute(f"{rows}[data-run-id='{dask_run}']", "data-status") == "FAILED"
+    failure = page.wait_for_selector("[data-testid='mlops-pipeline-run-failure']")
+    assert "127.0.0.1:9" in failure.inner_text()
+    assert "FINISHED" not in statuses(page, "mlops-step").values()
+    shot(page, "pipelines-run-options-dask-failed.png")

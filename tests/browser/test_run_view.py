@@ -35,7 +35,7 @@ def test_given_run_without_notebook_when_go_to_cell_then_error_is_shown(page, la
     client = Client(lab.store)
     run_id = client.create_run("browser", "no notebook")
     client.end_run(run_id)
-    client.store.close()  # type: ignore[attr-defined]
+    client.close()
     open_run(page, lab, run_id)
     page.click("[data-testid='mlops-go-to-cell']")
     error = page.wait_for_selector("[data-testid='mlops-go-to-cell-error']")

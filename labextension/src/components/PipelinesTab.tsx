@@ -372,6 +372,15 @@ function PipelineDetail(props: {
     }
   };
 
+  // A failed run's own error, unless a failed step tells it (the executor never started...).
+  const runFailure =
+    run &&
+    run.status !== 'RUNNING' &&
+    run.error_value &&
+    !run.steps.some(s => s.error_name || s.error_value)
+      ? run.error_value
+      : null;
+
   const hasErrors = pipeline.errors.length > 0;
   return (
     <div
@@ -408,9 +417,15 @@ function PipelineDetail(props: {
             params={pipeline.params}
             busy={launching}
             error={launchError}
-            onRun={(params, force) =>
+            onRun={(params, force, options) =>
               void launch(
-                () => api.launch({ path: pipeline.path, params, force }),
+                () =>
+                  api.launch({
+                    path: pipeline.path,
+                    params,
+                    force,
+                    ...options
+                  }),
                 params,
                 setLaunchError
               )
@@ -458,6 +473,14 @@ function PipelineDetail(props: {
           {runError && (
             <div className="jp-mlops-InlineError" role="alert">
               {runError}
+            </div>
+          )}
+          {runFailure && (
+            <div
+              className="jp-mlops-StepError jp-mlops-Pipeline-failure"
+              data-testid="mlops-pipeline-run-failure"
+            >
+              <div className="jp-mlops-StepError-title">{runFailure}</div>
             </div>
           )}
           {(run.status === 'FAILED' || run.status === 'KILLED') && (

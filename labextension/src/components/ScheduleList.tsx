@@ -24,6 +24,31 @@ function describe(s: Mlops.ISchedule, trans: TranslationBundle): string {
   return s.timezone ? `${s.cron ?? ''} (${s.timezone})` : (s.cron ?? '');
 }
 
+/** The executor of a schedule's runs when it is not the local one: "on dask". */
+function ScheduleExecutor(props: {
+  schedule: Mlops.ISchedule;
+  trans: TranslationBundle;
+}): JSX.Element | null {
+  const { schedule, trans } = props;
+  const executor = schedule.options?.executor;
+  if (!executor || executor === 'local') {
+    return null;
+  }
+  const address = schedule.options.scheduler_address;
+  return (
+    <span
+      data-testid="mlops-schedule-executor"
+      title={
+        address
+          ? trans.__('Its runs go to %1 at %2', executor, address)
+          : trans.__('Its runs go to %1', executor)
+      }
+    >
+      {trans.__('on %1', executor)}
+    </span>
+  );
+}
+
 /** The schedules and triggers of one pipeline, and a form to add one. */
 export function ScheduleList(props: {
   api: PipelinesAPI;
@@ -138,6 +163,7 @@ export function ScheduleList(props: {
                 </button>
               </div>
               <div className="jp-mlops-Schedule-facts">
+                <ScheduleExecutor schedule={s} trans={trans} />
                 {s.kind === 'cron' && (
                   <span>{trans.__('missed: %1', s.missed)}</span>
                 )}
