@@ -67,7 +67,7 @@ _LAZY = {
             "NotFound",
         ],
         "exceptions",
-    ),  # fmt: skip
+    ),
     **dict.fromkeys(
         [
             "ActiveRun",
@@ -88,7 +88,7 @@ _LAZY = {
             "start_run",
         ],
         "tracking.fluent",
-    ),  # fmt: skip
+    ),
 }
 
 
