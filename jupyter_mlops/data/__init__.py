@@ -7,7 +7,9 @@ nor numpy, so the CLI and the pipeline cache hash files without importing them; 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .frames import fingerprint, is_fingerprintable, nbytes_of
@@ -22,12 +24,4 @@ _LAZY = {
     "column_schema": "profile",
     "profile_frame": "profile",
 }
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -9,8 +9,9 @@ event), ``notebook`` (one notebook, headless).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from jupyter_mlops.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from jupyter_mlops.pipelines.options import RunOptions
@@ -42,10 +43,4 @@ _LAZY = {
     "format_ref": "spec",
     "split_ref": "spec",
 }
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..lazy import lazy_exports
 from .runs_table import RunsTable
 
 if TYPE_CHECKING:
@@ -16,9 +17,4 @@ if TYPE_CHECKING:
 __all__ = ["CompareView", "RunsTable"]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "CompareView":
-        from .compare import CompareView
-
-        return CompareView
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"CompareView": "compare"})
