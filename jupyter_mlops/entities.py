@@ -13,12 +13,9 @@ ID_RE = re.compile(r"[0-9a-f]{32}")
 # An id or a unique prefix of one, as URL routes and the CLI accept it.
 ID_PREFIX_PATTERN = r"[0-9a-fA-F]{1,32}"
 
-# Event types (DESIGN.md, "Events"): written in the same transaction as the change they record.
+# Event types (DESIGN.md, "Events") are written in the same transaction as the change they
+# record; a feature that adds a change others react to adds its type here.
 DATASET_VERSION_EVENT = "dataset.version"
-MODEL_VERSION_EVENT = "model.version"
-MODEL_ALIAS_EVENT = "model.alias"
-MONITOR_ALERT_EVENT = "monitor.alert"
-PIPELINE_FINISHED_EVENT = "pipeline.finished"
 
 
 def is_id(text: object) -> bool:

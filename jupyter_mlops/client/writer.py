@@ -52,13 +52,6 @@ class MetricWriter:
         if size >= MAX_BUFFER:
             self._wake.set()
 
-    def add_many(self, rows: list[MetricRow]) -> None:
-        with self._lock:
-            self._buffer.extend(rows)
-        if self._thread is None:
-            self._start()
-        self._wake.set()
-
     def track_run(self, run_id: str) -> None:
         with self._lock:
             self._alive_runs.add(run_id)
