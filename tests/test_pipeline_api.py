@@ -391,7 +391,7 @@ async def test_given_a_failed_run_when_resumed_after_a_fix_then_it_finishes_reus
     write_notebook(flaky / "after.ipynb", "n = 1", "done = True")
     (flaky / "pipeline.yaml").write_text(FLAKY_YAML)
 
-    failed_id = await start_run(jp_fetch, "flaky/pipeline.yaml")
+    failed_id = await start_run(jp_fetch, "flaky/pipeline.yaml", max_workers=1)
     failed = await wait_run(jp_fetch, failed_id, mlops_store)
 
     assert failed["status"] == "FAILED", (failed, run_log(mlops_store, failed_id))
@@ -421,6 +421,9 @@ async def test_given_a_failed_run_when_resumed_after_a_fix_then_it_finishes_reus
     resumed_id = json.loads(response.body)["run_id"]
     assert resumed_id != failed_id
     resumed = await wait_run(jp_fetch, resumed_id, mlops_store)
+    # It executes as the failed run did: the failed run's workers, its own resume target.
+    options = json.loads(next(mlops_store.rglob(f"{resumed_id}.options.json")).read_text())
+    assert options["max_workers"] == 1 and options["resume"] == failed_id
 
     assert resumed["status"] == "FINISHED", (resumed, run_log(mlops_store, resumed_id))
     again = steps_by_name(resumed)

@@ -20,6 +20,9 @@ from jupyter_mlops.entities import is_id
 from jupyter_mlops.exceptions import InvalidInput, shown
 
 MAX_WORKERS = 64
+# Where and how steps execute: what a schedule keeps and what a pipeline run records, so that
+# a firing or a resumed run executes the same way.
+EXECUTION_FIELDS = ("executor", "scheduler_address", "max_workers", "kernel_name")
 
 
 def _opt(help: str, *cli: str, rest: bool = False) -> dict[str, Any]:
@@ -137,6 +140,10 @@ class RunOptions:
         if self.run_id is not None and not is_id(self.run_id):
             raise InvalidInput(f"run_id must be 32 lowercase hex digits, got {shown(self.run_id)}")
         return self
+
+    def execution(self) -> dict[str, Any]:
+        """The execution fields (:data:`EXECUTION_FIELDS`) that are set."""
+        return {k: getattr(self, k) for k in EXECUTION_FIELDS if getattr(self, k) is not None}
 
     def to_json(self) -> dict[str, Any]:
         """The options as a JSON object (:meth:`from_json` reads it back)."""

@@ -95,6 +95,7 @@ def run_pipeline(
         order,
         opts.trigger,
         params,
+        opts.execution(),
         from_step=opts.from_step,
         resumed_from=previous.id if previous is not None else None,
     )

@@ -12,6 +12,7 @@ tag                            on            holds
 ``mlops.pipeline_path``        parent        the pipeline file
 ``mlops.trigger``              parent        why it ran: manual, schedule:<id>, event:<id>
 ``mlops.run_params``           parent        the parameters given, as typed JSON
+``mlops.run_options``          parent        executor, scheduler, workers, kernel, as JSON
 ``mlops.steps``                parent        the steps in run order, as JSON
 ``mlops.skipped``              parent        steps not run because an upstream step failed
 ``mlops.from_step``            parent        the step a ``from_step`` run started at
@@ -51,6 +52,7 @@ PIPELINE_RUN_TAG = "mlops.pipeline_run"
 PATH_TAG = "mlops.pipeline_path"
 TRIGGER_TAG = "mlops.trigger"
 PARAMS_TAG = "mlops.run_params"
+OPTIONS_TAG = "mlops.run_options"
 STEPS_TAG = "mlops.steps"
 SKIPPED_TAG = "mlops.skipped"
 FROM_STEP_TAG = "mlops.from_step"
@@ -170,6 +172,7 @@ def pipeline_run_tags(
     order: Sequence[str],
     trigger: str,
     params: Mapping[str, Any] | None,
+    execution: Mapping[str, Any],
     from_step: str | None = None,
     resumed_from: str | None = None,
 ) -> dict[str, Any]:
@@ -179,6 +182,7 @@ def pipeline_run_tags(
         PIPELINE_RUN_TAG: pipeline.name,
         TRIGGER_TAG: trigger,
         STEPS_TAG: json.dumps(list(order)),
+        OPTIONS_TAG: json.dumps(dict(execution), sort_keys=True),
     }
     if pipeline.path is not None:
         tags[PATH_TAG] = str(pipeline.path)
@@ -213,6 +217,15 @@ def run_params(run: Run) -> dict[str, Any]:
     """The parameters a pipeline run was given, with their types."""
     try:
         value = json.loads(run.tags.get(PARAMS_TAG) or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def run_options(run: Run) -> dict[str, Any]:
+    """How a pipeline run executed its steps (executor, scheduler, workers, kernel)."""
+    try:
+        value = json.loads(run.tags.get(OPTIONS_TAG) or "{}")
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}

@@ -46,7 +46,7 @@ from jupyter_mlops.exceptions import InvalidInput
 
 from . import records
 from .launch import launch_pipeline
-from .options import RunOptions
+from .options import EXECUTION_FIELDS, RunOptions
 from .spec import Pipeline
 
 __all__ = ["TRIGGER_TYPES", "Firing", "Scheduler", "schedule_pipeline"]
@@ -57,7 +57,7 @@ LEASE_NAME = "scheduler"
 # Triggers a schedule can name, by the option that names them: --dataset NAME.
 TRIGGER_TYPES = {"dataset": DATASET_VERSION_EVENT}
 # Run options a schedule keeps (its parameters are kept apart; the rest is per firing).
-_SCHEDULE_OPTIONS = ("executor", "scheduler_address", "max_workers", "kernel_name", "root")
+_SCHEDULE_OPTIONS = (*EXECUTION_FIELDS, "root")
 
 
 @dataclass(frozen=True)

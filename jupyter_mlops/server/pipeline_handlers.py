@@ -22,7 +22,7 @@ from ..paths import existing_file, relative_to_root, resolve_inside
 from ..pipelines import Pipeline, RunOptions, history, records
 from ..pipelines.executors import builtin_executor_names, executor_names
 from ..pipelines.launch import launch_pipeline
-from ..pipelines.options import rest_fields
+from ..pipelines.options import EXECUTION_FIELDS, rest_fields
 from ..pipelines.scheduler import schedule_pipeline
 from .base import MlopsHandler
 
@@ -121,7 +121,13 @@ class PipelineResumeHandler(PipelineHandler):
                 raise InvalidInput(f"run {run.id[:8]} ran a pipeline outside the server's root")
             file = resolve_inside(self.root, inside, "pipeline path")
             Pipeline.from_yaml(file).validate(root=self.root)
-            options = RunOptions(resume=run.id, root=str(self.root))
+            # Executed as the failed run was (its executor, scheduler and workers).
+            options = RunOptions.from_json(
+                records.run_options(run),
+                allowed=EXECUTION_FIELDS,
+                resume=run.id,
+                root=str(self.root),
+            )
             return launch_pipeline(self.client, file, options)
 
         self.reply({"run_id": await self.call(resume)}, status=202)
