@@ -477,3 +477,25 @@ def test_given_arbitrary_text_when_compiled_then_only_invalid_input_is_raised(te
     else:
         if clause is not None:
             clause.compile(dialect=postgresql.dialect())
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("metrics.a > 1 or " * 5_000 + "metrics.a > 1", "characters long"),
+        (" or ".join(f"params.p{i} = {i}" for i in range(201)), "201 comparisons"),
+        ("params.p in (" + ", ".join(map(str, range(250))) + ")", "250 comparisons"),
+        ("(" * 101 + "metrics.a > 1" + ")" * 101, "nesting is too deep"),
+    ],
+)
+def test_given_a_filter_beyond_the_limits_then_it_is_refused_before_any_sql(
+    text: str, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        parse_filter(text)
+
+
+def test_given_the_largest_accepted_filter_then_sqlite_runs_it(engine: sa.Engine) -> None:
+    text = " or ".join(f"params.p{i} = {i}" for i in range(200))
+    with engine.connect() as conn:
+        conn.execute(sa.select(schema.runs.c.id).where(compile_filter(text))).all()

@@ -8,10 +8,6 @@ import http.client
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from notebook_helpers import write_notebook
+from servers import jupyter_process
 
 from jupyter_mlops.client import Client
 from jupyter_mlops.server.app import API_PREFIX
@@ -60,12 +57,6 @@ class Server:
             conn.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("fuzz-root")
@@ -85,49 +76,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         str(root / "pipes" / "pipeline.yaml"), "fuzz", cron="0 3 * * *"
     )
     client.close()
-    port = _free_port()
-    log = root.parent / f"{root.name}.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_MLOPS_")}
-    env["JUPYTER_MLOPS_CACHE_DIR"] = os.environ.get("JUPYTER_MLOPS_CACHE_DIR", str(root / ".c"))
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "jupyter_server",
-                "--allow-root",
-                "--no-browser",
-                f"--port={port}",
-                "--ServerApp.ip=127.0.0.1",
-                f"--ServerApp.token={TOKEN}",
-                f"--ServerApp.root_dir={root}",
-                "--MlopsApp.run_scheduler=False",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=root,
-        )
-    running = Server(port, {"run": run, "schedule": schedule.id}, log)
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if running.request("GET", "/api/status")[0] == 200:
-                break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(log.read_text()[-3000:])
-        time.sleep(0.2)
-    try:
-        yield running
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    args = ["--MlopsApp.run_scheduler=False"]
+    cache = {"JUPYTER_MLOPS_CACHE_DIR": os.environ.get("JUPYTER_MLOPS_CACHE_DIR", str(root / ".c"))}
+    with jupyter_process("jupyter_server", root, TOKEN, args, cache) as url:
+        port = int(urllib.parse.urlsplit(url).port or 0)
+        yield Server(port, {"run": run, "schedule": schedule.id}, root.parent / f"{root.name}.log")
 
 
 def _json_values() -> st.SearchStrategy[Any]:

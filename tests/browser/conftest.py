@@ -8,17 +8,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
+from servers import jupyter_process
 
 CHROMIUM = os.environ.get("JUPYTER_MLOPS_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -43,12 +39,6 @@ class Lab:
 
     def open_url(self, path: str = "lab") -> str:
         return f"{self.url}{path}?token={self.token}"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _seed(root: Path, store: Path) -> dict[str, str]:
@@ -90,51 +80,13 @@ def _seed(root: Path, store: Path) -> dict[str, str]:
 def start_lab(root: Path, store: Path, ids: dict[str, str] | None = None) -> Iterator[Lab]:
     """A `jupyter lab` serving ``root`` on ``store``, stopped on exit; its log is next to
     ``root`` (``<root>.log``)."""
-    port = _free_port()
-    log_path = root.parent / f"{root.name}.log"
-    log = open(log_path, "w")  # noqa: SIM115 - closed in teardown
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_MLOPS_")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--allow-root",
-            "--no-browser",
-            f"--port={port}",
-            f"--ServerApp.token={TOKEN}",
-            f"--ServerApp.root_dir={root}",
-            f"--MlopsApp.store={store}",
-            "--ServerApp.ip=127.0.0.1",
-            "--LabApp.news_url=",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=root,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}api/status?token={TOKEN}", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                log.close()
-                raise RuntimeError(log_path.read_text()[-3000:]) from None
-            time.sleep(0.3)
-    try:
+    args = [
+        f"--MlopsApp.store={store}",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    with jupyter_process("jupyterlab", root, TOKEN, args) as url:
         yield Lab(url, TOKEN, root, store, ids or {})
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 NO_BROWSER = (
