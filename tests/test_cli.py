@@ -490,3 +490,39 @@ def test_given_the_database_file_as_store_when_listing_then_that_store_is_used(
     )
     assert result.returncode == 0, result.stderr
     assert {r["run_id"] for r in json.loads(result.stdout)} == seeded.ids
+
+
+def test_given_the_command_table_then_each_command_is_where_it_says_with_its_own_help() -> None:
+    import importlib
+
+    from jupyter_mlops.cli import COMMANDS
+
+    assert sorted(COMMANDS) == [
+        "data", "demo", "experiments", "export", "gc", "info", "pipelines", "runs", "scheduler",
+    ]  # fmt: skip
+    for name, (module_name, help_text) in COMMANDS.items():
+        command = getattr(importlib.import_module(f"jupyter_mlops.cli.{module_name}"), name)
+        assert command.name == name
+        assert command.get_short_help_str(limit=200) == help_text
+
+
+def test_given_help_then_every_command_is_listed_without_importing_the_others() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from jupyter_mlops.cli import main\n"
+        "out = CliRunner().invoke(main, ['--help']).output\n"
+        "loaded = [m for m in sys.modules if m.startswith('jupyter_mlops.cli.')]\n"
+        "heavy = [m for m in ('sqlalchemy', 'pandas', 'numpy', 'papermill', 'nbformat')"
+        " if m in sys.modules]\n"
+        "print(out)\nprint(sorted(loaded), heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    for name in ("data", "demo", "pipelines", "runs", "scheduler", "gc", "info"):
+        assert f"  {name} " in out
+    assert out.strip().splitlines()[-1] == "[] []"

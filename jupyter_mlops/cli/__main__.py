@@ -1,5 +1,5 @@
 """``python -m jupyter_mlops.cli``: how launched pipeline runs start."""
 
-from . import main
+from . import run
 
-main()
+run()

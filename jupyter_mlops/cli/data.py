@@ -45,6 +45,3 @@ def data_lineage(ctx: click.Context, ref: str, fmt: str) -> None:
                 f"  {entry['run_id'][:8]} {entry['experiment']}/{entry['name']} "
                 f"[{entry['status']}]" + (f" → models: {models}" if models else "")
             )
-
-
-COMMANDS = [data]

@@ -37,8 +37,10 @@ DEMO_PIPELINE = "notebooks/pipeline/pipeline.yaml"
 def demo(
     ctx: click.Context, notebook: str | None, pipeline_path: str | None, no_pipeline: bool
 ) -> None:
-    """Execute the demo notebook in a real kernel and print the runs it made, then run the
-    demo pipeline twice (the second time from the cache) and print its steps and runs."""
+    """Execute the demo notebook in a real kernel and print the runs it made.
+
+    Then run the demo pipeline twice (the second time from the cache) and print its steps and
+    the runs both made."""
     client = client_of(ctx)
     run_demo(client, notebook)
     if not no_pipeline:
@@ -138,6 +140,3 @@ def _run_tree(runs: list[Run]) -> list[tuple[int, Run]]:
     for run in roots:
         walk(run, 0)
     return ordered
-
-
-COMMANDS = [demo]

@@ -319,6 +319,3 @@ def pipelines_unschedule(ctx: click.Context, schedule_id: str) -> None:
     """Delete a schedule."""
     full = client_of(ctx).delete_schedule(schedule_id)
     click.echo(f"deleted schedule {full[:8]}")
-
-
-COMMANDS = [pipelines]

@@ -153,6 +153,3 @@ def export(
         buf = io.StringIO()
         emit(rows, fmt, buf)
         sys.stdout.write(buf.getvalue())
-
-
-COMMANDS = [runs, experiments, export]

@@ -37,6 +37,3 @@ def scheduler(ctx: click.Context, poll: float, once: bool) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with contextlib.suppress(KeyboardInterrupt):
         sched.run_forever(stop)
-
-
-COMMANDS = [scheduler]

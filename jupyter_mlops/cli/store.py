@@ -28,6 +28,3 @@ def gc(ctx: click.Context, dry_run: bool) -> None:
         f"{verb} {result['blobs']} unreferenced blob(s), {result['bytes']} bytes"
         + ("" if dry_run else f"; removed {result['temp_files']} stale temp file(s)")
     )
-
-
-COMMANDS = [info, gc]
