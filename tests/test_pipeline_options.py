@@ -104,3 +104,8 @@ def test_given_long_awkward_parameters_then_a_launched_run_gets_them_intact(
     log = (logs_folder(client) / f"{run_id}.log").read_text(errors="replace")
     assert runs and runs[0].info.status == "FINISHED", log
     assert (tmp_path / "got.txt").read_text() == text
+
+
+def test_given_nulls_then_from_json_takes_the_defaults() -> None:
+    nulls = dict.fromkeys(rest_fields())
+    assert RunOptions.from_json(nulls, allowed=rest_fields()) == RunOptions()

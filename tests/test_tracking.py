@@ -119,6 +119,27 @@ def test_given_latest_metric_then_highest_step_wins_regardless_of_order(client):
     assert [m.value for m in client.get_metric_history(run_id, "m")] == [1.0, 3.0, 5.0]
 
 
+def test_given_one_batch_with_ties_at_the_highest_step_then_the_latest_time_then_the_last_wins(
+    client,
+):
+    from jupyter_mlops.entities import Metric
+
+    run_id = client.create_run()
+    client.log_batch(
+        run_id,
+        metrics=[
+            Metric("a", 1.0, 9, 100),
+            Metric("a", 2.0, 9, 300),  # same step, later: wins
+            Metric("a", 3.0, 9, 200),
+            Metric("b", 1.0, 4, 100),
+            Metric("b", 2.0, 4, 100),  # same step and time: the last logged wins
+            Metric("c", 7.0, 8, 900),
+            Metric("c", 6.0, 10, 100),  # higher step, earlier time: wins
+        ],
+    )
+    assert client.get_run(run_id).metrics == {"a": 2.0, "b": 2.0, "c": 6.0}
+
+
 def test_given_dataset_logged_twice_then_one_version_and_lineage_to_model(client, tmp_path):
     df = pd.DataFrame({"x": np.arange(100.0), "y": np.arange(100) % 2})
     with mlops.start_run(name="prepare") as prep:

@@ -173,8 +173,8 @@ class RunOptions:
                 raise InvalidInput(
                     f"unknown run option {shown(key)}; use {', '.join(sorted(permitted))}"
                 )
-            if value is None and names[key].default is not dataclasses.MISSING:
-                continue  # null: the default
+            if value is None:
+                continue  # null: the default (every option has one)
             values[key] = _typed(key, value, names[key].type)
         return cls(**(values | fixed))
 

@@ -219,8 +219,8 @@ def seed_store(folder: Path, n_runs: int = N_RUNS) -> dict[str, Any]:
     """
     import jupyter_mlops as mlops
     from jupyter_mlops.store.sql.engine import write_transaction
+    from jupyter_mlops.store.sql.runs import as_number
     from jupyter_mlops.store.sql.schema import latest_metrics, metric_chunks, params, runs
-    from jupyter_mlops.store.sql.store import _as_number
 
     t0 = time.perf_counter()
     client = mlops.Client(folder)
@@ -243,7 +243,7 @@ def seed_store(folder: Path, n_runs: int = N_RUNS) -> dict[str, Any]:
         )  # fmt: skip
         for key, text in run.params.items():
             if text not in numbers:
-                numbers[text] = _as_number(text)
+                numbers[text] = as_number(text)
             param_rows.append((run.id, key, text, numbers[text]))
         stamp = struct.pack("<q", run.end_time)
         for key, value in run.metrics.items():

@@ -42,6 +42,8 @@ SCRIPTS = [
     # papermill is a dependency of jupyter-mlops: its CLI and kernel come from the project venv.
     ("papermill", "ours", "peer_papermill.py"),
     ("pipeline", "ours", "ours_pipeline.py"),
+    ("mlflow_cli", "peer", "peer_mlflow_cli.py"),
+    ("cli", "ours", "ours_cli.py"),
 ]
 
 
@@ -288,6 +290,7 @@ def build_rows(raw: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
     )
     search_rows(raw.get("mlflow_search"), raw.get("search"), add)
     pipeline_rows(raw.get("papermill"), raw.get("pipeline"), add)
+    cli_rows(raw.get("mlflow_cli"), raw.get("cli"), add)
     panel = raw.get("panel") or {}
     if "first_rows_ms" in panel:
         n_dom = panel.get("rows_in_dom")
@@ -410,6 +413,52 @@ def pipeline_rows(
         higher_is_better=False,
         peer_text=peer_text + " (no cache: runs them again)",
         ours_text=ours_text,
+    )
+
+
+def cli_rows(
+    peer: dict[str, Any] | None, ours: dict[str, Any] | None, add: Callable[..., None]
+) -> None:
+    """Rows of ours_cli.py / peer_mlflow_cli.py: whole processes, median of repeats."""
+
+    def timing(stats: dict[str, Any] | None) -> str | None:
+        if not stats:
+            return None
+        return (
+            f"{fmt_ms(stats['median_ms'])} (median of {stats['n']}, p95 {fmt_ms(stats['p95_ms'])})"
+        )
+
+    for key, label, peer_label in (
+        ("help", "`jupyter-mlops --help`", "`mlflow --help`"),
+        ("runs_list_200", "`jupyter-mlops runs list` (200 runs)", "`mlflow runs list` (200 runs)"),
+    ):
+        peer_stats, ours_stats = get(peer, key), get(ours, key)
+        add(
+            f"{label}, whole process from start to exit",
+            get(peer_stats, "median_ms"),
+            get(ours_stats, "median_ms"),
+            fmt_ms,
+            "≤ 300 ms",
+            lambda v, r: v <= 300.0,
+            higher_is_better=False,
+            peer_text=f"{peer_label} {timing(peer_stats) or 'error'}",
+            ours_text=timing(ours_stats),
+        )
+    papermill = get(ours, "papermill_demo_notebooks_ms")
+    rerun = get(ours, "pipeline_rerun")
+    cached = "all 4 steps CACHED" if get(ours, "pipeline_rerun_all_cached") else "NOT all cached"
+    add(
+        "`jupyter-mlops pipelines run` of the unchanged demo pipeline, whole process",
+        papermill,
+        get(rerun, "median_ms"),
+        fmt_ms,
+        "≤ 500 ms",
+        lambda v, r: v <= 500.0 and bool(get(ours, "pipeline_rerun_all_cached")),
+        higher_is_better=False,
+        peer_text="papermill CLI, the demo's 4 notebooks one after another: "
+        + (fmt_ms(papermill) if papermill else "error")
+        + " (no cache)",
+        ours_text=(f"{timing(rerun)}; {cached}" if rerun else None),
     )
 
 

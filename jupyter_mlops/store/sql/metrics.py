@@ -76,9 +76,14 @@ class MetricsMixin(SqlBase):
         for (run_id, key), (steps, values, stamps) in groups.items():
             top = max(steps)
             # The latest value: the highest step, then the latest time, then the last logged.
-            last = max(
-                (i for i, step in enumerate(steps) if step == top), key=lambda i: (stamps[i], i)
-            )
+            # Usually one value has the highest step: found at C speed, no Python loop.
+            if steps.count(top) == 1:
+                last = steps.index(top)
+            else:
+                last = max(
+                    (i for i, step in enumerate(steps) if step == top),
+                    key=lambda i: (stamps[i], i),
+                )
             chunks.append(
                 (
                     run_id,

@@ -41,7 +41,7 @@ _INFO_COLUMNS = [c for c in runs.c if c.name not in ("heartbeat", "pid_start", "
 _NEWEST_FIRST = [OrderItem(Field("attribute", "start_time"), descending=True)]
 
 
-def _as_number(text: str) -> float | None:
+def as_number(text: str) -> float | None:
     """A param's numeric value (for numeric comparisons and sorting), if it has one."""
     try:
         value = float(text)
@@ -329,7 +329,7 @@ class RunsMixin(SqlBase):
     # Params and tags -------------------------------------------------------------------
     def log_params(self, run_id: str, values: dict[str, str]) -> None:
         rows = [
-            {"run_id": run_id, "key": k, "value": v, "value_num": _as_number(v)}
+            {"run_id": run_id, "key": k, "value": v, "value_num": as_number(v)}
             for k, v in values.items()
         ]
         self._write(lambda conn: self._upsert(conn, params, rows))
