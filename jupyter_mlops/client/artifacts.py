@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..entities import Artifact
+from ..entities import Artifact, is_id
 from ..exceptions import NotFound, shown
 from .base import ClientBase
 from .validation import now_ms, validate_artifact_path
@@ -63,7 +63,8 @@ class ArtifactsMixin(ClientBase):
         self.store.record_artifacts(run_id, list(items))
 
     def list_artifacts(self, run_id: str) -> list[Artifact]:
-        return self.store.list_artifacts(self.resolve_run_id(run_id))
+        """A run's artifacts, by path (run id or unique prefix)."""
+        return self.store.list_artifacts(run_id if is_id(run_id) else self.resolve_run_id(run_id))
 
     def get_artifact(self, run_id: str, path: str) -> Artifact:
         """What the run recorded at ``path`` (its size, sha256 and kind)."""

@@ -100,9 +100,7 @@ class RunsMixin(ClientBase):
         if row["environment"] is None or commit is None:
             self._env_pending.add(run_id)  # filled in when the run ends
         row.update(attrs or {})
-        self.store.create_run(exp.id, row)
-        if tags:
-            self.set_tags(run_id, tags)
+        self.store.create_run(exp.id, row, self._tag_texts(tags or {}))
         self.writer.track_run(run_id)
         return run_id
 
@@ -161,7 +159,8 @@ class RunsMixin(ClientBase):
         runs whose process died are marked KILLED."""
         self.writer.flush()
         self.reconcile()
-        return self.store.get_run(self.resolve_run_id(run_id))
+        # A whole id needs no lookup of its own: the store says NotFound for an unknown one.
+        return self.store.get_run(run_id if is_id(run_id) else self.resolve_run_id(run_id))
 
     def read_run(self, run_id: str) -> Run:
         """The run (a full id) as stored now, without writing buffered metrics or looking for
@@ -255,10 +254,12 @@ class RunsMixin(ClientBase):
     def log_param(self, run_id: str, key: str, value: Any) -> None:
         self.log_params(run_id, {key: value})
 
+    @staticmethod
+    def _tag_texts(values: Mapping[str, Any]) -> dict[str, str]:
+        return {validate_key(k, "tag"): check_text(str(v), f"Tag {k!r}") for k, v in values.items()}
+
     def set_tags(self, run_id: str, values: Mapping[str, Any]) -> None:
-        texts = {
-            validate_key(k, "tag"): check_text(str(v), f"Tag {k!r}") for k, v in values.items()
-        }
+        texts = self._tag_texts(values)
         if texts:
             self.store.set_tags(run_id, texts)
 

@@ -157,7 +157,7 @@ def valid_hit(client: Client, pipeline: Pipeline, step: Step, key: str) -> Run |
     hit = records.cache_hit(client, key)
     if hit is None:
         return None
-    run = client.get_run(hit)
+    run = client.read_run(hit)  # a finished run, by its whole id
     recorded = records.outputs(run)
     current = ref_fingerprints(pipeline, step.outputs, client)
     if any(recorded.get(ref) != fp for ref, fp in current.items()):

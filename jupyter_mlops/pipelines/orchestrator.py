@@ -208,7 +208,7 @@ class _Drive:
                 pending.remove(name)
                 parameters = _parameters(pipeline, step)
                 if name in reuse:
-                    source = client.get_run(reuse[name])
+                    source = client.read_run(reuse[name])  # finished, by its whole id
                     self._finish(name, self._record_cached(step, source, None), done)
                     continue
                 key = cache.step_key(

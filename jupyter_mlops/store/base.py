@@ -71,8 +71,11 @@ class RunStore(abc.ABC):
         """All experiments with their run counts, newest first."""
 
     @abc.abstractmethod
-    def create_run(self, experiment_id: int, attrs: dict[str, Any]) -> str:
-        """Insert a RUNNING run with the given attributes; returns its id."""
+    def create_run(
+        self, experiment_id: int, attrs: dict[str, Any], tags: dict[str, str] | None = None
+    ) -> str:
+        """Insert a RUNNING run with the given attributes and tags, in one transaction;
+        returns its id."""
 
     @abc.abstractmethod
     def update_run(self, run_id: str, attrs: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ from .schema import (
     runs,
     tags,
 )
+from .schema import tags as tags_table  # where a method's argument is called tags
 
 if TYPE_CHECKING:
     from ...entities import Artifact
@@ -110,7 +111,9 @@ class RunsMixin(SqlBase):
             return [self._experiment(r, r.run_count) for r in conn.execute(stmt)]
 
     # Runs ------------------------------------------------------------------------------
-    def create_run(self, experiment_id: int, attrs: dict[str, Any]) -> str:
+    def create_run(
+        self, experiment_id: int, attrs: dict[str, Any], tags: dict[str, str] | None = None
+    ) -> str:
         run_id = attrs.get("id") or uuid.uuid4().hex
         row = {
             "id": run_id,
@@ -119,7 +122,14 @@ class RunsMixin(SqlBase):
             "heartbeat": attrs["start_time"],
             **attrs,
         }
-        self._write(lambda conn: conn.execute(sa.insert(runs).values(**row)))
+        tag_rows = [{"run_id": run_id, "key": k, "value": v} for k, v in (tags or {}).items()]
+
+        def insert(conn: Connection) -> None:
+            conn.execute(sa.insert(runs).values(**row))
+            if tag_rows:
+                conn.execute(sa.insert(tags_table), tag_rows)
+
+        self._write(insert)
         return str(run_id)
 
     def update_run(self, run_id: str, attrs: dict[str, Any]) -> None:
