@@ -42,6 +42,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="mlops-bench-cli-"))
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_MLOPS_")}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # the warm-up writes bytecode, as on any machine
         env["JUPYTER_MLOPS_HOME"] = str(folder / "store")
         env["JUPYTER_MLOPS_CACHE_DIR"] = str(folder / "cache")
         env["TQDM_DISABLE"] = "1"
