@@ -233,11 +233,6 @@ def imported_packages() -> dict[str, str]:
     return dict(sorted(out.items(), key=lambda kv: kv[0].lower()))
 
 
-def python_build() -> str:
-    """The interpreter's full version and build."""
-    return sys.version
-
-
 @lru_cache(maxsize=16)
 def kernel_argv(kernel_name: str) -> list[str]:
     """The command that starts a Jupyter kernel, read from its ``kernel.json``; jupyter_client

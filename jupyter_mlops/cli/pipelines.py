@@ -37,8 +37,7 @@ def _run_option_flags(names: Iterable[str] | None = None) -> Callable[[F], F]:
                     *flags, f.name, is_flag=True, default=None, help=f.metadata["help"]
                 )(fn)
             else:
-                default = f.default if f.default is not None else None
-                shown = f" [default: {default}]" if default is not None else ""
+                shown = f" [default: {f.default}]" if f.default is not None else ""
                 fn = click.option(
                     *flags,
                     f.name,

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..entities import Event
-from ..exceptions import InvalidInput
 from .base import ClientBase
 from .validation import check_int, check_json_object, check_text, now_ms, validate_key
 
@@ -30,8 +29,7 @@ class EventsMixin(ClientBase):
     ) -> list[Event]:
         """Events with an id above ``cursor`` (of a type and key, when given), oldest first."""
         check_int(cursor, "An event cursor", 0)
-        if not isinstance(limit, int) or not 1 <= limit <= 10_000:
-            raise InvalidInput(f"limit must be from 1 to 10000, got {limit!r}")
+        check_int(limit, "limit", 1, 10_000)
         return self.store.events_after(cursor, type_, key, limit)
 
     def last_event_id(self) -> int:

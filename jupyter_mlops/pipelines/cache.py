@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,7 +76,7 @@ def environment_hash(kernel_name: str) -> str:
         {
             "kernel": kernel_name,
             "argv": capture.kernel_argv(kernel_name),
-            "python": capture.python_build(),
+            "python": sys.version,
             "dists": sorted(capture.installed_distributions().items()),
         }
     )

@@ -91,9 +91,11 @@ def executor_names() -> list[str]:
     return sorted({*_EXECUTORS, *(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))})
 
 
-def builtin_executor_names() -> list[str]:
-    """The executors known without reading installed packages' metadata."""
-    return sorted(_EXECUTORS)
+def validated(options: RunOptions) -> RunOptions:
+    """``options`` checked, its executor against the known ones (installed packages' metadata
+    is read only for an executor that is not built in or registered)."""
+    known = sorted(_EXECUTORS)
+    return options.validate(known if options.executor in known else executor_names())
 
 
 def open_executor(options: RunOptions, client: Client, steps: int) -> Executor:

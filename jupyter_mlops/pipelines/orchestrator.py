@@ -29,7 +29,7 @@ from jupyter_mlops.entities import Run, RunStatus
 from jupyter_mlops.exceptions import InvalidInput
 
 from . import cache, records
-from .executors import Executor, builtin_executor_names, executor_names, open_executor
+from .executors import Executor, open_executor, validated
 from .options import RunOptions
 from .params import inspect_parameters
 from .records import PipelineResult, StepResult, StepStatus
@@ -64,9 +64,7 @@ def run_pipeline(
             or nothing to resume/reuse.
         NotFound: ``from_step`` is not a step, or the run to resume does not exist.
     """
-    opts = (options or RunOptions()).replace(**overrides) if overrides else options or RunOptions()
-    known = builtin_executor_names()
-    opts.validate(known if opts.executor in known else executor_names())
+    opts = validated((options or RunOptions()).replace(**overrides))
     client = client or Client.shared()
     previous = records.previous_run(client, pipeline, opts.resume) if opts.resume else None
     params: Mapping[str, Any] = opts.params

@@ -213,30 +213,29 @@ def pipeline_path(run: Run) -> str | None:
     return run.tags.get(PATH_TAG)
 
 
+def _json_tag(run: Run, tag: str, kind: type[dict[str, Any]] | type[list[Any]]) -> Any:
+    """A tag holding JSON of ``kind``; an empty one when missing or not of that kind."""
+    try:
+        value = json.loads(run.tags.get(tag) or "null")
+    except ValueError:
+        value = None
+    return value if isinstance(value, kind) else kind()
+
+
 def run_params(run: Run) -> dict[str, Any]:
     """The parameters a pipeline run was given, with their types."""
-    try:
-        value = json.loads(run.tags.get(PARAMS_TAG) or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    params: dict[str, Any] = _json_tag(run, PARAMS_TAG, dict)
+    return params
 
 
 def run_options(run: Run) -> dict[str, Any]:
     """How a pipeline run executed its steps (executor, scheduler, workers, kernel)."""
-    try:
-        value = json.loads(run.tags.get(OPTIONS_TAG) or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    options: dict[str, Any] = _json_tag(run, OPTIONS_TAG, dict)
+    return options
 
 
 def run_steps(run: Run) -> list[str]:
-    try:
-        value = json.loads(run.tags.get(STEPS_TAG) or "[]")
-    except ValueError:
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else []
+    return [str(v) for v in _json_tag(run, STEPS_TAG, list)]
 
 
 def skipped_steps(run: Run) -> set[str]:
@@ -342,11 +341,8 @@ def cached_from(run: Run) -> str | None:
 
 def outputs(run: Run) -> dict[str, str]:
     """The fingerprints a step run recorded of what it produced."""
-    try:
-        value = json.loads(run.tags.get(OUTPUTS_TAG) or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    recorded: dict[str, str] = _json_tag(run, OUTPUTS_TAG, dict)
+    return recorded
 
 
 def output_path(run: Run) -> str | None:

@@ -172,7 +172,7 @@ def _attempt(
         metrics = {k: v for cell in cells for k, v in cell.metrics.items()}
         if metrics:
             client.log_metrics(run_id, metrics)
-        own = [client.get_run(run_id), *(client.get_run(c.id) for c in cells)]
+        own = [client.read_run(run_id), *(client.read_run(c.id) for c in cells)]
         outputs = cache.output_fingerprints(job.pipeline, step, client, own)
         records.record_outputs(client, run_id, outputs)
         client.end_run(run_id, RunStatus.FINISHED)

@@ -5,8 +5,9 @@ loop, strict reading of what a client sends, and errors mapped once.
   on the extension's thread pool, so a query waiting for a lock held by another process never
   stalls the lab's other requests.
 - **Strict input.** A body must be UTF-8 JSON, at most :data:`MAX_BODY` bytes and
-  :data:`MAX_DEPTH` levels deep, with no NaN or Infinity, no integer beyond 64 bits and no
-  lone surrogate; query arguments have lengths and ranges. Anything else is a 400 with
+  :data:`MAX_DEPTH` levels deep, holding only what the Client would store
+  (``client.validation.check_json``: no NaN or Infinity, no integer beyond 64 bits, no lone
+  surrogate); query arguments have lengths and ranges. Anything else is a 400 with
   ``{code, message}``.
 - **Errors.** An :class:`~jupyter_mlops.exceptions.MlopsError` becomes its status and
   ``{code, message}``; anything else a 500 whose body says only "internal error". A 4xx is
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from collections.abc import Callable
 from concurrent.futures import Executor
 from pathlib import Path
@@ -27,6 +27,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 from tornado.ioloop import IOLoop
 
+from ..client.validation import check_json
 from ..entities import jsonable
 from ..exceptions import InvalidInput, MlopsError, shown
 
@@ -38,7 +39,6 @@ MAX_BODY = 1 << 20
 MAX_DEPTH = 32
 MAX_ARG = 20_000
 MAX_LOGGED_URI = 300
-_INT64 = 2**63
 
 
 class BodyTooLarge(InvalidInput):
@@ -48,34 +48,6 @@ class BodyTooLarge(InvalidInput):
 
 def _reject_constant(name: str) -> Any:
     raise InvalidInput(f"the request body holds {name}, which JSON does not allow")
-
-
-def _check_json(value: Any, depth: int = 0) -> None:
-    if depth > MAX_DEPTH:
-        raise InvalidInput(f"the request body is nested more than {MAX_DEPTH} levels deep")
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidInput(
-                "the request body holds a string that is not valid Unicode (a lone surrogate "
-                "such as \\ud800)"
-            ) from None
-    elif isinstance(value, bool) or value is None:
-        return
-    elif isinstance(value, int):
-        if not -_INT64 <= value < _INT64:
-            raise InvalidInput("the request body holds an integer beyond 64 bits")
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidInput("the request body holds a number too large for a float")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_json(key, depth + 1)
-            _check_json(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _check_json(item, depth + 1)
 
 
 def parse_json_body(raw: bytes) -> Any:
@@ -98,8 +70,8 @@ def parse_json_body(raw: bytes) -> Any:
         ) from None
     except ValueError as exc:  # JSONDecodeError, or an integer of too many digits
         raise InvalidInput(f"the request body is not JSON: {str(exc)[:200]}") from None
-    _check_json(value)
-    return value
+    # What the Client would store must be storable: the same rules, with a body's limits.
+    return check_json(value, "the request body", max_depth=MAX_DEPTH, max_bytes=MAX_BODY)
 
 
 class MlopsHandler(APIHandler):

@@ -17,21 +17,13 @@ from ..paths import relative_to_root
 from .base import MlopsHandler
 
 MAX_LIMIT = 1000
-# What the artifacts of ML work usually are, where the platform's table is silent.
+# Artifacts of ML work that Python's table (``mimetypes``) does not know.
 _CONTENT_TYPES = {
     ".ipynb": "application/x-ipynb+json",
-    ".json": "application/json",
-    ".csv": "text/csv",
-    ".tsv": "text/tab-separated-values",
-    ".txt": "text/plain",
     ".log": "text/plain",
-    ".md": "text/markdown",
     ".yaml": "application/yaml",
     ".yml": "application/yaml",
     ".parquet": "application/vnd.apache.parquet",
-    ".png": "image/png",
-    ".svg": "image/svg+xml",
-    ".html": "text/html",
     ".joblib": "application/octet-stream",
     ".pkl": "application/octet-stream",
     ".npy": "application/octet-stream",

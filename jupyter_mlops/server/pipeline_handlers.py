@@ -20,15 +20,16 @@ from ..entities import ID_PREFIX_PATTERN, Schedule
 from ..exceptions import InvalidInput, NotFound
 from ..paths import existing_file, relative_to_root, resolve_inside
 from ..pipelines import Pipeline, RunOptions, history, records
-from ..pipelines.executors import builtin_executor_names, executor_names
+from ..pipelines.executors import validated
 from ..pipelines.launch import launch_pipeline
 from ..pipelines.options import EXECUTION_FIELDS, rest_fields
 from ..pipelines.scheduler import schedule_pipeline
 from .base import MlopsHandler
 
-# What a POST schedules body may hold besides the run options.
+# What a POST schedules body may hold: the schedule's own fields, and the run options a
+# REST client may set that a schedule keeps (its parameters and how it executes).
 _SCHEDULE_KEYS = ("path", "cron", "timezone", "dataset", "missed", "enabled")
-_SCHEDULE_OPTIONS = ("params", "executor", "scheduler_address", "max_workers")
+_SCHEDULE_OPTIONS = tuple(f for f in rest_fields() if f == "params" or f in EXECUTION_FIELDS)
 
 
 class PipelineHandler(MlopsHandler):
@@ -41,8 +42,7 @@ class PipelineHandler(MlopsHandler):
         options = RunOptions.from_json(
             {k: v for k, v in data.items() if k in allowed}, allowed=allowed, root=str(self.root)
         )
-        known = builtin_executor_names()
-        return options.validate(known if options.executor in known else executor_names())
+        return validated(options)
 
     def schedule_reply(self, schedule: Schedule) -> dict[str, Any]:
         row = schedule.to_dict()
@@ -114,12 +114,12 @@ class PipelineResumeHandler(PipelineHandler):
             run = self.client.get_run(run_id)
             records.check_resumable(run)
             path = records.pipeline_path(run)
-            if not path or not Path(path).is_file():
-                raise NotFound(f"the pipeline file of run {run.id[:8]} is gone")
-            inside = relative_to_root(path, self.root)
+            if not path:
+                raise NotFound(f"run {run.id[:8]} does not say which pipeline file it ran")
+            inside = relative_to_root(path, self.root)  # resolved: links and '..' followed
             if inside is None:
                 raise InvalidInput(f"run {run.id[:8]} ran a pipeline outside the server's root")
-            file = resolve_inside(self.root, inside, "pipeline path")
+            file = existing_file(self.root / inside, "pipeline file")
             Pipeline.from_yaml(file).validate(root=self.root)
             # Executed as the failed run was (its executor, scheduler and workers).
             options = RunOptions.from_json(

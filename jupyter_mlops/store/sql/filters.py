@@ -180,11 +180,9 @@ def compile_order_by(items: Sequence[str | OrderItem]) -> list[OrderKey]:
     Raises:
         InvalidInput: malformed item, unknown attribute or direction.
     """
-    texts = [item for item in items if isinstance(item, str)]
-    parsed = iter(parse_order_by(texts))
     keys: list[OrderKey] = []
     for i, item in enumerate(items):
-        order = next(parsed) if isinstance(item, str) else item
+        order = parse_order_by([item])[0] if isinstance(item, str) else item
         keys.extend(_order_keys(order.field, order.descending, f"order_{i}"))
     return [*keys, OrderKey(runs.c.id, nullable=False)]
 

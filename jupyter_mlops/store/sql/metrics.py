@@ -11,6 +11,7 @@ Needs from the class it is mixed into: ``engine``, ``dialect`` and ``_write``
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from array import array
@@ -42,8 +43,10 @@ def metric_value(value: float | None, is_nan: bool) -> float:
 
 
 class MetricsMixin(SqlBase):
+    @functools.cached_property
     def _metric_statements(self) -> tuple[str, str]:
-        """The two statements of a metric write, in the driver's parameter style."""
+        """The two statements of a metric write, in the driver's parameter style (built
+        once per store: a write loop calls them thousands of times a second)."""
         ph = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         insert_chunk = (
             "INSERT INTO metric_chunks (run_id, key, n, min_step, max_step, step_data, "
@@ -99,7 +102,7 @@ class MetricsMixin(SqlBase):
             value = values[last]
             nan = value != value
             latest.append((run_id, key, None if nan else value, nan, top, stamps[last]))
-        insert_chunk, upsert_latest = self._metric_statements()
+        insert_chunk, upsert_latest = self._metric_statements
 
         def insert(conn: Connection) -> None:
             # The DBAPI's executemany over plain tuples: the fastest path both drivers offer.
