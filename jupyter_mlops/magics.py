@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import re
 import shlex
@@ -10,24 +11,24 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Int, Unicode
 from traitlets.config import Configurable
 
 from . import capture, tracking, views
+from .client.validation import is_key
 from .entities import RunStatus
-from .exceptions import MlopsError
-from .models import is_fitted_estimator
-from .models.serialize import scalar_params
+from .exceptions import MlopsError, MlopsWarning
 from .tracking import fluent
 from .tracking.cell import CellAnalysis, analyze
-from .tracking.snapshot import data_roles, file_roles, fingerprint_files, fingerprint_names
 
 RUN_MIME = "application/vnd.jupyter-mlops.run+json"
 _PKG_DIR = str(Path(tracking.__file__).resolve().parent.parent)
@@ -41,6 +42,56 @@ def _parse_tags(items: list[str] | None) -> dict[str, str]:
             raise UsageError(f"Bad tag {item!r}: write -t key=value (for example -t stage=dev).")
         tags[key.strip()] = value
     return tags
+
+
+@dataclass
+class _Tracked:
+    """A tracked cell between :meth:`TrackMagics._begin` and :meth:`TrackMagics._finish`."""
+
+    args: Any
+    run: fluent.ActiveRun
+    transformed: str
+    tree: ast.Module | None
+    analysis: CellAnalysis
+    capture_data: bool
+    started: float
+    before_data: dict[str, Any] = field(default_factory=dict)
+    before_files: dict[str, Any] = field(default_factory=dict)
+
+
+# A name's parts: snake_case, kebab-case and dotted words, and camelCase humps ("valAcc",
+# "testF1", "R2Score"); digits stay with the letters before them ("f1", "r2", "layer2").
+_SEPARATORS = re.compile(r"[\W_]+")
+_HUMPS = re.compile(r"[A-Z]+[0-9]*(?![a-z])|[A-Z]?[^\W_A-Z]+")
+
+
+def name_parts(name: str) -> list[str]:
+    return [hump for word in _SEPARATORS.split(name) for hump in _HUMPS.findall(word)]
+
+
+def matches_as_name(pattern: re.Pattern[str], name: str) -> bool:
+    """Whether ``pattern`` matches ``name`` whole, or one or more consecutive parts of it
+    joined by ``_``: ``acc`` matches ``test_acc`` and ``valAcc``, not ``accurate_count``;
+    ``r2`` matches ``val_r2``, not ``layer2``."""
+    if pattern.fullmatch(name):
+        return True
+    parts = name_parts(name)
+    return any(
+        pattern.fullmatch("_".join(parts[i:j]))
+        for i in range(len(parts))
+        for j in range(i + 1, len(parts) + 1)
+    )
+
+
+def _usable(values: dict[str, Any], what: str, notes: list[str]) -> dict[str, Any]:
+    """``values`` without the names no store accepts, each left out with a note naming it."""
+    for name in [k for k in values if not is_key(k)]:
+        del values[name]
+        notes.append(
+            f"{what} skipped, its name is refused: {name!r} (a name holds 1-250 letters, "
+            "digits, spaces or _ - . / :)"
+        )
+    return values
 
 
 def _is_metric_value(value: Any) -> bool:
@@ -71,7 +122,8 @@ class TrackMagics(Magics, Configurable):
 
     metric_pattern = Unicode(
         r"(?i)(acc|accuracy|f1|auc|rmse|mse|mae|r2|loss|score|precision|recall|error)",
-        help="Names of numeric variables assigned in a tracked cell that are logged as metrics.",
+        help="Numeric variables assigned in a tracked cell are logged as metrics when this "
+        "regex matches their whole name or whole parts of it (val_r2, testAcc; not layer2).",
     ).tag(config=True)
     default_experiment = Unicode(
         "",
@@ -104,13 +156,15 @@ class TrackMagics(Magics, Configurable):
         except Exception as exc:
             print(f"jupyter-mlops: could not write buffered metrics: {exc}", file=sys.stderr)
 
-    def _metric_regex(self) -> re.Pattern[str]:
+    def _metric_names(self) -> Callable[[str], bool]:
+        """Whether a variable's name makes it a metric (see :func:`matches_as_name`)."""
         if self._metric_re is None or self._metric_re[0] != self.metric_pattern:
             try:
                 self._metric_re = (self.metric_pattern, re.compile(self.metric_pattern))
             except re.error as exc:
                 raise UsageError(f"TrackMagics.metric_pattern is not a regex: {exc}") from exc
-        return self._metric_re[1]
+        pattern = self._metric_re[1]
+        return lambda name: matches_as_name(pattern, name)
 
     # %%track ------------------------------------------------------------------------------
     @magic_arguments()
@@ -124,9 +178,42 @@ class TrackMagics(Magics, Configurable):
     def track(self, line: str, cell: str) -> None:
         """Record this cell execution as one run: code, params, metrics, data, models."""
         __tracebackhide__ = True
-        args = parse_argstring(self.track, line)
-        tags = _parse_tags(args.tag)
-        extra_params = [p.strip() for p in (args.params or "").split(",") if p.strip()]
+        tracked = self._begin(line, cell)
+        error: BaseException | None = None
+        try:
+            self._execute(tracked.transformed, tracked.tree)
+        except BaseException as exc:
+            error = exc
+        self._finish(tracked, error)
+
+    async def track_async(self, line: str, cell: str) -> None:
+        """:meth:`track` for a cell with top-level ``await``, run on the kernel's event loop
+        as IPython runs such a cell untracked (see :func:`_await_transform`)."""
+        __tracebackhide__ = True
+        tracked = self._begin(line, cell)
+        error: BaseException | None = None
+        try:
+            await self._execute_async(tracked.transformed, tracked.tree)
+        except BaseException as exc:
+            error = exc
+        self._finish(tracked, error)
+
+    def _parse_line(self, line: str) -> Any:
+        """The ``%%track`` flags, quoted as in a shell (``-t owner='Jane Doe'``)."""
+        try:
+            argv = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"Cannot parse the %%track line {line!r}: {exc}.") from exc
+        args = self.track.parser.parse_args(argv)
+        args.tags = _parse_tags(args.tag)
+        args.extra_params = [p.strip() for p in (args.params or "").split(",") if p.strip()]
+        return args
+
+    def _begin(self, line: str, cell: str) -> _Tracked:
+        """Everything before the cell runs; a refused line raises before any run exists."""
+        from .tracking.snapshot import fingerprint_files, fingerprint_names
+
+        args = self._parse_line(line)
         shell = self.shell
         assert shell is not None
         ns = shell.user_ns
@@ -148,7 +235,7 @@ class TrackMagics(Magics, Configurable):
             run = fluent.start_run(
                 experiment,
                 args.name or _default_name(cell, notebook, shell.execution_count),
-                tags=tags,
+                tags=args.tags,
                 attrs={
                     "source": cell,
                     "notebook_path": notebook,
@@ -158,30 +245,35 @@ class TrackMagics(Magics, Configurable):
             )
         except MlopsError as exc:
             raise UsageError(exc.message) from exc
-        client = run.client
+        tracked = _Tracked(args, run, transformed, tree, analysis, capture_data, started)
         if capture_data:
-            client.use_fingerprint_cache()
-        before_data = (
-            fingerprint_names(ns, analysis.first_loaded & ns.keys()) if capture_data else {}
-        )
-        before_files = fingerprint_files(analysis.path_literals) if capture_data else {}
-        error: BaseException | None = None
-        try:
-            self._execute(transformed, tree)
-        except BaseException as exc:
-            error = exc
-        duration = time.perf_counter() - started
+            run.client.use_fingerprint_cache()
+            tracked.before_data = fingerprint_names(ns, analysis.first_loaded & ns.keys())
+            tracked.before_files = fingerprint_files(analysis.path_literals)
+        return tracked
+
+    def _finish(self, tracked: _Tracked, error: BaseException | None) -> None:
+        """Everything after the cell ran: record what it did, end the run, show the summary,
+        and give the cell's own exception back to the user."""
+        __tracebackhide__ = True
+        from .tracking.snapshot import data_roles, file_roles, fingerprint_files, fingerprint_names
+
+        assert self.shell is not None
+        ns = self.shell.user_ns
+        run, analysis, args = tracked.run, tracked.analysis, tracked.args
+        duration = time.perf_counter() - tracked.started
         notes: list[str] = []
         collected = self._collect(
-            run, analysis, ns, extra_params, capture_data, not args.no_model, notes
+            run, analysis, ns, args.extra_params, tracked.capture_data, not args.no_model, notes
         )
-        if capture_data:
-            after_data = fingerprint_names(ns, analysis.stored | before_data.keys())
+        if tracked.capture_data:
+            new_data = analysis.stored - analysis.loop_only
+            after_data = fingerprint_names(ns, new_data | tracked.before_data.keys())
             after_files = fingerprint_files(analysis.path_literals)
             self._log_data(
                 run,
-                data_roles(before_data, after_data, analysis.stored)
-                + file_roles(before_files, after_files, analysis.path_literals),
+                data_roles(tracked.before_data, after_data, new_data)
+                + file_roles(tracked.before_files, after_files, analysis.path_literals),
                 notes,
             )
         if error is None:
@@ -190,9 +282,28 @@ class TrackMagics(Magics, Configurable):
             status = RunStatus.KILLED if isinstance(error, KeyboardInterrupt) else RunStatus.FAILED
             run.end(status, error=error, traceback_text=_user_traceback(error))
         if self.show_summary:
-            self._display_summary(client.get_run(run.id), duration, collected, notes)
+            self._display_summary(run.client.get_run(run.id), duration, collected, notes)
+        else:
+            for note in notes:
+                warnings.warn(f"%%track: {note}", MlopsWarning, stacklevel=2)
         if error is not None:
             raise error.with_traceback(error.__traceback__)
+
+    def _compiled(self, transformed: str, tree: ast.Module) -> tuple[Any, Any]:
+        """The cell compiled as IPython compiles it (top-level ``await`` allowed): the code of
+        its statements, and of its last expression, whose value goes to Out[n]."""
+        shell = self.shell
+        assert shell is not None
+        module: Any = shell.transform_ast(tree)
+        filename = shell.compile.cache(transformed, shell.execution_count)
+        last = None
+        if module.body and isinstance(module.body[-1], ast.Expr):
+            last = ast.Expression(module.body.pop().value)
+        compile_: Any = shell.compile  # accepts ASTs, though typed for source text
+        with shell.compile.extra_flags(ast.PyCF_ALLOW_TOP_LEVEL_AWAIT):
+            body = compile_(module, filename, "exec")
+            tail = compile_(last, filename, "eval") if last is not None else None
+        return body, tail
 
     def _execute(self, transformed: str, tree: ast.Module | None) -> None:
         """Run the cell as IPython would: the last expression's value goes to Out[n]."""
@@ -202,15 +313,29 @@ class TrackMagics(Magics, Configurable):
         if tree is None:
             shell.compile.ast_parse(transformed)  # re-raise the SyntaxError for the user
             return
-        module: Any = shell.transform_ast(tree)
-        filename = shell.compile.cache(transformed, shell.execution_count)
-        last = None
-        if module.body and isinstance(module.body[-1], ast.Expr):
-            last = ast.Expression(module.body.pop().value)
-        compile_: Any = shell.compile  # accepts ASTs, though typed for source text
-        exec(compile_(module, filename, "exec"), shell.user_global_ns, shell.user_ns)
-        if last is not None:
-            value = eval(compile_(last, filename, "eval"), shell.user_global_ns, shell.user_ns)
+        body, tail = self._compiled(transformed, tree)
+        exec(body, shell.user_global_ns, shell.user_ns)
+        if tail is not None:
+            value = eval(tail, shell.user_global_ns, shell.user_ns)
+            if value is not None:
+                shell.displayhook(value)
+
+    async def _execute_async(self, transformed: str, tree: ast.Module | None) -> None:
+        """:meth:`_execute` for a cell with top-level ``await``."""
+        __tracebackhide__ = True
+        shell = self.shell
+        assert shell is not None
+        if tree is None:
+            shell.compile.ast_parse(transformed)
+            return
+        body, tail = self._compiled(transformed, tree)
+        result = eval(body, shell.user_global_ns, shell.user_ns)
+        if inspect.iscoroutine(result):
+            await result
+        if tail is not None:
+            value = eval(tail, shell.user_global_ns, shell.user_ns)
+            if inspect.iscoroutine(value):
+                value = await value
             if value is not None:
                 shell.displayhook(value)
 
@@ -224,12 +349,20 @@ class TrackMagics(Magics, Configurable):
         capture_models: bool,
         notes: list[str],
     ) -> dict[str, Any]:
+        from .models import is_fitted_estimator
+        from .models.serialize import scalar_params
+
         client = run.client
-        metric_re = self._metric_regex()
+        is_metric_name = self._metric_names()
+        # What the cell logged itself (mlops.log_metric/log_param) is not logged again.
+        explicit_metrics, explicit_params = run.logged_metric_keys, run.logged_param_keys
         metrics = {
             name: float(ns[name])
             for name in sorted(analysis.stored)
-            if name in ns and metric_re.search(name) and _is_metric_value(ns[name])
+            if name in ns
+            and name not in explicit_metrics
+            and is_metric_name(name)
+            and _is_metric_value(ns[name])
         }
         params: dict[str, Any] = {
             k: v for k, v in analysis.literal_params.items() if k not in metrics
@@ -248,9 +381,12 @@ class TrackMagics(Magics, Configurable):
                     models[name] = obj
                     for key, value in scalar_params(obj, changed_only=True).items():
                         params[f"{name}.{key}"] = value
+        params = {k: v for k, v in params.items() if k not in explicit_params}
         if len(params) > self.max_params:
             notes.append(f"{len(params) - self.max_params} parameters over max_params left out")
             params = dict(list(params.items())[: self.max_params])
+        params = _usable(params, "parameter", notes)
+        metrics = _usable(metrics, "metric", notes)
         try:
             client.log_params(run.id, params)
             if metrics:
@@ -360,7 +496,49 @@ def _default_name(cell: str, notebook: str | None, count: int | None) -> str:
     return f"{where} [{count}]" if count is not None else where
 
 
-_registered: dict[int, tuple[TrackMagics, Callable[..., None], Callable[..., None]]] = {}
+_registered: dict[int, TrackMagics] = {}
+
+
+def _has_top_level_await(shell: Any, body: str) -> bool:
+    if "await" not in body and "async" not in body:
+        return False  # the usual cell: no second compile
+    try:
+        code = compile(
+            shell.transform_cell(body), "<cell>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+        )
+    except (SyntaxError, ValueError):
+        return False  # the plain path reports it
+    return bool(code.co_flags & inspect.CO_COROUTINE)
+
+
+def _await_transform(lines: list[str]) -> list[str]:
+    """IPython runs a cell with top-level ``await`` on the kernel's event loop, but only when
+    the cell itself awaits; a ``%%track`` cell calls a magic synchronously. So a ``%%track``
+    cell whose body awaits becomes ``await track_async(line, body)``, which IPython runs as
+    it would the untracked cell, with the same ``await``, ``async for`` and ``async with``."""
+    if not lines or not lines[0].startswith("%%track") or len(lines[0]) < 8:
+        return lines
+    if not lines[0][7:8].isspace():
+        return lines  # %%tracker or any other magic
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    body = "".join(lines[1:])
+    if shell is None or id(shell) not in _registered or not _has_top_level_await(shell, body):
+        return lines
+    line = lines[0][7:].strip()
+    return [f"await __import__('jupyter_mlops.magics').magics.track_async({line!r}, {body!r})\n"]
+
+
+async def track_async(line: str, cell: str) -> None:
+    """The ``await`` that :func:`_await_transform` puts in place of a ``%%track`` cell."""
+    from IPython import get_ipython
+
+    __tracebackhide__ = True
+    shell = get_ipython()
+    # IPython expands $name and {expr} in a magic's line, in the namespace of the frame that
+    # called the magic: here the cell's (depth 1, the frame awaiting this coroutine).
+    await _registered[id(shell)].track_async(shell.var_expand(line, 1), cell)
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -372,21 +550,25 @@ def load_ipython_extension(ipython: Any) -> None:
     threading.Thread(target=_warm_up, name="mlops-warm-up", daemon=True).start()
     ipython.events.register("pre_run_cell", magics.pre_run_cell)
     ipython.events.register("post_run_cell", magics.post_run_cell)
-    _registered[id(ipython)] = (magics, magics.pre_run_cell, magics.post_run_cell)
+    ipython.input_transformers_cleanup.append(_await_transform)
+    _registered[id(ipython)] = magics
 
 
 def _warm_up() -> None:
     try:
         fluent.get_client()
         import pandas  # noqa: F401 - the fingerprints need it; import it off the hot path
+
+        from .tracking import snapshot  # noqa: F401 - and so does %%track
     except Exception:  # the first %%track will report the problem in its own words
         pass
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    entry = _registered.pop(id(ipython), None)
-    if entry is None:
+    magics = _registered.pop(id(ipython), None)
+    if magics is None:
         return
-    _magics, pre, post = entry
-    ipython.events.unregister("pre_run_cell", pre)
-    ipython.events.unregister("post_run_cell", post)
+    ipython.events.unregister("pre_run_cell", magics.pre_run_cell)
+    ipython.events.unregister("post_run_cell", magics.post_run_cell)
+    if _await_transform in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.remove(_await_transform)

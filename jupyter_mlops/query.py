@@ -133,7 +133,7 @@ class _Token:
 _TOKEN = re.compile(
     r"""(?P<space>\s+) | (?P<punct>[(),]) | (?P<op>==|!=|<>|<=|>=|=|<|>) | (?P<quote>['"`])
     | (?P<number>[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|inf(?:inity)?|nan)(?![\w.]))
-    | (?P<ident>[a-z_][\w\-./:]*)""",
+    | (?P<ident>(?u:[^\W\d][\w\-./:]*))""",
     re.ASCII | re.IGNORECASE | re.VERBOSE,
 )
 

@@ -22,7 +22,10 @@ from typing import Any
 from ..exceptions import InvalidInput, MlopsWarning, shown
 from ..store.base import MetricRow
 
-_KEY_RE = re.compile(r"^[A-Za-z0-9_\-./: ]{1,250}$")
+# Letters and digits of every script (\w), plus the punctuation keys have always allowed.
+_KEY_RE = re.compile(r"[\w\-./: ]{1,250}")
+_KEY_PUNCTUATION = frozenset("-./: ")
+MAX_KEY = 250
 # Metric keys already validated: a loop logs the same few keys a million times.
 _VALID_KEYS: set[str] = set()
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -36,9 +39,21 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def is_key(key: Any) -> bool:
+    """Whether ``key`` may name a param, metric, tag, dataset or model: 1-250 characters, each
+    a letter or digit of any script, a character Python accepts in an identifier (which adds
+    combining marks such as Devanagari vowel signs), or one of ``_ - . / :`` and space. So
+    every variable name a notebook can hold is a valid key."""
+    if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY:
+        return False
+    return _KEY_RE.fullmatch(key) is not None or all(
+        ch in _KEY_PUNCTUATION or ("_" + ch).isidentifier() for ch in key
+    )
+
+
 def validate_key(key: Any, what: str) -> str:
-    """A param, metric, tag, dataset or model name."""
-    if not isinstance(key, str) or not _KEY_RE.match(key):
+    """A param, metric, tag, dataset or model name (see :func:`is_key`)."""
+    if not is_key(key):
         raise InvalidInput(
             f"Invalid {what} name {shown(key)}: use 1-250 letters, digits, spaces and "
             f"_ - . / : (for example {what}_1)."

@@ -23,6 +23,8 @@ _MAX_PATH_LEN = 1024
 class CellAnalysis:
     first_loaded: set[str] = field(default_factory=set)  # read before any assignment
     stored: set[str] = field(default_factory=set)
+    # Bound only as a `for` target: a name for pieces of existing data, not new data.
+    loop_only: set[str] = field(default_factory=set)
     fitted: dict[str, str | None] = field(default_factory=dict)  # model name -> X arg name
     literal_params: dict[str, Any] = field(default_factory=dict)
     path_literals: dict[str, bool] = field(default_factory=dict)  # literal -> written by a call
@@ -61,6 +63,9 @@ class _Visitor(ast.NodeVisitor):
     def __init__(self) -> None:
         self.result = CellAnalysis()
         self._seen: set[str] = set()
+        self._in_loop_target = False
+        self._loop_stored: set[str] = set()
+        self._other_stored: set[str] = set()
 
     # Names in source order: the first occurrence decides whether it is an input.
     def visit_Name(self, node: ast.Name) -> None:
@@ -70,6 +75,17 @@ class _Visitor(ast.NodeVisitor):
                 self.result.first_loaded.add(node.id)
         if isinstance(node.ctx, ast.Store | ast.Del):
             self.result.stored.add(node.id)
+            (self._loop_stored if self._in_loop_target else self._other_stored).add(node.id)
+
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self.visit(node.iter)
+        self._in_loop_target = True
+        self.visit(node.target)
+        self._in_loop_target = False
+        for stmt in [*node.body, *node.orelse]:
+            self.visit(stmt)
+
+    visit_AsyncFor = visit_For
 
     def visit_Assign(self, node: ast.Assign) -> None:
         # The value is evaluated before the targets are bound: visit it first.
@@ -85,6 +101,7 @@ class _Visitor(ast.NodeVisitor):
                 self._seen.add(name)
                 self.result.first_loaded.add(name)
             self.result.stored.add(name)
+            self._other_stored.add(name)
         else:
             self.visit(node.target)
 
@@ -132,6 +149,7 @@ def analyze(tree: ast.Module) -> CellAnalysis:
     visitor = _Visitor()
     visitor.visit(tree)
     result = visitor.result
+    result.loop_only = visitor._loop_stored - visitor._other_stored
     for stmt in tree.body:
         target: ast.AST | None = None
         value: ast.AST | None = None

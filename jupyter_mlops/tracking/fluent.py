@@ -11,7 +11,7 @@ import os
 import threading
 import traceback
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -49,6 +49,7 @@ class ActiveRun:
         self.id = run_id
         self.parent = parent
         self._steps: dict[str, int] = {}
+        self._params: set[str] = set()
         self._ended = False
         self._final: RunInfo | None = None
 
@@ -64,6 +65,19 @@ class ActiveRun:
 
     def get(self) -> Run:
         return self.client.get_run(self.id)
+
+    @property
+    def logged_metric_keys(self) -> frozenset[str]:
+        """The metrics logged through this process's fluent API during the run."""
+        return frozenset(self._steps)
+
+    @property
+    def logged_param_keys(self) -> frozenset[str]:
+        """The params logged through this process's fluent API during the run."""
+        return frozenset(self._params)
+
+    def observe_params(self, keys: Iterable[str]) -> None:
+        self._params.update(keys)
 
     def next_step(self, key: str) -> int:
         step = self._steps.get(key, -1) + 1
@@ -167,13 +181,13 @@ def _require_run() -> ActiveRun:
 
 
 def log_param(key: str, value: Any) -> None:
-    run = _require_run()
-    run.client.log_params(run.id, {key: value})
+    log_params({key: value})
 
 
 def log_params(values: Mapping[str, Any]) -> None:
     run = _require_run()
     run.client.log_params(run.id, values)
+    run.observe_params(values)
 
 
 def set_tag(key: str, value: Any) -> None:

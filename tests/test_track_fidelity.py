@@ -1,0 +1,255 @@
+"""What %%track records is exact, in a real kernel (nbclient): names of every script, metric
+histories, refused lines, shell quoting, top-level await, metric names, loop variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from jupyter_mlops.client import Client
+from jupyter_mlops.magics import RUN_MIME, matches_as_name, name_parts
+
+pytestmark = pytest.mark.kernel
+
+SETUP = "%load_ext jupyter_mlops\nimport numpy as np, pandas as pd\nimport jupyter_mlops as mlops"
+
+
+def run_cells(tmp_path: Path, *cells: str) -> list[Any]:
+    """Execute ``cells`` (after loading the extension) in a new kernel on the store in
+    ``tmp_path/store``; returns the executed code cells, errors included, setup left out."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in (SETUP, *cells)]
+    client = NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    client.execute(env={**os.environ, "JUPYTER_MLOPS_HOME": str(tmp_path / "store")})
+    return list(nb.cells[1:])
+
+
+def text_of(cell: Any) -> str:
+    parts = []
+    for out in cell.outputs:
+        if out.output_type == "stream":
+            parts.append(out.text)
+        elif out.output_type == "error":
+            parts.append(f"{out.ename}: {out.evalue}")
+        elif "text/plain" in out.get("data", {}):
+            parts.append(out.data["text/plain"])
+    return "\n".join(parts)
+
+
+def errors_of(cell: Any) -> list[str]:
+    return [o.ename for o in cell.outputs if o.output_type == "error"]
+
+
+@pytest.fixture
+def store(tmp_path: Path, open_client: Any) -> Client:
+    return open_client(tmp_path / "store")
+
+
+def one_run(store: Client, **kw: Any) -> Any:
+    runs = store.search_runs(**kw)
+    assert len(runs) == 1, [r.info.name for r in runs]
+    return store.get_run(runs[0].id)
+
+
+def test_given_non_ascii_and_refused_names_then_the_rest_of_the_cell_is_recorded(tmp_path, store):
+    long_name = "x" * 251
+    [cell] = run_cells(
+        tmp_path,
+        "%%track -e names\n"
+        "learning_rate = 0.01\n"
+        "скорость = 3\n"
+        "val_точность = 0.5\n"
+        "नमस्ते = 2\n"
+        f"{long_name} = 4\n"
+        "val_acc = 0.91",
+    )
+    assert errors_of(cell) == []
+    run = one_run(store, experiment="names")
+    assert run.params == {
+        "learning_rate": "0.01",
+        "скорость": "3",
+        "val_точность": "0.5",  # the metric words are English: not a metric
+        "नमस्ते": "2",
+    }
+    assert run.metrics == {"val_acc": 0.91}
+    shown = text_of(cell)  # the refused name is named (shortened) under the cell
+    assert "parameter skipped, its name is refused: 'xxxxxxxxxxxxxxxxxxxx" in shown
+    found = store.search_runs(experiment="names", filter="params.скорость = 3")
+    assert [r.id for r in found] == [run.id]
+
+
+def test_given_a_step_logged_in_a_loop_then_the_history_has_one_point_per_call(tmp_path, store):
+    [cell] = run_cells(
+        tmp_path,
+        "%%track -e loop\n"
+        "for epoch in range(60):\n"
+        "    train_loss = 1 / (epoch + 1)\n"
+        "    mlops.log_metric('train_loss', train_loss, step=epoch)\n"
+        "    val_acc = epoch / 60\n"
+        "    mlops.log_metrics({'val_acc': val_acc})\n"
+        "lr = 0.1\n"
+        "mlops.log_param('lr', 0.2)",
+    )
+    assert errors_of(cell) == []
+    run = one_run(store, experiment="loop")
+    loss = store.get_metric_history(run.id, "train_loss")
+    assert [p.step for p in loss] == list(range(60))
+    assert [p.value for p in loss] == [1 / (e + 1) for e in range(60)]
+    assert [p.step for p in store.get_metric_history(run.id, "val_acc")] == list(range(60))
+    assert run.params["lr"] == "0.2"  # what the cell logged wins over the literal
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("--bogus", "unrecognized arguments: --bogus"),
+        ("-t novalue", "-t key=value"),
+        ("-t 'a$b=1'", "Invalid tag name"),
+        ('-e "unbalanced', "Cannot parse the %%track line"),
+        ("-e '   '", "must not be empty"),
+    ],
+)
+def test_given_a_refused_track_line_then_no_run_exists_or_stays_active(
+    tmp_path, store, line, message
+):
+    cell, check = run_cells(
+        tmp_path,
+        f"%%track {line}\nx = 1",
+        "print('active:', mlops.active_run())",
+    )
+    assert message in text_of(cell)
+    assert "active: None" in text_of(check)
+    assert store.search_runs() == []
+
+
+def test_given_shell_quoting_then_values_are_stored_without_quotes(tmp_path, store):
+    [cell] = run_cells(
+        tmp_path,
+        '%%track -e "team-a/churn v2" -n "Jane\'s run" -t owner=\'Jane Doe\' '
+        '-t "team=Data Sci" -t note=it\\\'s\nx = 1',
+    )
+    assert errors_of(cell) == []
+    run = one_run(store)
+    assert run.info.experiment_name == "team-a/churn v2"
+    assert run.info.name == "Jane's run"
+    assert run.tags == {"owner": "Jane Doe", "team": "Data Sci", "note": "it's"}
+
+
+def test_given_top_level_await_then_a_tracked_cell_runs_as_an_untracked_one(tmp_path, store):
+    body = (
+        "import asyncio\n"
+        "async def ticks(n):\n"
+        "    for i in range(n):\n"
+        "        await asyncio.sleep(0)\n"
+        "        yield i\n"
+        "await asyncio.sleep(0.01)\n"
+        "total = sum([i async for i in ticks(4)])\n"
+        "async with asyncio.timeout(5):\n"
+        "    val_score = await asyncio.sleep(0, result=0.75)\n"
+        "await asyncio.sleep(0, result=total * 10)"
+    )
+    plain, tracked, failing, after = run_cells(
+        tmp_path,
+        body,
+        "%%track -e aw -t kind=async\n" + body,
+        "%%track -e aw\nimport asyncio\nawait asyncio.sleep(0)\nraise ValueError('late')",
+        "print('active:', mlops.active_run(), total, val_score)",
+    )
+    assert errors_of(plain) == [] and errors_of(tracked) == []
+    results = [
+        [o.data["text/plain"] for o in c.outputs if o.output_type == "execute_result"]
+        for c in (plain, tracked)
+    ]
+    assert results == [["60"], ["60"]]  # the last expression's value is Out[n]
+    assert any(RUN_MIME in o.get("data", {}) for o in tracked.outputs)
+    assert errors_of(failing) == ["ValueError"]
+    assert "active: None 6 0.75" in text_of(after)
+    ok, failed = (store.get_run(r.id) for r in store.search_runs(order_by=["start_time"]))
+    assert ok.info.status == "FINISHED" and ok.tags == {"kind": "async"}
+    assert ok.metrics == {"val_score": 0.75}
+    assert failed.info.status == "FAILED" and failed.info.error_name == "ValueError"
+
+
+def test_given_names_that_contain_a_metric_word_then_only_whole_parts_make_metrics(tmp_path, store):
+    [cell] = run_cells(
+        tmp_path,
+        "%%track -e words\n"
+        "layer2 = 32\naccurate_count = 3\nlossless = 1\nscore_card_rows = 7\n"
+        "val_r2 = 0.5\nf1_churn = 0.3\ntest_acc = 0.2\nvalAcc = 0.4\nR2Score = 0.1\n"
+        "train_loss = 0.7",
+    )
+    assert errors_of(cell) == []
+    run = one_run(store)
+    # score_card_rows holds "score" as a whole part: a metric name by the rule.
+    metrics = {"val_r2", "f1_churn", "test_acc", "valAcc", "R2Score", "train_loss"}
+    assert set(run.metrics) == metrics | {"score_card_rows"}
+    assert set(run.params) == {"layer2", "accurate_count", "lossless"}
+
+
+def test_given_a_loop_over_existing_frames_then_the_loop_variable_is_no_new_dataset(
+    tmp_path, store
+):
+    [_, cell] = run_cells(
+        tmp_path,
+        "frames = [pd.DataFrame({'a': range(i, i + 5)}) for i in range(3)]",
+        "%%track -e loop\nrows = 0\nfor part in frames:\n    rows += len(part)\n"
+        "joined = pd.concat(frames)",
+    )
+    assert errors_of(cell) == []
+    run = one_run(store)
+    assert [d.name for d in run.outputs] == ["joined"]
+
+
+def test_given_an_array_column_changed_in_place_then_the_frame_is_an_output(tmp_path, store):
+    [_, cell] = run_cells(
+        tmp_path,
+        "rng = np.random.default_rng(0)\n"
+        "df = pd.DataFrame({'id': range(50), 'vec': [rng.random(2048) for _ in range(50)]})",
+        "%%track -e vec\nfor v in df['vec']:\n    v[200:300] = 0",
+    )
+    assert errors_of(cell) == []
+    run = one_run(store)
+    [source] = run.inputs
+    [changed] = run.outputs
+    assert source.name == changed.name == "df"
+    assert source.fingerprint != changed.fingerprint
+
+
+@pytest.mark.parametrize(
+    ("name", "parts"),
+    [
+        ("val_r2", ["val", "r2"]),
+        ("layer2", ["layer2"]),
+        ("testF1", ["test", "F1"]),
+        ("ROCAuc", ["ROC", "Auc"]),
+        ("R2Score", ["R2", "Score"]),
+        ("val.acc-top5", ["val", "acc", "top5"]),
+        ("скорость_обучения", ["скорость", "обучения"]),
+    ],
+)
+def test_name_parts(name, parts):
+    assert name_parts(name) == parts
+
+
+def test_given_a_word_with_an_underscore_then_it_matches_consecutive_parts():
+    import re
+
+    pattern = re.compile("(?i)log_loss")
+    assert matches_as_name(pattern, "val_log_loss")
+    assert not matches_as_name(pattern, "log_lossless")
