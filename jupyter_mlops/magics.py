@@ -27,7 +27,7 @@ from . import capture, tracking, views
 from .client.validation import is_key
 from .entities import RunStatus
 from .exceptions import MlopsError, MlopsWarning
-from .tracking import fluent
+from .tracking import fluent, paths
 from .tracking.cell import CellAnalysis, analyze
 
 RUN_MIME = "application/vnd.jupyter-mlops.run+json"
@@ -57,6 +57,7 @@ class _Tracked:
     started: float
     before_data: dict[str, Any] = field(default_factory=dict)
     before_files: dict[str, Any] = field(default_factory=dict)
+    before_paths: Any = None
 
 
 # A name's parts: snake_case, kebab-case and dotted words, and camelCase humps ("valAcc",
@@ -249,7 +250,10 @@ class TrackMagics(Magics, Configurable):
         if capture_data:
             run.client.use_fingerprint_cache()
             tracked.before_data = fingerprint_names(ns, analysis.first_loaded & ns.keys())
-            tracked.before_files = fingerprint_files(analysis.path_literals)
+            tracked.before_paths = paths.before(analysis.path_patterns, ns)
+            tracked.before_files = fingerprint_files(
+                {**analysis.path_literals, **tracked.before_paths.exact}
+            )
         return tracked
 
     def _finish(self, tracked: _Tracked, error: BaseException | None) -> None:
@@ -269,11 +273,13 @@ class TrackMagics(Magics, Configurable):
         if tracked.capture_data:
             new_data = analysis.stored - analysis.loop_only
             after_data = fingerprint_names(ns, new_data | tracked.before_data.keys())
-            after_files = fingerprint_files(analysis.path_literals)
+            named = paths.after(analysis.path_patterns, ns, tracked.before_paths, notes)
+            files = {**analysis.path_literals, **named}
+            after_files = fingerprint_files(files)
             self._log_data(
                 run,
                 data_roles(tracked.before_data, after_data, new_data)
-                + file_roles(tracked.before_files, after_files, analysis.path_literals),
+                + file_roles(tracked.before_files, after_files, files),
                 notes,
             )
         if error is None:

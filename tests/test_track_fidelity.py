@@ -253,3 +253,35 @@ def test_given_a_word_with_an_underscore_then_it_matches_consecutive_parts():
     pattern = re.compile("(?i)log_loss")
     assert matches_as_name(pattern, "val_log_loss")
     assert not matches_as_name(pattern, "log_lossless")
+
+
+def test_given_files_written_through_path_expressions_then_they_are_outputs(tmp_path, store):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "old.csv").write_text("untouched\n")
+    [_, cell] = run_cells(
+        tmp_path,
+        "from pathlib import Path\nimport os\nname = 'churn'",
+        "%%track -e files\n"
+        "df = pd.read_csv(Path('data') / 'train.csv')\n"
+        "df.to_csv(Path('exports') / f'{name}.csv')\n"
+        "df.to_parquet(Path('exports') / 'parts' / f'{name}_0.parquet') "
+        "if (Path('exports') / 'parts').mkdir() is None else None\n"
+        "out = Path('exports') / f'{name}.json'\n"
+        "df.to_json(out)\n"
+        "figs = Path('figures')\nfigs.mkdir()\n"
+        "with open(os.path.join(figs, f'{name}.png'), 'wb') as fh:\n    fh.write(b'png')\n"
+        "(figs / 'notes.txt').write_text('seen')",
+    )
+    assert errors_of(cell) == []
+    run = one_run(store)
+    assert {d.name for d in run.inputs} == {"data/train.csv"}
+    assert {d.name for d in run.outputs} == {
+        "df",
+        "exports/churn.csv",
+        "exports/parts/churn_0.parquet",
+        "exports/churn.json",
+        "figures/churn.png",
+        "figures/notes.txt",
+    }

@@ -9,6 +9,7 @@ it calls ``fit`` on (models) and which string literals may be file paths. The ru
 from __future__ import annotations
 
 import ast
+import glob
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,32 @@ WRITE_CALLS = frozenset(
     {"savefig", "save", "dump", "write", "write_text", "write_bytes", "save_model", "to_file"}
 )
 _MAX_PATH_LEN = 1024
+# Calls that build a path from their arguments, as the `/` operator does.
+PATH_CALLS = frozenset({"Path", "PurePath", "PosixPath", "WindowsPath", "join"})
+# Methods called on a path that read or write the file it names.
+PATH_METHODS = frozenset(
+    {"write_text", "write_bytes", "read_text", "read_bytes", "open", "touch", "unlink"}
+)
+
+
+@dataclass(frozen=True)
+class PathPattern:
+    """A file path the cell builds with an expression (``Path("out") / f"{name}.csv"``).
+
+    ``root`` names the variable the expression starts from (its value, a str or a path, is
+    read at run time) or is None when it starts from a literal; ``pattern`` is the rest, with
+    ``*`` for each computed piece (literal pieces are glob-escaped). ``written`` when it is
+    an argument of a call that writes.
+    """
+
+    root: str | None
+    pattern: str
+    written: bool
+
+    @property
+    def exact(self) -> bool:
+        """Whether it names one file (nothing computed but the root)."""
+        return not glob.has_magic(self.pattern)
 
 
 @dataclass
@@ -28,6 +55,7 @@ class CellAnalysis:
     fitted: dict[str, str | None] = field(default_factory=dict)  # model name -> X arg name
     literal_params: dict[str, Any] = field(default_factory=dict)
     path_literals: dict[str, bool] = field(default_factory=dict)  # literal -> written by a call
+    path_patterns: set[PathPattern] = field(default_factory=set)
 
 
 def _literal(node: ast.AST) -> tuple[bool, Any]:
@@ -113,10 +141,28 @@ class _Visitor(ast.NodeVisitor):
                 x_arg = node.args[0] if node.args else None
                 self.result.fitted[owner.id] = x_arg.id if isinstance(x_arg, ast.Name) else None
         writes = _is_write_call(node)
-        for arg in [*node.args, *(kw.value for kw in node.keywords)]:
+        args = [*node.args, *(kw.value for kw in node.keywords)]
+        if isinstance(func, ast.Attribute) and func.attr in PATH_METHODS:
+            args.append(func.value)  # out.write_text(...), (folder / "a.txt").open("w")
+            writes = writes or func.attr in ("write_text", "write_bytes", "touch")
+        builds_path = _call_name(func) in PATH_CALLS  # its arguments are pieces, not paths
+        for arg in args:
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                 self._path(arg.value, writes)
+            elif not builds_path:
+                self._path_expression(arg, writes)
         self.generic_visit(node)
+
+    def _path_expression(self, node: ast.AST, written: bool) -> None:
+        found = path_pattern(node)
+        if found is None:
+            return
+        pattern = PathPattern(found[0], "/".join(found[1]), written)
+        # A computed name is only looked for where the cell writes, and only with a literal
+        # part to match ("*.csv", not "*"): reading one file must not make every match an input.
+        if not pattern.exact and not (written and pattern.pattern.strip("*/")):
+            return
+        self.result.path_patterns.add(pattern)
 
     def visit_Constant(self, node: ast.Constant) -> None:
         if isinstance(node.value, str):
@@ -143,6 +189,50 @@ class _Visitor(ast.NodeVisitor):
             self._seen.add((alias.asname or alias.name).split(".")[0])
 
     visit_ImportFrom = visit_Import
+
+
+def _piece(node: ast.AST) -> str | None:
+    """One piece of a path as a glob: a literal (escaped), an f-string with ``*`` for each
+    computed part, ``*`` for any other expression."""
+    if isinstance(node, ast.Constant):
+        return glob.escape(node.value) if isinstance(node.value, str) and node.value else None
+    if isinstance(node, ast.JoinedStr):
+        return "".join(
+            glob.escape(v.value) if isinstance(v, ast.Constant) else "*" for v in node.values
+        )
+    return "*"
+
+
+def path_pattern(node: ast.AST) -> tuple[str | None, list[str]] | None:
+    """``(root variable or None, pieces)`` of a path expression: ``Path(a, b)``,
+    ``os.path.join(a, b)``, ``a / b``, an f-string, or a bare variable (no pieces); None for
+    anything else."""
+    if isinstance(node, ast.Name):
+        return node.id, []
+    if isinstance(node, ast.JoinedStr):
+        piece = _piece(node)
+        return (None, [piece]) if piece else None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        left = path_pattern(node.left)
+        if left is None or not (left[1] or isinstance(node.left, ast.Name | ast.BinOp | ast.Call)):
+            return None
+        right = _piece(node.right)
+        return (left[0], [*left[1], right]) if right else None
+    if isinstance(node, ast.Call) and node.args and _call_name(node.func) in PATH_CALLS:
+        if isinstance(node.func, ast.Name) and node.func.id == "join":
+            return None  # a bare join() is not os.path.join
+        first = node.args[0]
+        head = path_pattern(first) if not isinstance(first, ast.Constant) else (None, [])
+        if head is None:
+            return None
+        pieces = [*head[1]]
+        for arg in node.args if isinstance(first, ast.Constant) else node.args[1:]:
+            piece = _piece(arg)
+            if piece is None:
+                return None
+            pieces.append(piece)
+        return head[0], pieces
+    return None
 
 
 def analyze(tree: ast.Module) -> CellAnalysis:
