@@ -218,8 +218,24 @@ def _dist_version(dist: str) -> str | None:
         return None
 
 
+_packages_seen: tuple[tuple[int, str | None], dict[str, str]] | None = None
+
+
 def imported_packages() -> dict[str, str]:
-    """Versions of the distributions whose modules this process has imported."""
+    """Versions of the distributions whose modules this process has imported (recomputed
+    only when a module was imported since: every run asks, twice)."""
+    global _packages_seen
+    modules = sys.modules
+    key = (len(modules), next(reversed(modules.keys()), None))
+    seen = _packages_seen
+    if seen is not None and seen[0] == key:
+        return dict(seen[1])
+    packages = _imported_packages()
+    _packages_seen = (key, packages)
+    return dict(packages)
+
+
+def _imported_packages() -> dict[str, str]:
     mapping = _distributions_by_module()
     out: dict[str, str] = {}
     for name in list(sys.modules):

@@ -253,6 +253,28 @@ def build_rows(raw: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
         + (fmt_ms(plain) if plain is not None else "error"),
         ours_text=ours_text,
     )
+    frame = get(magic, "frame") or {}
+    add(
+        f"%%track overhead on a read-only cell over a {frame.get('rows', 0):,}-row frame "
+        "(2 string, 1 float, 1 int column; median tracked − median plain)",
+        None,
+        get(frame, "overhead_median_ms"),
+        fmt_ms,
+        "≤ 100 ms",
+        lambda v, r: v <= 100.0,
+        peer_label="no peer; same cell without the magic: "
+        + (fmt_ms(frame["plain"]["median_ms"]) if frame else "error"),
+    )
+    add(
+        "%load_ext jupyter_mlops in a fresh kernel (request → reply, median of "
+        f"{get(magic, 'kernel_load_ext', 'n')})",
+        None,
+        get(magic, "kernel_load_ext", "median_ms"),
+        fmt_ms,
+        "≤ 200 ms",
+        lambda v, r: v <= 200.0,
+        peer_label="no peer",
+    )
     methods = get(fp, "methods") or {}
     ours_fp = get(methods, "jupyter_mlops.fingerprint", "gb_per_s")
     size = f"{fp['rows']:,} × {fp['cols']} float64, {fp['nbytes'] / 1e6:,.0f} MB" if fp else ""
