@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
+import itertools
 import json
 import os
 import re
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -15,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -93,9 +97,16 @@ def test_given_supported_objects_when_fingerprinted_then_format_is_prefixed_lowe
 def test_given_known_bytes_when_fingerprinted_then_value_matches_frozen_scheme() -> None:
     # Fingerprints are persisted (runs, lineage, file caches): a change of value must come
     # with a bump of _SCHEME, never by accident.
-    assert fingerprint(b"abc") == "xxh3-128:47c967a1740ef483f361d6b1b28379fb"
-    frame = pd.DataFrame({"a": [1, 2], "b": ["x", None]})
-    assert fingerprint(frame) == "xxh3-128:aa36a321e05ed65425493615fa2548d9"
+    assert fingerprint(b"abc") == "xxh3-128:9219fcb7a435312ecbfd4c128e28257e"
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", None]})  # "b": Arrow-backed str
+    assert fingerprint(frame) == "xxh3-128:17377c54edff3cd37e72ed1774c0cfce"
+    objects = frame.astype({"b": object})
+    assert fingerprint(objects) == "xxh3-128:812293f84af96d13f0bad48e17bfb23e"
+    cells = np.empty(3, dtype=object)
+    cells[:] = [np.arange(3), {"k": (1, 2.5)}, "z"]
+    assert fingerprint(pd.Series(cells, name="cells")) == (
+        "xxh3-128:b6daf8375541f2cda4486680da33b710"
+    )
 
 
 STABILITY_SCRIPT = textwrap.dedent(
@@ -177,7 +188,10 @@ def test_given_frame_when_one_string_changes_then_fingerprint_changes() -> None:
         assert fingerprint(changed) != fingerprint(frame), new
 
 
-def test_given_string_column_when_missing_vs_literal_none_or_nan_then_fingerprints_differ() -> None:
+@pytest.mark.parametrize("dtype", ["str", pd.StringDtype("python"), object])
+def test_given_string_column_when_missing_vs_literal_none_or_nan_then_fingerprints_differ(
+    dtype: Any,
+) -> None:
     variants = [
         ["a", None],
         ["a", "None"],
@@ -186,10 +200,22 @@ def test_given_string_column_when_missing_vs_literal_none_or_nan_then_fingerprin
         ["a", ""],
         ["aN", "one"],
         ["", "aNone"],
-        ["a", "\ud800"],  # lone surrogate: must hash, not raise
+        ["a\x00", "b"],
+        ["a", "\x00b"],
+        ["a\x00b"],
     ]
-    prints = {fingerprint(pd.Series(v, dtype="str")) for v in variants}
+    prints = {fingerprint(pd.Series(v, dtype=dtype)) for v in variants}
     assert len(prints) == len(variants)
+
+
+def test_given_lone_surrogate_when_python_or_object_strings_then_hashed_and_distinct() -> None:
+    # Arrow cannot hold a lone surrogate (not UTF-8); the python-backed dtype can.
+    for dtype in (pd.StringDtype("python"), object):
+        prints = {fingerprint(pd.Series(v, dtype=dtype)) for v in (["\ud800"], ["\ud801"], [""])}
+        assert len(prints) == 3
+
+
+def test_given_objects_of_other_types_when_values_look_alike_then_fingerprints_differ() -> None:
     objects = [[None], ["None"], [float("nan")], ["nan"], [1], ["1"], [1.0], [True], [b"1"]]
     prints = {fingerprint(np.array(v, dtype=object)) for v in objects[:2] + objects[3:]}
     assert len(prints) == len(objects) - 1
@@ -667,3 +693,388 @@ def test_given_processes_sharing_a_persistent_cache_when_run_together_then_all_a
     assert all(proc.returncode == 0 for proc in procs), [err for _, err in outputs]
     expected = " ".join(fingerprint(path) for path in files)
     assert {out.strip() for out, _ in outputs} == {expected}
+
+
+def test_given_cache_written_by_an_older_scheme_when_file_fingerprinted_then_not_used(
+    tmp_path: Path,
+) -> None:
+    # A scheme bump changes every value: an entry cached under the old scheme must not be
+    # returned for the same (unchanged) file.
+    file = write_file(tmp_path / "data.bin", b"same bytes")
+    db = tmp_path / "fingerprints.db"
+    real = os.path.realpath(file)
+    st_ = os.stat(real)
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "CREATE TABLE file_fingerprints_v1 (path TEXT PRIMARY KEY, size INTEGER NOT NULL, "
+            "mtime_ns INTEGER NOT NULL, ino TEXT NOT NULL, fingerprint TEXT NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO file_fingerprints_v1 VALUES (?, ?, ?, ?, ?)",
+            (real, st_.st_size, st_.st_mtime_ns, str(st_.st_ino), "xxh3-128:" + "0" * 32),
+        )
+    set_file_cache_path(db)
+    assert fingerprint(file) != "xxh3-128:" + "0" * 32
+
+
+# --------------------------------------------------------------------------- object cells
+
+objects_module = importlib.import_module("jupyter_mlops.data.objects")
+
+
+def cells(*values: Any) -> pd.Series:
+    """An object Series holding ``values`` as they are (lists and arrays stay cells)."""
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        out[i] = value
+    return pd.Series(out, name="vec")
+
+
+def test_given_array_cells_when_middle_of_one_changes_in_place_then_fingerprint_changes() -> None:
+    # repr() of a 1000-element array elides its middle: hashing by repr missed this.
+    frame = pd.DataFrame({"vec": cells(*(np.arange(1000.0) for _ in range(3)))})
+    before = fingerprint(frame)
+    for v in frame["vec"]:
+        v[200:300] = 0
+    assert fingerprint(frame) != before
+
+
+def test_given_array_cells_when_dtype_or_shape_differs_then_fingerprints_differ() -> None:
+    base = np.arange(6, dtype=np.int64)
+    variants = [base, base.astype(np.int32), base.reshape(2, 3), base.reshape(3, 2), base[:5]]
+    prints = {fingerprint(cells(v, "x")) for v in variants}
+    assert len(prints) == len(variants)
+
+
+def test_given_memmap_or_strided_array_cell_when_equal_values_then_same_as_plain_array(
+    tmp_path: Path,
+) -> None:
+    values = np.arange(12, dtype=np.float64).reshape(3, 4)
+    mapped = np.memmap(tmp_path / "m.dat", dtype=np.float64, mode="w+", shape=(3, 4))
+    mapped[:] = values
+    fortran = np.asfortranarray(values)
+    expected = fingerprint(cells(values, 1))
+    assert fingerprint(cells(mapped, 1)) == expected
+    assert fingerprint(cells(fortran, 1)) == expected
+
+
+def test_given_dicts_and_sets_when_built_in_another_order_then_fingerprint_is_equal() -> None:
+    first = cells({"a": 1, "b": [1, 2]}, {3, 1, 2}, frozenset({"x", "y"}))
+    second = cells({"b": [1, 2], "a": 1}, {2, 3, 1}, frozenset({"y", "x"}))
+    assert fingerprint(first) == fingerprint(second)
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ([1, 2], (1, 2)),  # list vs tuple
+        ([1, 2], [2, 1]),  # order of a list matters
+        ({"a": 1}, {"a": 2}),
+        ({"a": 1}, {"b": 1}),
+        ({1, 2}, frozenset({1, 2})),
+        ([1], [1.0]),
+        ([True], [1]),
+        ([None], [float("nan")]),  # inside a container, None and NaN are different values
+        ([0.0], [-0.0]),
+        ([2**70], [2**70 + 1]),
+        ([10**5000], [10**5000 + 1]),  # beyond str()'s digit limit
+        (["a", "b"], ["a,b"]),
+        ([b"a"], ["a"]),
+        ([[1, [2]]], [[1, [3]]]),
+        ([np.int64(1)], [np.int32(1)]),
+        ([np.float64(1.5)], [1.5]),
+    ],
+)
+def test_given_cells_differing_in_type_or_value_when_fingerprinted_then_differ(
+    left: Any, right: Any
+) -> None:
+    assert fingerprint(cells(left, "k")) != fingerprint(cells(right, "k"))
+
+
+def test_given_str_subclass_cells_when_same_text_then_fingerprint_is_equal() -> None:
+    assert fingerprint(cells(np.str_("ab"), 1)) == fingerprint(cells("ab", 1))
+
+
+def test_given_cyclic_containers_when_fingerprinted_then_finite_and_content_based() -> None:
+    first: list[Any] = [1]
+    first.append(first)
+    second: list[Any] = [1]
+    second.append(second)
+    other: list[Any] = [2]
+    other.append(other)
+    assert fingerprint(cells(first)) == fingerprint(cells(second))
+    assert fingerprint(cells(first)) != fingerprint(cells(other))
+
+
+def test_given_nesting_deeper_than_the_limit_when_fingerprinted_then_value_error() -> None:
+    deep: list[Any] = []
+    for _ in range(objects_module.MAX_DEPTH + 5):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nested more than"):
+        fingerprint(cells(deep))
+
+
+class Opaque:
+    """A type with a repr that shows its content, as the fallback needs."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Opaque({self.value})"
+
+
+class Broken:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+def test_given_other_objects_when_fingerprinted_then_type_and_repr_are_hashed() -> None:
+    assert fingerprint(cells(Opaque(1))) == fingerprint(cells(Opaque(1)))
+    assert fingerprint(cells(Opaque(1))) != fingerprint(cells(Opaque(2)))
+    assert fingerprint(cells(Opaque(1))) != fingerprint(cells("Opaque(1)"))
+    with pytest.raises(TypeError, match="Broken"):
+        fingerprint(cells(Broken()))
+
+
+def test_given_long_string_column_when_joined_in_chunks_then_same_as_in_one_piece(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    texts = pd.Series([f"row{i}" * (i % 4) for i in range(1000)], dtype=object)
+    whole = fingerprint(texts)
+    monkeypatch.setattr(objects_module, "_JOIN_ROWS", 7)
+    assert fingerprint(texts) == whole
+
+
+# --------------------------------------------------------------------------- property tests
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**80), 2**80)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=4)
+    | st.binary(max_size=3)
+)
+small_arrays = st.lists(st.integers(0, 5), max_size=6).flatmap(
+    lambda xs: st.sampled_from([np.int64, np.float32, np.uint8]).map(
+        lambda dtype: np.array(xs, dtype=dtype)
+    )
+)
+cell_values = st.recursive(
+    scalars | small_arrays,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=2), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def canonical(value: Any, top: bool = False) -> Any:
+    """An independent notion of "same content", hashable: the oracle for the properties."""
+    if top and (value is None or (isinstance(value, float) and np.isnan(value))):
+        return ("missing",)
+    if isinstance(value, np.ndarray):
+        return ("ndarray", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, float):
+        return ("float", struct.pack("<d", value))
+    if isinstance(value, dict):
+        return ("dict", frozenset((canonical(k), canonical(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, tuple(canonical(v) for v in value))
+    return (type(value).__name__, value)
+
+
+def rebuilt(value: Any) -> Any:
+    """A deep copy built anew: dicts in reverse insertion order, arrays strided."""
+    if isinstance(value, np.ndarray):
+        return np.repeat(value, 2)[::2]  # a strided view with the same values
+    if isinstance(value, dict):
+        return {k: rebuilt(v) for k, v in reversed(list(value.items()))}
+    if isinstance(value, list):
+        return [rebuilt(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(rebuilt(v) for v in value)
+    return value
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=st.lists(cell_values, max_size=6))
+def test_given_object_column_when_rebuilt_with_equal_content_then_fingerprint_equal(
+    values: list[Any],
+) -> None:
+    assert fingerprint(cells(*values)) == fingerprint(cells(*[rebuilt(v) for v in values]))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=st.lists(cell_values, min_size=1, max_size=6), row=st.integers(0, 5), new=st.data())
+def test_given_object_column_when_one_cell_changes_then_fingerprint_changes(
+    values: list[Any], row: int, new: st.DataObject
+) -> None:
+    row %= len(values)
+    replacement = new.draw(cell_values)
+    assume(canonical(replacement, top=True) != canonical(values[row], top=True))
+    changed = [*values[:row], replacement, *values[row + 1 :]]
+    assert fingerprint(cells(*changed)) != fingerprint(cells(*values))
+
+
+STRING_DTYPES = {
+    "object": object,
+    "python": pd.StringDtype("python"),
+    "str (Arrow)": "str",
+    "string (Arrow)": pd.StringDtype("pyarrow"),
+}
+texts = st.lists(st.none() | st.text(max_size=6), max_size=12)
+
+
+def arrow_strings(values: list[str | None], cuts: list[int]) -> pd.Series:
+    """The same strings as an Arrow-backed Series split into chunks at ``cuts``."""
+    bounds = sorted({0, len(values), *(c % (len(values) + 1) for c in cuts)})
+    chunks = [values[a:b] for a, b in itertools.pairwise(bounds)]
+    chunked = pa.chunked_array(chunks or [[]], type=pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(chunked))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=texts,
+    cuts=st.lists(st.integers(0, 12), max_size=4),
+    kind=st.sampled_from(list(STRING_DTYPES)),
+)
+def test_given_string_column_when_copied_sliced_or_chunked_then_fingerprint_equal(
+    values: list[str | None], cuts: list[int], kind: str
+) -> None:
+    dtype = STRING_DTYPES[kind]
+    series = pd.Series(values, dtype=dtype)
+    padded = pd.Series(["pad", *values, "pad"], dtype=dtype).iloc[1:-1].reset_index(drop=True)
+    assert fingerprint(series.copy()) == fingerprint(series)
+    assert fingerprint(padded) == fingerprint(series)
+    if kind == "string (Arrow)":
+        assert fingerprint(arrow_strings(values, cuts)) == fingerprint(series)
+    if kind == "python":  # the two storages of the "string" dtype hash alike
+        assert fingerprint(pd.Series(values, dtype=pd.StringDtype("pyarrow"))) == (
+            fingerprint(series)
+        )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=texts.filter(bool),
+    row=st.integers(0, 11),
+    new=st.none() | st.text(max_size=6),
+    kind=st.sampled_from(list(STRING_DTYPES)),
+)
+def test_given_string_column_when_one_row_changes_then_fingerprint_changes(
+    values: list[str | None], row: int, new: str | None, kind: str
+) -> None:
+    row %= len(values)
+    assume(new != values[row])
+    changed = [*values[:row], new, *values[row + 1 :]]
+    dtype = STRING_DTYPES[kind]
+    assert fingerprint(pd.Series(changed, dtype=dtype)) != fingerprint(
+        pd.Series(values, dtype=dtype)
+    )
+
+
+# --------------------------------------------------------------------------- identity cache
+
+arrow_module = importlib.import_module("jupyter_mlops.data.arrow")
+
+
+@pytest.fixture
+def empty_identity_cache() -> Any:
+    arrow_module.IDENTITY_CACHE.clear()
+    yield arrow_module.IDENTITY_CACHE
+    arrow_module.IDENTITY_CACHE.clear()
+
+
+class FeedSpy:
+    """Counts the string chunks hashed from their Arrow buffers."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.rows = 0
+        original = arrow_module._Binary.feed
+
+        def feed(hasher: Any, chunk: Any, mask: Any) -> None:
+            self.rows += len(chunk)
+            original(hasher, chunk, mask)
+
+        monkeypatch.setattr(arrow_module._Binary, "feed", feed)
+
+
+def mixed_frame(rows: int = 1000) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "s": pd.Series([f"user{i}" for i in range(rows)], dtype="str"),
+            "f": np.arange(rows, dtype=np.float64),
+            "vec": cells(*(np.arange(5.0) for _ in range(rows))),
+        }
+    )
+
+
+def test_given_arrow_column_fingerprinted_when_fingerprinted_again_then_not_rehashed(
+    monkeypatch: pytest.MonkeyPatch, empty_identity_cache: Any
+) -> None:
+    frame = mixed_frame()
+    first = fingerprint(frame)
+    spy = FeedSpy(monkeypatch)
+    assert fingerprint(frame) == first
+    assert fingerprint(frame.copy()) == first  # a copy shares the immutable Arrow data
+    assert spy.rows == 0
+
+
+def test_given_cached_fingerprint_when_numpy_column_changes_in_place_then_detected(
+    empty_identity_cache: Any,
+) -> None:
+    values = np.arange(1000, dtype=np.float64)
+    frame = pd.DataFrame({"s": mixed_frame()["s"], "f": values}, copy=False)
+    before = fingerprint(frame)
+    values[500] = -1.0  # through the array the frame shares
+    assert frame["f"].iloc[500] == -1.0
+    assert fingerprint(frame) != before
+
+
+def test_given_cached_fingerprint_when_object_cell_changes_in_place_then_detected(
+    empty_identity_cache: Any,
+) -> None:
+    frame = mixed_frame()
+    before = fingerprint(frame)
+    frame["vec"].iloc[10][2] = 99.0
+    assert fingerprint(frame) != before
+
+
+def test_given_cached_fingerprint_when_arrow_column_replaced_then_detected_and_correct(
+    empty_identity_cache: Any,
+) -> None:
+    frame = mixed_frame()
+    before = fingerprint(frame)
+    frame.loc[3, "s"] = "changed"
+    after = fingerprint(frame)
+    assert after != before
+    empty_identity_cache.clear()
+    assert fingerprint(frame) == after  # what was cached is what hashing gives
+
+
+def test_given_arrow_numbers_sharing_numpy_memory_when_changed_then_detected(
+    empty_identity_cache: Any,
+) -> None:
+    # pyarrow wraps a numpy buffer without copying: such columns must never be cached.
+    values = np.arange(100, dtype=np.int64)
+    column = pa.array(values)
+    before = fingerprint(column)
+    values[7] = -7
+    assert column[7].as_py() == -7
+    assert fingerprint(column) != before
+
+
+def test_given_cached_arrow_column_when_object_dies_then_entry_goes(
+    empty_identity_cache: Any,
+) -> None:
+    column = pa.chunked_array([["a", "b"], ["c"]])
+    fingerprint(column)
+    assert len(empty_identity_cache) == 1
+    del column
+    gc.collect()
+    assert len(empty_identity_cache) == 0

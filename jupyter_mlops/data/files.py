@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final, NoReturn
 
-from .hashing import Stream, format_digest
+from .hashing import SCHEME_VERSION, Stream, format_digest
 
 __all__ = [
     "file_fingerprint",
@@ -41,7 +41,9 @@ _CACHE_LOCK = threading.Lock()
 # cached (the "racy clean" problem git solves the same way). 2 s covers FAT/HFS+.
 _RACY_WINDOW_NS: Final = 2_000_000_000
 _SQLITE_TIMEOUT_S: Final = 5.0
-_TABLE: Final = "file_fingerprints_v1"
+# One table per fingerprint scheme: a cache written under an older scheme holds values that
+# the current scheme would not compute, so it is never read.
+_TABLE: Final = f"file_fingerprints_v{SCHEME_VERSION}"
 
 
 class _PersistentCache:

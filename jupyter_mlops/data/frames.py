@@ -16,8 +16,13 @@ Design notes:
 * Numeric buffers are fed to xxh3 as-is (no copy when contiguous), which runs at memory
   bandwidth. The value is therefore bit-exact: ``-0.0`` and ``0.0``, or two NaN payloads,
   are different values here.
-* Strings are hashed as one UTF-8 blob per chunk plus an array of lengths, so no per-row
-  Python code runs and no separator can be forged.
+* Arrow-backed columns (pandas 3's default ``str`` dtype, ``ArrowDtype``) are hashed from
+  their Arrow buffers by :mod:`jupyter_mlops.data.arrow`; python-backed string columns
+  are converted to Arrow first, so a ``string`` column hashes alike on either storage.
+  Object columns and the objects in their cells are hashed by content by
+  :mod:`jupyter_mlops.data.objects`. No per-row Python code runs for strings.
+* pyarrow tables and arrays, polars frames and scipy sparse matrices are accepted too
+  (:mod:`jupyter_mlops.data.kinds` tells them apart without importing their library).
 * Files and folders are hashed, and cached, by :mod:`jupyter_mlops.data.files`, which
   does not import pandas; :func:`file_fingerprint` and :func:`set_file_cache_path` are
   re-exported here.
@@ -26,20 +31,18 @@ Design notes:
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from .files import (
-    file_fingerprint,
-    path_fingerprint,
-    set_file_cache_path,
-    size_or_zero,
-    walk_files,
-)
+from . import arrow, kinds
+from .files import file_fingerprint, path_fingerprint, set_file_cache_path
 from .hashing import U64, Stream, format_digest
+from .kinds import is_fingerprintable, nbytes_of
+from .objects import ndarray_digest, write_numpy, write_objects
+from .sparse import sparse_digest
 
 __all__ = [
     "file_fingerprint",
@@ -54,12 +57,11 @@ __all__ = [
 _TRANSPOSE_CHUNK_BYTES: Final = 1 << 20
 _MIN_TILE_ROWS: Final = 512
 _MAX_TILE_BYTES: Final = 32 << 20
-# Bounds the temporary UTF-8 blob built for object columns.
-_OBJECT_CHUNK_ROWS: Final = 1 << 20
 
 _SUPPORTED = (
-    "pandas.DataFrame, pandas.Series, pandas.Index, numpy.ndarray, bytes, bytearray, "
-    "memoryview, or a str/os.PathLike path to an existing file or folder"
+    "a pandas DataFrame, Series or Index, a numpy array, a pyarrow Table, RecordBatch, Array "
+    "or ChunkedArray, a polars DataFrame or Series, a scipy sparse matrix or array, bytes, "
+    "bytearray, memoryview, or a str/os.PathLike path to an existing file or folder"
 )
 
 
@@ -95,64 +97,6 @@ def _encode_label(label: object) -> bytes:
 # --------------------------------------------------------------------------- values
 
 
-def _write_texts(stream: Stream, texts: np.ndarray) -> None:
-    """Hashes a 1-D object array of ``str`` as lengths + concatenated UTF-8."""
-    # Two independent streams so the result does not depend on the chunk size.
-    lengths = Stream("lengths")
-    blob = Stream("utf-8")
-    for start in range(0, len(texts), _OBJECT_CHUNK_ROWS):
-        part = texts[start : start + _OBJECT_CHUNK_ROWS]
-        # map()/join() iterate in C: no per-row Python bytecode runs.
-        lengths.raw(np.fromiter(map(len, part), dtype="<i8", count=len(part)))
-        blob.raw("".join(part).encode("utf-8", "surrogatepass"))
-    stream.integer(len(texts))
-    stream.field(lengths.digest())
-    stream.field(blob.digest())
-
-
-def _write_objects(stream: Stream, arr: np.ndarray) -> None:
-    """Hashes an object array: missing mask, then strings or (type, repr) pairs.
-
-    All missing markers (None, NaN, pd.NA, NaT) count as the same missing value, and they
-    are recorded in a mask so they never collide with the strings "None" or "nan".
-    """
-    flat = arr.reshape(-1)
-    missing = np.asarray(pd.isna(flat), dtype=bool)
-    stream.text("objects")
-    stream.array(missing)
-    present = flat[~missing] if missing.any() else flat
-    if pd.api.types.infer_dtype(present, skipna=False) in ("string", "empty"):
-        stream.text("str")
-        _write_texts(stream, present)
-        return
-    # Mixed content: the type is recorded explicitly so that 1, 1.0, True and "1" differ.
-    stream.text("mixed")
-    types = np.fromiter(map(type, present), dtype=object, count=len(present))
-    codes, uniques = pd.factorize(types)
-    stream.integer(len(uniques))
-    for kind in uniques:
-        stream.text(f"{kind.__module__}.{kind.__qualname__}")
-    stream.array(np.asarray(codes, dtype="<i8"))
-    _write_texts(stream, np.fromiter(map(repr, present), dtype=object, count=len(present)))
-
-
-def _write_numpy(stream: Stream, arr: np.ndarray) -> None:
-    kind = arr.dtype.kind
-    if kind == "O":
-        _write_objects(stream, arr)
-        return
-    if kind == "T":  # numpy 2 variable-width strings
-        _write_objects(stream, arr.astype(object))
-        return
-    if arr.dtype.hasobject:
-        raise TypeError(f"cannot fingerprint structured dtype with object fields: {arr.dtype}")
-    stream.text("numpy")
-    stream.text(arr.dtype.str)  # includes the datetime/timedelta unit, e.g. "<M8[ns]"
-    if kind in "mM":
-        arr = arr.view(np.int64)  # the buffer protocol refuses datetime64
-    stream.array(arr)
-
-
 _MASKED_ARRAYS = (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)
 
 
@@ -165,7 +109,12 @@ def _write_values(stream: Stream, values: Any) -> None:
         # an ndarray column (its dtype is a NumpyEADtype, not an np.dtype).
         values = values.to_numpy()
     if isinstance(values, np.ndarray):
-        _write_numpy(stream, values)
+        write_numpy(stream, values)
+        return
+    backing = getattr(values, "_pa_array", None)  # ArrowStringArray, ArrowExtensionArray
+    if isinstance(backing, pa.ChunkedArray):
+        stream.text("arrow")
+        stream.field(arrow.column_digest(backing))
         return
     dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):
@@ -190,11 +139,16 @@ def _write_values(stream: Stream, values: Any) -> None:
         stream.array(mask)
         stream.array(data)
     elif isinstance(dtype, np.dtype):  # DatetimeArray, TimedeltaArray
-        _write_numpy(stream, np.asarray(values))
-    elif isinstance(dtype, pd.StringDtype):
-        # Without pyarrow this is a no-copy view of the backing object array.
-        stream.text("string")
-        _write_objects(stream, np.asarray(values, dtype=object))
+        write_numpy(stream, np.asarray(values))
+    elif isinstance(dtype, pd.StringDtype):  # python-backed: a no-copy object array view
+        texts = np.asarray(values, dtype=object)
+        digest = arrow.python_strings_digest(texts)
+        if digest is not None:  # as the Arrow-backed array of the same strings hashes
+            stream.text("arrow")
+            stream.field(digest)
+        else:  # not UTF-8 (a lone surrogate): Arrow could not hold it either
+            stream.text("string")
+            write_objects(stream, texts)
     elif isinstance(dtype, pd.PeriodDtype):
         stream.text("period")
         stream.text(str(dtype))
@@ -208,7 +162,7 @@ def _write_values(stream: Stream, values: Any) -> None:
         _write_values(stream, np.asarray(values))
     else:
         stream.text(f"extension:{dtype}")
-        _write_objects(stream, np.asarray(values, dtype=object))
+        write_objects(stream, np.asarray(values, dtype=object))
 
 
 def _values_digest(values: Any) -> bytes:
@@ -380,16 +334,6 @@ def _series_digest(series: pd.Series) -> bytes:
     return stream.digest()
 
 
-def _ndarray_digest(arr: np.ndarray) -> bytes:
-    stream = Stream("ndarray")
-    stream.text(arr.dtype.str)
-    stream.integer(arr.ndim)
-    for size in arr.shape:
-        stream.integer(size)
-    _write_numpy(stream, arr)
-    return stream.digest()
-
-
 def _bytes_digest(data: bytes | bytearray | memoryview) -> bytes:
     view = memoryview(data)
     if not view.c_contiguous:
@@ -400,6 +344,13 @@ def _bytes_digest(data: bytes | bytearray | memoryview) -> bytes:
     return stream.digest()
 
 
+def _polars_series_digest(series: Any) -> bytes:
+    stream = Stream("polars.Series")
+    stream.text(series.name)
+    stream.field(arrow.column_digest(series.to_arrow(), cache=False))
+    return stream.digest()
+
+
 # --------------------------------------------------------------------------- public
 
 
@@ -407,75 +358,64 @@ def fingerprint(obj: object, *, cache: bool = True) -> str:
     """Returns a content fingerprint ``"xxh3-128:<32 hex>"`` of a dataset.
 
     Equal content gives equal fingerprints however it was built (DataFrame from a dict or
-    from a 2-D array, copied, consolidated, sliced); changing any value, a column name,
-    a dtype, the column order, the index or a Series name changes it. Values are compared
-    bit for bit, so ``-0.0`` differs from ``0.0``.
+    from a 2-D array, copied, consolidated, sliced, chunked); changing any value, a column
+    name, a dtype, the column order, the index or a Series name changes it. Values are
+    compared bit for bit, so ``-0.0`` differs from ``0.0``. Object cells are hashed by
+    content (see :mod:`jupyter_mlops.data.objects` for the rules and the ``repr``
+    fallback's limits).
+
+    pyarrow Tables and RecordBatches and polars DataFrames with the same column names and
+    values hash alike (polars holds Arrow data), as do Arrow arrays and chunked arrays;
+    ``string``, ``large_string`` and ``string_view`` are one type here. A polars Series
+    adds its name. A scipy sparse matrix hashes its canonical form, whatever its format.
 
     Args:
-        obj: A DataFrame, Series, Index, ndarray, bytes-like object, or a ``str`` /
+        obj: A pandas DataFrame, Series or Index; a numpy array (memmap included); a
+            pyarrow Table, RecordBatch, Array or ChunkedArray; a polars DataFrame or
+            Series; a scipy sparse matrix or array; a bytes-like object; or a ``str`` /
             ``os.PathLike`` naming an existing file or folder. A folder hashes the
             relative POSIX path and content of every file below it, sorted by path;
             symlinks to folders are not followed.
         cache: For files and folders, whether cached file fingerprints may be used.
+            (Digests of immutable Arrow columns are always reused by object identity.)
 
     Returns:
         ``"xxh3-128:"`` followed by 32 lowercase hex digits.
 
     Raises:
+        LazyDataError: ``obj`` is a polars LazyFrame (a ``TypeError``): collect it first.
         TypeError: ``obj`` is of an unsupported type.
+        ValueError: an object cell is nested too deep.
         FileNotFoundError: ``obj`` is a path that does not exist.
     """
+    kind = kinds.kind_of(obj)
+    data: Any = obj
     digest: bytes
-    if isinstance(obj, pd.DataFrame):
-        digest = _frame_digest(obj)
-    elif isinstance(obj, pd.Series):
-        digest = _series_digest(obj)
-    elif isinstance(obj, pd.Index):
+    if kind == kinds.PANDAS_FRAME:
+        digest = _frame_digest(data)
+    elif kind == kinds.PANDAS_SERIES:
+        digest = _series_digest(data)
+    elif kind == kinds.PANDAS_INDEX:
         stream = Stream("Index")
-        stream.field(_index_digest(obj))
+        stream.field(_index_digest(data))
         digest = stream.digest()
-    elif isinstance(obj, np.ndarray):
-        digest = _ndarray_digest(obj)
+    elif kind == kinds.NUMPY_ARRAY:
+        digest = ndarray_digest(data)
+    elif kind in (kinds.ARROW_TABLE, kinds.ARROW_BATCH):
+        digest = arrow.table_digest(data)
+    elif kind in (kinds.ARROW_ARRAY, kinds.ARROW_CHUNKED):
+        digest = arrow.array_digest(data)
+    elif kind == kinds.POLARS_FRAME:
+        digest = arrow.table_digest(data.to_arrow())
+    elif kind == kinds.POLARS_SERIES:
+        digest = _polars_series_digest(data)
+    elif kind == kinds.SCIPY_SPARSE:
+        digest = sparse_digest(data)
     elif isinstance(obj, bytes | bytearray | memoryview):
         digest = _bytes_digest(obj)
     elif isinstance(obj, str | os.PathLike):
         return path_fingerprint(obj, cache=cache)
     else:
+        kinds.check_materialized(obj)
         raise TypeError(f"cannot fingerprint {type(obj).__qualname__!r}; supported: {_SUPPORTED}")
     return format_digest(digest)
-
-
-def is_fingerprintable(obj: object) -> bool:
-    """Whether ``obj`` is an in-memory dataset (DataFrame, Series or ndarray).
-
-    Paths are deliberately excluded: they are fingerprinted too, but a ``str`` is not
-    a dataset by itself.
-    """
-    return isinstance(obj, pd.DataFrame | pd.Series | np.ndarray)
-
-
-def nbytes_of(obj: object) -> int:
-    """Approximate size in bytes of what :func:`fingerprint` would read.
-
-    Object/string columns count their pointers only (no per-row sizing), files their
-    size on disk and folders the total size of their files.
-    """
-    if isinstance(obj, pd.DataFrame):
-        return int(obj.memory_usage(index=True, deep=False).sum())
-    if isinstance(obj, pd.Series):
-        return int(obj.memory_usage(index=True, deep=False))
-    if isinstance(obj, pd.Index):
-        return int(obj.memory_usage(deep=False))
-    if isinstance(obj, np.ndarray):
-        return int(obj.nbytes)
-    if isinstance(obj, bytes | bytearray | memoryview):
-        return memoryview(obj).nbytes
-    if isinstance(obj, str | os.PathLike):
-        text = os.fsdecode(os.fspath(obj))
-        if not os.path.isdir(text):
-            return size_or_zero(text)
-        try:
-            return sum(size_or_zero(full) for _, full in walk_files(text))
-        except OSError:
-            return 0
-    return sys.getsizeof(obj)

@@ -16,9 +16,11 @@ if TYPE_CHECKING:
     import numpy as np
 
 PREFIX: Final = "xxh3-128:"
-# Bump when the byte layout of any fingerprint changes (here, in fingerprint.py or in
-# files.py): old fingerprints (and cached file entries) must never be confused with new ones.
-_SCHEME: Final = b"jupyter_mlops.fingerprint/1\x00"
+# Bump when the byte layout of any fingerprint changes (here or in any module of this package):
+# old fingerprints (and cached file entries) must never be confused with new ones.
+# /2: object cells hashed by content, strings from Arrow buffers or NUL-joined, null positions.
+SCHEME_VERSION: Final = 2
+_SCHEME: Final = f"jupyter_mlops.fingerprint/{SCHEME_VERSION}\x00".encode("ascii")
 U64: Final = struct.Struct("<Q")
 
 # Non-contiguous arrays are copied this many bytes at a time so we never double the
