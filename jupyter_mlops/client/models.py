@@ -30,13 +30,27 @@ class ModelsMixin(ClientBase):
     def log_model(
         self, run_id: str, model: Any, name: str = "model", input_example: Any = None
     ) -> LoggedModel:
-        from ..models import describe_model, dump_model, infer_signature
-        from ..models.serialize import scalar_params
+        """Save ``model`` under ``name`` in the run: any object that can be pickled (one
+        with ``predict`` is what serving needs), a Booster in its library's own format."""
+        from ..models import (
+            artifact_name,
+            chosen_params,
+            describe_model,
+            dump_model,
+            infer_signature,
+        )
 
         validate_key(name, "model")
-        data = dump_model(model)
+        try:
+            data = dump_model(model)
+        except Exception as exc:  # what pickle raises depends on what it met
+            raise InvalidInput(
+                f"Model {name!r} ({type(model).__name__}) cannot be saved: "
+                f"{type(exc).__name__}: {exc}. Log the fitted estimator itself, without "
+                "open files, locks or connections among its attributes."
+            ) from exc
         flavor, cls = describe_model(model)
-        path = f"models/{name}/model.joblib"
+        path = f"models/{name}/{artifact_name(data)}"
         art = self.log_artifact_bytes(run_id, data, path, kind="model")
         logged = LoggedModel(
             id=uuid.uuid4().hex,
@@ -47,7 +61,7 @@ class ModelsMixin(ClientBase):
             artifact_path=path,
             sha256=art.sha256,
             signature=infer_signature(model, input_example),
-            params=jsonable(scalar_params(model)),
+            params=jsonable(chosen_params(model)),
             created_at=now_ms(),
         )
         self.store.record_model(logged)

@@ -1,94 +1,98 @@
 """Model (de)serialisation and input/output signatures.
 
-Models are pickled with joblib (the format scikit-learn documents). Pickle runs code when
-loaded, which is why the Client only unpickles bytes whose sha256 matches the registry row.
+The bytes stored for a model say how to load them:
+
+* a model its library saves in its own portable format (an xgboost or lightgbm Booster) is a
+  zip holding ``MLmodel.json`` (flavor, format, class, library version) and that file
+  (``model.ubj``, ``model.txt``), which the library itself loads once unzipped;
+* any other model (scikit-learn, statsmodels, an object with ``predict``) is a pickle, which
+  ``joblib.load`` reads, as stores written before the zip existed hold.
+
+Pickle runs code when loaded, which is why the Client only loads bytes whose sha256 matches
+the registry row.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import sys
+import zipfile
 from typing import Any
 
 import numpy as np
 
-_SCALARS = (int, float, str, bool, type(None))
+from ..exceptions import MlopsError
+from .flavor import PICKLE, class_path, unpickle_bytes
+from .flavors import flavor_named, flavor_of
+from .params import chosen_params
 
-
-def is_fitted_estimator(obj: Any) -> bool:
-    """A scikit-learn estimator (anything with ``fit`` and ``get_params``) that was fitted."""
-    if isinstance(obj, type) or not (hasattr(obj, "fit") and hasattr(obj, "get_params")):
-        return False
-    try:
-        from sklearn.exceptions import NotFittedError
-        from sklearn.utils.validation import check_is_fitted
-    except ImportError:  # pragma: no cover - scikit-learn is a dependency
-        return False
-    try:
-        check_is_fitted(obj)
-    except (NotFittedError, TypeError, AttributeError, ValueError):
-        return False
-    return True
+META = "MLmodel.json"
+_ZIP_MAGIC = b"PK\x03\x04"  # a pickle starts with b"\x80" (protocol 2 and later)
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # zip's first date: the same model gives the same bytes
 
 
 def dump_model(model: Any) -> bytes:
-    import joblib
-
+    flavor = flavor_of(model)
+    fmt, data = flavor.dump(model)
+    if fmt == PICKLE:
+        return data
+    library = type(model).__module__.partition(".")[0]
+    file_name = f"model.{fmt}"
+    meta = {
+        "flavor": flavor.name,
+        "format": fmt,
+        "file": file_name,
+        "model_class": class_path(model),
+        "library_version": getattr(sys.modules.get(library), "__version__", None),
+    }
     buf = io.BytesIO()
-    joblib.dump(model, buf)
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in ((META, json.dumps(meta, indent=1).encode()), (file_name, data)):
+            archive.writestr(zipfile.ZipInfo(name, _EPOCH), content, zipfile.ZIP_DEFLATED)
     return buf.getvalue()
 
 
 def load_model_bytes(data: bytes) -> Any:
-    import joblib
+    if not data.startswith(_ZIP_MAGIC):
+        return unpickle_bytes(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        meta = json.loads(archive.read(META))
+        flavor = flavor_named(str(meta.get("flavor")))
+        if flavor is None:
+            raise MlopsError(
+                f"This model was saved by the {meta.get('flavor')!r} flavor, which this "
+                "version of jupyter-mlops does not know: upgrade jupyter-mlops to load it."
+            )
+        return flavor.load(str(meta.get("format")), archive.read(str(meta.get("file"))))
 
-    return joblib.load(io.BytesIO(data))
+
+def artifact_name(data: bytes) -> str:
+    """The file name a model's bytes from :func:`dump_model` are stored under in its run."""
+    return "model.zip" if data.startswith(_ZIP_MAGIC) else "model.joblib"
 
 
-def scalar_params(model: Any, changed_only: bool = False) -> dict[str, Any]:
-    """``get_params(deep=True)`` keeping values a table can show (no nested estimators).
+def describe_model(model: Any) -> tuple[str, str]:
+    """``(flavor, class path)`` of a model object."""
+    return flavor_of(model).name, class_path(model)
 
-    With ``changed_only``, only the parameters that differ from the constructor's defaults,
-    as scikit-learn's own repr shows them: what the user chose, not 20 defaults.
-    """
-    try:
-        items = model.get_params(deep=True).items()
-    except Exception:
-        return {}
-    values = {k: v for k, v in items if isinstance(v, _SCALARS)}
+
+def predict(model: Any, data: Any) -> Any:
+    """``model``'s predictions for ``data``, however its library predicts (an xgboost
+    Booster takes an array or a frame here, without a DMatrix)."""
+    return flavor_of(model).predict(model, data)
+
+
+def scalar_params(model: Any, changed_only: bool = True) -> dict[str, Any]:
+    """The former name of :func:`chosen_params`, kept while callers move to it."""
     if not changed_only:
-        return values
-    defaults = _init_defaults(type(model))
-    return {
-        k: v
-        for k, v in values.items()
-        if "__" in k or k not in defaults or not _same(defaults[k], v)
-    }
-
-
-def _init_defaults(cls: type) -> dict[str, Any]:
-    import inspect
-
-    try:
-        params = inspect.signature(cls).parameters.values()
-    except (TypeError, ValueError):
-        return {}
-    return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
-        return True
-    try:
-        return bool(type(a) is type(b) and a == b)
-    except Exception:
-        return False
+        raise TypeError("scalar_params lists only the parameters the user chose.")
+    return chosen_params(model)
 
 
 def _describe_columns(example: Any) -> dict[str, Any] | None:
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover
-        return None
+    import pandas as pd
+
     if isinstance(example, pd.DataFrame):
         return {
             "type": "dataframe",
@@ -104,39 +108,23 @@ def _describe_columns(example: Any) -> dict[str, Any] | None:
 def infer_signature(model: Any, input_example: Any = None) -> dict[str, Any] | None:
     """The inputs a model expects (and what it returns, given an example).
 
-    Without an example, scikit-learn's own record of the training columns is used
-    (``feature_names_in_``, ``n_features_in_``).
+    Without an example, the model's own record of what it was trained on is used
+    (scikit-learn's ``feature_names_in_``, a Booster's feature names, a formula).
     """
+    flavor = flavor_of(model)
     signature: dict[str, Any] = {}
     if input_example is not None:
         signature["inputs"] = _describe_columns(input_example)
         try:
-            prediction = model.predict(input_example)
+            prediction = flavor.predict(model, input_example)
             signature["outputs"] = _describe_columns(np.asarray(prediction))
         except Exception:
             signature["outputs"] = None
     else:
-        names = getattr(model, "feature_names_in_", None)
-        if names is not None:
-            signature["inputs"] = {
-                "type": "dataframe",
-                "columns": [{"name": str(n), "dtype": "unknown"} for n in names],
-            }
-        elif getattr(model, "n_features_in_", None) is not None:
-            signature["inputs"] = {
-                "type": "ndarray",
-                "dtype": "unknown",
-                "shape": [-1, int(model.n_features_in_)],
-            }
+        inputs = flavor.inputs(model)
+        if inputs is not None:
+            signature["inputs"] = inputs
     classes = getattr(model, "classes_", None)
     if classes is not None:
         signature["classes"] = np.asarray(classes).tolist()
     return signature or None
-
-
-def describe_model(model: Any) -> tuple[str, str]:
-    """``(flavor, class path)`` of a model object."""
-    cls = type(model)
-    module = cls.__module__
-    flavor = "sklearn" if module.startswith("sklearn") or hasattr(model, "get_params") else "pickle"
-    return flavor, f"{module}.{cls.__qualname__}"
