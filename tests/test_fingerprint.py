@@ -746,12 +746,18 @@ def test_given_array_cells_when_dtype_or_shape_differs_then_fingerprints_differ(
     assert len(prints) == len(variants)
 
 
+def memmap_copy(values: np.ndarray, path: Path) -> np.memmap:
+    """A file-backed copy of ``values``."""
+    mapped = np.memmap(path, dtype=values.dtype, mode="w+", shape=values.shape)
+    mapped[:] = values
+    return mapped
+
+
 def test_given_memmap_or_strided_array_cell_when_equal_values_then_same_as_plain_array(
     tmp_path: Path,
 ) -> None:
     values = np.arange(12, dtype=np.float64).reshape(3, 4)
-    mapped = np.memmap(tmp_path / "m.dat", dtype=np.float64, mode="w+", shape=(3, 4))
-    mapped[:] = values
+    mapped = memmap_copy(values, tmp_path / "m.dat")
     fortran = np.asfortranarray(values)
     expected = fingerprint(cells(values, 1))
     assert fingerprint(cells(mapped, 1)) == expected

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars as pl
+import pyarrow as pa
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jupyter_mlops.data import column_schema, profile_frame
+from jupyter_mlops.data import LazyDataError, column_schema, profile_frame
 
 
 def by_name(profile: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -143,7 +147,7 @@ def test_given_arrays_when_profiled_then_treated_as_columns() -> None:
 
 def test_given_unsupported_inputs_when_profiled_then_errors_are_raised() -> None:
     with pytest.raises(TypeError):
-        profile_frame([1, 2, 3])  # type: ignore[arg-type]
+        profile_frame([1, 2, 3])
     with pytest.raises(ValueError):
         profile_frame(pd.DataFrame({"a": [1]}), sample_rows=0)
 
@@ -178,7 +182,7 @@ def test_given_tables_when_schema_taken_then_names_and_dtypes_listed() -> None:
         {"name": "1", "dtype": "float64"},
     ]
     with pytest.raises(TypeError):
-        column_schema({"a": 1})  # type: ignore[arg-type]
+        column_schema({"a": 1})
 
 
 @settings(max_examples=50, deadline=None)
@@ -198,3 +202,98 @@ def test_given_arbitrary_values_when_profiled_then_json_serialisable_without_nan
     f = by_name(profile)["f"]
     assert f["count"] + f["nulls"] == n
     assert f["inf"] == int(np.isinf(np.array(floats, dtype=np.float64)).sum())
+
+
+# --------------------------------------------------------------------------- other libraries
+
+profile_module = importlib.import_module("jupyter_mlops.data.profile")
+
+
+def library_tables() -> dict[str, Any]:
+    """The known frame's x and k columns in each library's table type."""
+    frame = known_frame()[["x", "k"]]
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return {
+        "pyarrow.Table": table,
+        "pyarrow.RecordBatch": table.to_batches()[0],
+        "polars.DataFrame": pl.from_arrow(table),
+    }
+
+
+@pytest.mark.parametrize("kind", ["pyarrow.Table", "pyarrow.RecordBatch", "polars.DataFrame"])
+def test_given_library_table_when_profiled_then_same_stats_as_the_pandas_frame(kind: str) -> None:
+    expected = profile_frame(known_frame()[["x", "k"]])
+    profile = profile_frame(library_tables()[kind])
+    json.dumps(profile, allow_nan=False)
+    assert (profile["rows"], profile["n_columns"]) == (5, 2)
+    for name in ("x", "k"):
+        got, want = by_name(profile)[name], by_name(expected)[name]
+        assert {k: v for k, v in got.items() if k != "dtype"} == {
+            k: v for k, v in want.items() if k != "dtype"
+        }
+
+
+def test_given_library_tables_when_schema_taken_then_library_type_names_listed() -> None:
+    tables = library_tables()
+    assert column_schema(tables["pyarrow.Table"]) == [
+        {"name": "x", "dtype": "double"},
+        {"name": "k", "dtype": "large_string"},
+    ]
+    assert column_schema(tables["pyarrow.RecordBatch"]) == column_schema(tables["pyarrow.Table"])
+    assert column_schema(tables["polars.DataFrame"]) == [
+        {"name": "x", "dtype": "Float64"},
+        {"name": "k", "dtype": "String"},
+    ]
+    assert column_schema(pa.chunked_array([[1], [2]])) == [{"name": "", "dtype": "int64"}]
+    assert column_schema(pl.Series("s", [1.5])) == [{"name": "s", "dtype": "Float64"}]
+    assert column_schema(sp.csr_matrix(np.eye(2))) == [{"name": "", "dtype": "csr_matrix[float64]"}]
+
+
+def test_given_arrow_and_polars_columns_when_profiled_then_one_named_column() -> None:
+    for column, name in ((pa.array([1.0, None, 3.0]), ""), (pl.Series("v", [1.0, None, 3.0]), "v")):
+        profile = profile_frame(column)
+        (stats,) = profile["columns"]
+        assert (stats["name"], stats["kind"], stats["count"], stats["nulls"]) == (
+            name,
+            "numeric",
+            2,
+            1,
+        )
+        assert stats["mean"] == 2.0
+
+
+def test_given_sparse_matrix_when_profiled_then_columns_are_its_dense_columns() -> None:
+    dense = np.array([[0.0, 1.0], [2.0, 0.0], [4.0, 0.0]])
+    profile = profile_frame(sp.csr_matrix(dense))
+    assert profile == profile_frame(dense)
+    vector = sp.coo_array(np.array([0.0, 3.0, 0.0]))
+    assert by_name(profile_frame(vector))[""]["mean"] == 1.0
+
+
+def test_given_wide_library_tables_when_profiled_then_only_profiled_columns_converted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    converted: list[str] = []
+    original = profile_module._arrow_series
+
+    def spy(values: Any, name: str) -> pd.Series:
+        converted.append(name)
+        return original(values, name)
+
+    monkeypatch.setattr(profile_module, "_arrow_series", spy)
+    wide = {f"c{i}": [float(i)] * 3 for i in range(50)}
+    for table in (pa.table(wide), pl.DataFrame(wide)):
+        converted.clear()
+        profile = profile_frame(table, max_columns=2)
+        assert profile["truncated"] and converted == ["c0", "c1"]
+    matrix = sp.random(4, 10_000, density=0.001, format="csr", random_state=0)
+    profile = profile_frame(matrix, max_columns=3)
+    assert profile["n_columns"] == 10_000 and len(profile["columns"]) == 3
+
+
+def test_given_lazy_frame_when_profiled_or_schema_taken_then_refused_with_a_fix() -> None:
+    lazy = pl.DataFrame({"a": [1]}).lazy()
+    with pytest.raises(LazyDataError, match=r"\.collect\(\)"):
+        profile_frame(lazy)
+    with pytest.raises(LazyDataError, match=r"\.collect\(\)"):
+        column_schema(lazy)

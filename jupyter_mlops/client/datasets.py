@@ -52,10 +52,17 @@ class DatasetsMixin(ClientBase):
         fingerprint: str | None = None,
         profile: bool = True,
     ) -> NewDataset:
-        """Fingerprint (unless given) and describe a DataFrame, Series, array, file or folder.
+        """Fingerprint (unless given) and describe a dataset, file or folder.
 
-        The column profile, the slow part, is computed only for a version the store does not
-        have yet.
+        In-memory datasets: pandas DataFrame or Series, numpy array (memmap included),
+        pyarrow Table, RecordBatch, Array or ChunkedArray, polars DataFrame or Series, scipy
+        sparse matrix or array. The column profile, the slow part, is computed only for a
+        version the store does not have yet.
+
+        Raises:
+            LazyDataError: ``obj`` is a polars LazyFrame (an ``InvalidInput``): collect it.
+            InvalidInput: ``obj`` is not a dataset.
+            NotFound: ``obj`` is a path that does not exist.
         """
         self.use_fingerprint_cache()
         if isinstance(obj, str | os.PathLike):
@@ -72,14 +79,15 @@ class DatasetsMixin(ClientBase):
             kind = "file" if path.is_file() else "dir"
             fp = fingerprint or path_fingerprint(path)
             return NewDataset(name, fp, kind, None, [], None, source or str(path), size)
-        from ..data import column_schema, nbytes_of, profile_frame
+        from ..data import column_schema, dataset_kind, nbytes_of, profile_frame, shape_of
         from ..data import fingerprint as compute_fingerprint
 
-        kind = type(obj).__name__.lower()
-        if kind not in ("dataframe", "series", "ndarray"):
+        dataset = dataset_kind(obj)  # raises LazyDataError for a lazy query
+        if dataset is None:
             raise InvalidInput(
                 f"Cannot log a {type(obj).__name__} as a dataset: pass a pandas DataFrame or "
-                "Series, a numpy array, or a file or folder path."
+                "Series, a numpy array, a pyarrow Table or array, a polars DataFrame or Series, "
+                "a scipy sparse matrix, or a file or folder path."
             )
         fp = fingerprint or compute_fingerprint(obj)
         summary = None
@@ -91,8 +99,8 @@ class DatasetsMixin(ClientBase):
         return NewDataset(
             name=name,
             fingerprint=fp,
-            kind=kind,
-            shape=[int(n) for n in getattr(obj, "shape", ())],
+            kind=dataset,
+            shape=shape_of(obj) or [],
             schema=column_schema(obj),
             profile=summary,
             source=source,

@@ -15,6 +15,8 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from . import kinds
+
 __all__ = ["column_schema", "profile_frame"]
 
 _QUANTILES: Final = (0.01, 0.05, 0.25, 0.50, 0.75, 0.95, 0.99)
@@ -29,13 +31,17 @@ def _series_name(series: pd.Series) -> str:
     return "" if series.name is None else str(series.name)
 
 
-def column_schema(obj: pd.DataFrame | pd.Series | np.ndarray) -> list[dict[str, str]]:
+def column_schema(obj: Any) -> list[dict[str, str]]:
     """Lists column names and dtypes.
 
     Args:
         obj: A DataFrame (one entry per column), a Series (one entry, named after the
-            Series or ``""``), or an ndarray (2-D: one entry per column named ``"0"``,
-            ``"1"``, ...; otherwise a single entry named ``""``).
+            Series or ``""``), an ndarray (2-D: one entry per column named ``"0"``,
+            ``"1"``, ...; otherwise a single entry named ``""``), a pyarrow Table or
+            RecordBatch or a polars DataFrame (one entry per column, with the library's
+            type names), a pyarrow Array or ChunkedArray or a polars Series (one entry), or
+            a scipy sparse matrix (one entry ``{"name": "", "dtype": "csr_matrix[float64]"}``:
+            sparse matrices are typically too wide to list a column each).
 
     Returns:
         ``[{"name": str, "dtype": str}, ...]`` in column order.
@@ -43,28 +49,59 @@ def column_schema(obj: pd.DataFrame | pd.Series | np.ndarray) -> list[dict[str, 
     Raises:
         TypeError: ``obj`` is none of the above.
     """
-    if isinstance(obj, pd.DataFrame):
+    kind = kinds.kind_of(obj)
+    data: Any = obj
+    if kind == kinds.PANDAS_FRAME:
         return [
             {"name": str(name), "dtype": str(dtype)}
-            for name, dtype in zip(obj.columns, obj.dtypes, strict=True)
+            for name, dtype in zip(data.columns, data.dtypes, strict=True)
         ]
-    if isinstance(obj, pd.Series):
-        return [{"name": _series_name(obj), "dtype": str(obj.dtype)}]
-    if isinstance(obj, np.ndarray):
-        if obj.ndim == 2:
-            return [{"name": str(i), "dtype": str(obj.dtype)} for i in range(obj.shape[1])]
-        return [{"name": "", "dtype": str(obj.dtype)}]
-    raise TypeError(f"column_schema expects a DataFrame, Series or ndarray, not {type(obj)!r}")
+    if kind == kinds.PANDAS_SERIES:
+        return [{"name": _series_name(data), "dtype": str(data.dtype)}]
+    if kind == kinds.NUMPY_ARRAY:
+        if data.ndim == 2:
+            return [{"name": str(i), "dtype": str(data.dtype)} for i in range(data.shape[1])]
+        return [{"name": "", "dtype": str(data.dtype)}]
+    if kind in (kinds.ARROW_TABLE, kinds.ARROW_BATCH):
+        return [{"name": field.name, "dtype": str(field.type)} for field in data.schema]
+    if kind in (kinds.ARROW_ARRAY, kinds.ARROW_CHUNKED):
+        return [{"name": "", "dtype": str(data.type)}]
+    if kind == kinds.POLARS_FRAME:
+        return [{"name": name, "dtype": str(dtype)} for name, dtype in data.schema.items()]
+    if kind == kinds.POLARS_SERIES:
+        return [{"name": str(data.name), "dtype": str(data.dtype)}]
+    if kind == kinds.SCIPY_SPARSE:
+        return [{"name": "", "dtype": f"{type(data).__name__}[{data.dtype}]"}]
+    kinds.check_materialized(obj)
+    raise TypeError(f"column_schema expects a table or an array, not {type(obj)!r}")
+
+
+def _arrow_series(values: Any, name: str) -> pd.Series:
+    """One Arrow column as pandas converts it (numbers to numpy, strings to ``str``)."""
+    return pd.Series(values.to_pandas(), name=name, copy=False)
+
+
+def _sparse_columns(matrix: Any) -> Iterator[tuple[str, pd.Series]]:
+    """Columns of a 2-D sparse matrix made dense one at a time, as they are profiled."""
+    columns = matrix.tocsc()
+    for i in range(matrix.shape[1]):
+        dense = np.asarray(columns[:, [i]].toarray()).reshape(-1)
+        yield str(i), pd.Series(dense, copy=False)
 
 
 def _columns(obj: Any) -> tuple[int, int, Iterator[tuple[str, pd.Series]]]:
-    """(rows, columns, lazy iterator of (name, Series))."""
-    if isinstance(obj, pd.DataFrame):
+    """(rows, columns, lazy iterator of (name, Series)).
+
+    Columns are converted to pandas one at a time, as the iterator is consumed, so only
+    the ``max_columns`` profiled are ever converted.
+    """
+    kind = kinds.kind_of(obj)
+    if kind == kinds.PANDAS_FRAME:
         items = ((str(name), column) for name, column in obj.items())
         return len(obj), obj.shape[1], items
-    if isinstance(obj, pd.Series):
+    if kind == kinds.PANDAS_SERIES:
         return len(obj), 1, iter([(_series_name(obj), obj)])
-    if isinstance(obj, np.ndarray):
+    if kind == kinds.NUMPY_ARRAY:
         if obj.ndim == 1:
             return len(obj), 1, iter([("", pd.Series(obj, copy=False))])
         if obj.ndim == 2:
@@ -72,7 +109,33 @@ def _columns(obj: Any) -> tuple[int, int, Iterator[tuple[str, pd.Series]]]:
             items = ((str(i), pd.Series(array[:, i], copy=False)) for i in range(obj.shape[1]))
             return obj.shape[0], obj.shape[1], items
         raise TypeError(f"profile_frame expects a 1-D or 2-D array, got {obj.ndim}-D")
-    raise TypeError(f"profile_frame expects a DataFrame, Series or ndarray, not {type(obj)!r}")
+    if kind in (kinds.ARROW_TABLE, kinds.ARROW_BATCH):
+        table = obj
+        items = (
+            (name, _arrow_series(table.column(i), name))
+            for i, name in enumerate(table.column_names)
+        )
+        return table.num_rows, table.num_columns, items
+    if kind in (kinds.ARROW_ARRAY, kinds.ARROW_CHUNKED):
+        return len(obj), 1, iter([("", _arrow_series(obj, ""))])
+    if kind == kinds.POLARS_FRAME:
+        frame = obj
+        items = (
+            (name, _arrow_series(frame.get_column(name).to_arrow(), name)) for name in frame.columns
+        )
+        return frame.height, frame.width, items
+    if kind == kinds.POLARS_SERIES:
+        name = str(obj.name)
+        return len(obj), 1, iter([(name, _arrow_series(obj.to_arrow(), name))])
+    if kind == kinds.SCIPY_SPARSE:
+        if obj.ndim == 2:
+            return obj.shape[0], obj.shape[1], _sparse_columns(obj)
+        if obj.ndim == 1:
+            dense = np.asarray(obj.toarray()).reshape(-1)
+            return len(dense), 1, iter([("", pd.Series(dense, copy=False))])
+        raise TypeError(f"profile_frame expects a 1-D or 2-D sparse array, got {obj.ndim}-D")
+    kinds.check_materialized(obj)
+    raise TypeError(f"profile_frame expects a table or an array, not {type(obj)!r}")
 
 
 def _finite_or_none(value: Any) -> float | None:
@@ -191,7 +254,7 @@ def _sample_positions(rows: int, sample_rows: int | None) -> np.ndarray | None:
 
 
 def profile_frame(
-    obj: pd.DataFrame | pd.Series | np.ndarray,
+    obj: Any,
     *,
     max_columns: int = 200,
     sample_rows: int | None = 1_000_000,
@@ -214,7 +277,11 @@ def profile_frame(
     Non-finite floats in the output are replaced by ``None``.
 
     Args:
-        obj: DataFrame, Series, or 1-D/2-D ndarray (2-D columns are named "0", "1", ...).
+        obj: DataFrame, Series, 1-D/2-D ndarray (2-D columns are named "0", "1", ...),
+            pyarrow Table, RecordBatch, Array or ChunkedArray, polars DataFrame or Series,
+            or 1-D/2-D scipy sparse matrix (columns named like an ndarray's). Columns of
+            the non-pandas kinds are converted to pandas one at a time, and only the
+            ``max_columns`` profiled; a sparse column is made dense while it is profiled.
         max_columns: Only the first ``max_columns`` columns are profiled; ``"truncated"``
             tells whether some were left out.
         sample_rows: When there are more rows, quantiles and histograms use a

@@ -6,9 +6,13 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from ..data import column_schema, fingerprint, is_fingerprintable
-
-_DATA_TYPES = ("DataFrame", "Series", "ndarray")
+from ..data import (
+    column_schema,
+    fingerprint,
+    is_fingerprintable,
+    not_materialized,
+    shape_of,
+)
 
 
 @dataclass
@@ -21,18 +25,34 @@ class Seen:
     changed_after: bool = False  # the object no longer holds this content (mutated in place)
 
 
-def fingerprint_names(ns: dict[str, Any], names: set[str]) -> dict[str, Seen]:
+def _note(notes: list[str] | None, text: str) -> None:
+    if notes is not None and text not in notes:  # the cell is looked at before and after
+        notes.append(text)
+
+
+def fingerprint_names(
+    ns: dict[str, Any], names: set[str], notes: list[str] | None = None
+) -> dict[str, Seen]:
+    """Fingerprints the datasets among ``names`` (pandas, numpy, pyarrow, polars, scipy).
+
+    Other values are skipped silently. Data that cannot be hashed (a polars LazyFrame, an
+    exotic dtype, cells nested too deep) is left out, never fatal: the cell is recorded
+    without it, and with ``notes`` a line naming the variable and why is added to it.
+    """
     out: dict[str, Seen] = {}
     for name in sorted(names):
         obj = ns.get(name)
-        if obj is None or type(obj).__name__ not in _DATA_TYPES or not is_fingerprintable(obj):
+        if obj is None:
+            continue
+        if not is_fingerprintable(obj):
+            reason = not_materialized(obj)
+            if reason is not None:
+                _note(notes, f"data {name!r} not recorded: {reason}")
             continue
         try:
-            out[name] = Seen(
-                name, fingerprint(obj), obj, [int(n) for n in obj.shape], column_schema(obj)
-            )
-        except (TypeError, ValueError, MemoryError):
-            continue  # exotic dtypes we cannot hash are left out, not fatal
+            out[name] = Seen(name, fingerprint(obj), obj, shape_of(obj), column_schema(obj))
+        except Exception as exc:  # a library's own error (polars, pyarrow) included
+            _note(notes, f"data {name!r} not recorded: {type(exc).__name__}: {exc}")
     return out
 
 
