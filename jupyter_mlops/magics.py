@@ -58,6 +58,7 @@ class _Tracked:
     before_data: dict[str, Any] = field(default_factory=dict)
     before_files: dict[str, Any] = field(default_factory=dict)
     before_paths: Any = None
+    notes: list[str] = field(default_factory=list)  # shown under the cell
 
 
 # A name's parts: snake_case, kebab-case and dotted words, and camelCase humps ("valAcc",
@@ -249,7 +250,9 @@ class TrackMagics(Magics, Configurable):
         tracked = _Tracked(args, run, transformed, tree, analysis, capture_data, started)
         if capture_data:
             run.client.use_fingerprint_cache()
-            tracked.before_data = fingerprint_names(ns, analysis.first_loaded & ns.keys())
+            tracked.before_data = fingerprint_names(
+                ns, analysis.first_loaded & ns.keys(), tracked.notes
+            )
             tracked.before_paths = paths.before(analysis.path_patterns, ns)
             tracked.before_files = fingerprint_files(
                 {**analysis.path_literals, **tracked.before_paths.exact}
@@ -266,13 +269,13 @@ class TrackMagics(Magics, Configurable):
         ns = self.shell.user_ns
         run, analysis, args = tracked.run, tracked.analysis, tracked.args
         duration = time.perf_counter() - tracked.started
-        notes: list[str] = []
+        notes = tracked.notes
         collected = self._collect(
             run, analysis, ns, args.extra_params, tracked.capture_data, not args.no_model, notes
         )
         if tracked.capture_data:
             new_data = analysis.stored - analysis.loop_only
-            after_data = fingerprint_names(ns, new_data | tracked.before_data.keys())
+            after_data = fingerprint_names(ns, new_data | tracked.before_data.keys(), notes)
             named = paths.after(analysis.path_patterns, ns, tracked.before_paths, notes)
             files = {**analysis.path_literals, **named}
             after_files = fingerprint_files(files)
@@ -355,8 +358,7 @@ class TrackMagics(Magics, Configurable):
         capture_models: bool,
         notes: list[str],
     ) -> dict[str, Any]:
-        from .models import is_fitted_estimator
-        from .models.serialize import scalar_params
+        from .models import chosen_params, is_model, model_metrics, top_level_models
 
         client = run.client
         is_metric_name = self._metric_names()
@@ -380,13 +382,19 @@ class TrackMagics(Magics, Configurable):
                 params[name] = ns[name]
         models: dict[str, Any] = {}
         if capture_models:
-            candidates = analysis.stored | analysis.fitted.keys()
-            for name in sorted(candidates):
-                obj = ns.get(name)
-                if obj is not None and is_fitted_estimator(obj):
-                    models[name] = obj
-                    for key, value in scalar_params(obj, changed_only=True).items():
-                        params[f"{name}.{key}"] = value
+            found = {
+                name: ns[name]
+                for name in sorted(analysis.stored | analysis.fitted.keys())
+                if ns.get(name) is not None and is_model(ns[name])
+            }
+            # A part of another model (a Pipeline's fitted step) is saved with it, not again.
+            models = top_level_models(found, fitted=analysis.fitted.keys())
+            for name, model in models.items():
+                for key, value in chosen_params(model).items():
+                    params[f"{name}.{key}"] = value
+                for key, value in model_metrics(model).items():
+                    if f"{name}.{key}" not in explicit_metrics:
+                        metrics[f"{name}.{key}"] = value
         params = {k: v for k, v in params.items() if k not in explicit_params}
         if len(params) > self.max_params:
             notes.append(f"{len(params) - self.max_params} parameters over max_params left out")

@@ -285,3 +285,128 @@ def test_given_files_written_through_path_expressions_then_they_are_outputs(tmp_
         "figures/churn.png",
         "figures/notes.txt",
     }
+
+
+# What the data scientists' libraries produce ------------------------------------------------
+
+IRIS = (
+    "from sklearn.datasets import load_iris\n"
+    "X, y = load_iris(return_X_y=True, as_frame=True)\n"
+    "X['kind'] = np.where(X['sepal length (cm)'] > 5.8, 'long', 'short')"
+)
+
+
+def test_given_a_baseline_pipeline_then_only_the_chosen_params_and_one_model_are_recorded(
+    tmp_path, store
+):
+    [_, cell, alone] = run_cells(
+        tmp_path,
+        IRIS,
+        "%%track -e pipe\n"
+        "from sklearn.compose import ColumnTransformer\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "from sklearn.pipeline import Pipeline\n"
+        "from sklearn.preprocessing import OneHotEncoder, StandardScaler\n"
+        "pre = ColumnTransformer([('num', StandardScaler(), list(X.columns[:4])),\n"
+        "                         ('cat', OneHotEncoder(), ['kind'])])\n"
+        "pipe = Pipeline([('pre', pre), ('clf', LogisticRegression(C=0.5, max_iter=500))])\n"
+        "pipe.fit(X, y)\n"
+        "train_acc = pipe.score(X, y)",
+        "%%track -e pipe-alone\nscaler = StandardScaler().fit(X[X.columns[:4]])",
+    )
+    assert errors_of(cell) == [] and errors_of(alone) == []
+    run = one_run(store, experiment="pipe")
+    assert [m.name for m in run.models] == ["pipe"]  # pre was fitted as a part of pipe
+    chosen = {k: v for k, v in run.params.items() if k.startswith("pipe.")}
+    assert chosen["pipe.clf__C"] == "0.5"
+    assert chosen["pipe.clf__max_iter"] == "500"
+    assert len(chosen) < 15, chosen  # not the 78 nested defaults
+    assert not any(k.endswith(("__tol", "__copy", "__with_mean")) for k in chosen), chosen
+    scaler = one_run(store, experiment="pipe-alone")
+    assert [m.name for m in scaler.models] == ["scaler"]  # fitted on its own: a model
+
+
+def test_given_a_fitted_search_then_best_params_score_and_grid_are_recorded(tmp_path, store):
+    [_, cell] = run_cells(
+        tmp_path,
+        IRIS,
+        "%%track -e search\n"
+        "from sklearn.model_selection import GridSearchCV\n"
+        "from sklearn.tree import DecisionTreeClassifier\n"
+        "search = GridSearchCV(DecisionTreeClassifier(random_state=0),\n"
+        "                      {'max_depth': [2, 3], 'min_samples_leaf': [1, 5]}, cv=3)\n"
+        "search.fit(X[X.columns[:4]], y)",
+    )
+    assert errors_of(cell) == []
+    run = one_run(store)
+    [model] = run.models
+    assert model.name == "search"
+    params = {k: v for k, v in run.params.items() if k.startswith("search.")}
+    assert any("max_depth" in k and "best" in k for k in params), params
+    assert any("grid" in k for k in params), params
+    assert not any(k.endswith("estimator__random_state") for k in params), params
+    [score] = [k for k in run.metrics if k.startswith("search.") and "best_score" in k]
+    assert 0 < run.metrics[score] <= 1
+
+
+def test_given_boosters_and_statsmodels_results_then_they_are_saved_and_predict_alike(
+    tmp_path, store
+):
+    [_, cell, check] = run_cells(
+        tmp_path,
+        IRIS,
+        "%%track -e libs\n"
+        "import xgboost as xgb, lightgbm as lgb, statsmodels.api as sm\n"
+        "num = X[X.columns[:4]]\n"
+        "booster = xgb.train({'max_depth': 2}, xgb.DMatrix(num, label=y), num_boost_round=5)\n"
+        "gbm = lgb.train({'num_leaves': 7, 'verbose': -1}, lgb.Dataset(num, label=y), 5)\n"
+        "ols = sm.OLS(y, sm.add_constant(num)).fit()\n"
+        "clf = xgb.XGBClassifier(n_estimators=5, max_depth=2).fit(num, y)",
+        "from jupyter_mlops.tracking import fluent\n"
+        "c = fluent.get_client()\n"
+        "[r] = c.search_runs(experiment='libs')\n"
+        "models = {m.name: mlops.load_model(m.id) for m in c.get_run(r.id).models}\n"
+        "ok = {\n"
+        "  'booster': np.array_equal(models['booster'].predict(xgb.DMatrix(num)),\n"
+        "                            booster.predict(xgb.DMatrix(num))),\n"
+        "  'gbm': np.array_equal(models['gbm'].predict(num), gbm.predict(num)),\n"
+        "  'ols': np.array_equal(models['ols'].predict(sm.add_constant(num)),\n"
+        "                        ols.predict(sm.add_constant(num))),\n"
+        "  'clf': np.array_equal(models['clf'].predict_proba(num), clf.predict_proba(num)),\n"
+        "}\n"
+        "print(sorted(models), ok)",
+    )
+    assert errors_of(cell) == [] and errors_of(check) == [], text_of(check)
+    assert (
+        "['booster', 'clf', 'gbm', 'ols'] "
+        "{'booster': True, 'gbm': True, 'ols': True, 'clf': True}" in text_of(check)
+    )
+    run = one_run(store)
+    clf = {k for k in run.params if k.startswith("clf.")}
+    assert clf == {"clf.n_estimators", "clf.max_depth"}, clf  # no None defaults
+
+
+def test_given_polars_arrow_and_sparse_data_then_they_are_inputs_and_outputs(tmp_path, store):
+    [_, cell] = run_cells(
+        tmp_path,
+        "import polars as pl, pyarrow as pa\n"
+        "from sklearn.feature_extraction.text import TfidfVectorizer\n"
+        "texts = ['the cat sat', 'the dog ran', 'a cat ran'] * 20\n"
+        "frame = pl.DataFrame({'text': texts, 'n': list(range(60))})\n"
+        "table = pa.table({'a': [1, 2, 3]})\n"
+        "lazy = frame.lazy()",
+        "%%track -e libs\n"
+        "doubled = frame.with_columns(pl.col('n') * 2)\n"
+        "tfidf = TfidfVectorizer(ngram_range=(1, 2)).fit(frame['text'].to_list())\n"
+        "matrix = tfidf.transform(frame['text'].to_list())\n"
+        "rows = table.num_rows\n"
+        "small = lazy.head(3)",
+    )
+    assert errors_of(cell) == []
+    run = one_run(store)
+    assert {d.name for d in run.inputs} >= {"frame", "table"}
+    outputs = {d.name: d for d in run.outputs}
+    assert {"doubled", "matrix"} <= outputs.keys()
+    assert outputs["matrix"].shape == [60, outputs["matrix"].shape[1]]
+    assert run.params["tfidf.ngram_range"] in ("[1, 2]", "(1, 2)")  # tuples are kept
+    assert "collect" in text_of(cell)  # the LazyFrame is named in a note, not fingerprinted

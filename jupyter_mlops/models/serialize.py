@@ -25,7 +25,6 @@ import numpy as np
 from ..exceptions import MlopsError
 from .flavor import PICKLE, class_path, unpickle_bytes
 from .flavors import flavor_named, flavor_of
-from .params import chosen_params
 
 META = "MLmodel.json"
 _ZIP_MAGIC = b"PK\x03\x04"  # a pickle starts with b"\x80" (protocol 2 and later)
@@ -82,12 +81,6 @@ def predict(model: Any, data: Any) -> Any:
     Booster takes an array or a frame here, without a DMatrix)."""
     return flavor_of(model).predict(model, data)
 
-
-def scalar_params(model: Any, changed_only: bool = True) -> dict[str, Any]:
-    """The former name of :func:`chosen_params`, kept while callers move to it."""
-    if not changed_only:
-        raise TypeError("scalar_params lists only the parameters the user chose.")
-    return chosen_params(model)
 
 
 def _describe_columns(example: Any) -> dict[str, Any] | None:

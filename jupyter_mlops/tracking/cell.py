@@ -198,7 +198,10 @@ def _piece(node: ast.AST) -> str | None:
         return glob.escape(node.value) if isinstance(node.value, str) and node.value else None
     if isinstance(node, ast.JoinedStr):
         return "".join(
-            glob.escape(v.value) if isinstance(v, ast.Constant) else "*" for v in node.values
+            glob.escape(v.value)
+            if isinstance(v, ast.Constant) and isinstance(v.value, str)
+            else "*"
+            for v in node.values
         )
     return "*"
 
