@@ -310,6 +310,7 @@ def build_rows(raw: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
         None,
         peer_label="numpy.sum (contiguous)",
     )
+    mixed_rows(get(fp, "mixed"), add)
     search_rows(raw.get("mlflow_search"), raw.get("search"), add)
     pipeline_rows(raw.get("papermill"), raw.get("pipeline"), add)
     cli_rows(raw.get("mlflow_cli"), raw.get("cli"), add)
@@ -338,6 +339,41 @@ def build_rows(raw: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
             peer_text="—",
         )
     return rows
+
+
+def mixed_rows(mixed: dict[str, Any] | None, add: Callable[..., None]) -> None:
+    """One row per string storage of the mixed frame: ours against hash_pandas_object."""
+    if not mixed:
+        return
+    chars = mixed.get("email_chars") or ["?", "?"]
+    for name, kind in (mixed.get("kinds") or {}).items():
+        low = "low cardinality" in name
+        what = (
+            "city (100 values) + plan (5 values)"
+            if low
+            else f"user ids + e-mails ({chars[0]}–{chars[1]} chars)"
+        )
+        ours_ms = kind.get("ours_ms")
+        checks = kind.get("fingerprint_changes_with_data") and kind.get("cached_equals_uncached")
+        ours_text = None
+        if ours_ms is not None:
+            ours_text = (
+                f"{fmt_ms(ours_ms)} (unchanged frame again: {fmt_ms(kind['ours_cached_ms'])}"
+                + ("" if checks else "; CHECK FAILED")
+                + ")"
+            )
+        add(
+            f"fingerprint {mixed['rows']:,} rows × [2 strings, float64], strings as {name}: "
+            f"{what}, best of 3",
+            kind.get("pandas_ms"),
+            ours_ms,
+            fmt_ms,
+            "— (pandas' best case)" if low else "≥ 5× pandas",
+            None if low else (lambda v, r: r is not None and r >= 5),
+            higher_is_better=False,
+            peer_label="pandas.util.hash_pandas_object",
+            ours_text=ours_text,
+        )
 
 
 def search_rows(
