@@ -1084,3 +1084,22 @@ def test_given_cached_arrow_column_when_object_dies_then_entry_goes(
     del column
     gc.collect()
     assert len(empty_identity_cache) == 0
+
+
+def test_given_full_identity_cache_when_more_added_then_oldest_goes() -> None:
+    cache = arrow_module.IdentityCache(2)
+    columns = [pa.array([str(i)]) for i in range(3)]
+    for i, column in enumerate(columns):
+        cache.put(column, i)
+    assert len(cache) == 2
+    assert [cache.get(c) for c in columns] == [None, 1, 2]
+
+
+def test_given_entry_under_a_reused_id_when_looked_up_then_not_returned() -> None:
+    # An id can be reused once its object is gone: the entry must name the very object.
+    cache = arrow_module.IdentityCache(4)
+    first, second = pa.array(["a"]), pa.array(["b"])
+    cache.put(first, b"digest of first")
+    cache._entries[id(second)] = cache._entries[id(first)]  # as if second got first's id
+    assert cache.get(second) is None
+    assert cache.get(first) == b"digest of first"

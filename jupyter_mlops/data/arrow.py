@@ -85,7 +85,11 @@ class IdentityCache:
             return
         with self._lock:
             while len(entries) >= self._size:
-                entries.pop(next(iter(entries)), None)
+                try:
+                    oldest = next(iter(entries))
+                except (StopIteration, RuntimeError):  # emptied meanwhile by forget()
+                    break
+                entries.pop(oldest, None)
             entries[key] = (ref, value)
 
     def clear(self) -> None:
