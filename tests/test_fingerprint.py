@@ -105,7 +105,7 @@ def test_given_known_bytes_when_fingerprinted_then_value_matches_frozen_scheme()
     cells = np.empty(3, dtype=object)
     cells[:] = [np.arange(3), {"k": (1, 2.5)}, "z"]
     assert fingerprint(pd.Series(cells, name="cells")) == (
-        "xxh3-128:b6daf8375541f2cda4486680da33b710"
+        "xxh3-128:a9955cdbe90a76f45ecea81e655316c7"
     )
 
 
@@ -737,6 +737,27 @@ def test_given_array_cells_when_middle_of_one_changes_in_place_then_fingerprint_
     for v in frame["vec"]:
         v[200:300] = 0
     assert fingerprint(frame) != before
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda i: np.full(4, i, dtype=np.float32),  # one dtype and shape: stacked in blocks
+        lambda i: np.arange(i % 3 + 1, dtype=np.int64) + i,  # shapes vary: cell by cell
+        lambda i: np.array([f"2020-01-{i % 28 + 1:02d}"], dtype="M8[D]"),
+    ],
+)
+def test_given_column_of_array_cells_when_any_one_element_changes_then_detected(
+    make: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(objects_module, "_STACK_BYTES", 16)  # several blocks
+    column = cells(*(make(i) for i in range(40)))
+    before = fingerprint(column)
+    assert fingerprint(cells(*(make(i) for i in range(40)))) == before
+    for row in (0, 17, 39):
+        changed = cells(*(make(i) for i in range(40)))
+        changed.iloc[row][-1] += 1
+        assert fingerprint(changed) != before, row
 
 
 def test_given_array_cells_when_dtype_or_shape_differs_then_fingerprints_differ() -> None:

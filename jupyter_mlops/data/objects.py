@@ -54,6 +54,8 @@ MAX_DEPTH: Final = 100
 # hashed. Measured on 1M e-mail addresses: 35 ms in 64k-row chunks, 113 ms in one piece
 # (the fresh 50 MB buffers cost page faults); short strings gain 2x too.
 _JOIN_ROWS: Final = 1 << 16
+# Array cells of one dtype and shape are copied into blocks of about this size to be hashed.
+_STACK_BYTES: Final = 4 << 20
 _FLOAT: Final = struct.Struct("<d")
 _COMPLEX: Final = struct.Struct("<dd")
 
@@ -258,9 +260,38 @@ def _write_group(stream: Stream, tag: str, members: np.ndarray, active: _Active)
         except OverflowError:  # beyond 64 bits: exact hex text (str() has a digit limit)
             stream.text("hex")
             stream.text(",".join(map(hex, members.tolist())))
+    elif tag == "ndarray" and _write_uniform_arrays(stream, members):
+        return
     else:
         for value in members.tolist():
             _write_cell(stream, value, active)
+
+
+def _write_uniform_arrays(stream: Stream, members: np.ndarray) -> bool:
+    """Array cells of one dtype and shape (an embeddings column): hashed as one stacked
+    block, a few MB at a time. Measured on 100k float64 arrays of 10: 0.9 s one cell at a
+    time, most of it per-cell overhead. False (nothing written) if they are not uniform."""
+    arrays = members.tolist()
+    layouts = {(a.dtype, a.shape) for a in arrays}
+    if len(layouts) != 1:
+        return False
+    dtype, shape = layouts.pop()
+    if dtype.hasobject or dtype.kind == "T":
+        return False
+    stream.text("uniform")
+    stream.text(dtype.str)
+    stream.integer(len(shape))
+    for size in shape:
+        stream.integer(size)
+    cell_bytes = dtype.itemsize * int(np.prod(shape))
+    stream.begin_bytes(cell_bytes * len(arrays))
+    if cell_bytes == 0:
+        return True
+    rows = max(1, _STACK_BYTES // cell_bytes)
+    for start in range(0, len(arrays), rows):
+        block = np.stack(arrays[start : start + rows])
+        stream.raw(block.reshape(-1).view(np.uint8))
+    return True
 
 
 def write_objects(stream: Stream, arr: np.ndarray, active: _Active | None = None) -> None:
