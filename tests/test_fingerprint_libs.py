@@ -288,6 +288,18 @@ def test_given_memmap_when_fingerprinted_then_equal_to_array_and_sees_writes(
     assert dataset_kind(mapped) == "memmap"
 
 
+def test_given_masked_array_when_mask_or_visible_value_changes_then_fingerprint_changes() -> None:
+    data = np.arange(6.0)
+    masked = np.ma.masked_array(data, mask=[0, 1, 0, 0, 0, 0])
+    hidden_changed = np.ma.masked_array(np.where(np.arange(6) == 1, -5.0, data), mask=masked.mask)
+    assert fingerprint(hidden_changed) == fingerprint(masked)  # a masked slot is not a value
+    assert fingerprint(masked) != fingerprint(data)
+    assert fingerprint(np.ma.masked_array(data, mask=[0, 0, 1, 0, 0, 0])) != fingerprint(masked)
+    visible = masked.copy()
+    visible[3] = 30.0
+    assert fingerprint(visible) != fingerprint(masked)
+
+
 # --------------------------------------------------------------------------- scipy sparse
 
 DENSE = np.array([[0.0, 1.5, 0.0, 0.0], [2.0, 0.0, 0.0, -3.0], [0.0, 0.0, 0.0, 0.0]])

@@ -334,11 +334,21 @@ def write_numpy(stream: Stream, arr: np.ndarray, active: _Active | None = None) 
 
 
 def ndarray_digest(arr: np.ndarray, active: _Active | None = None) -> bytes:
-    """Digest of an array: dtype, shape and values (a memmap hashes like its ndarray)."""
+    """Digest of an array: dtype, shape and values (a memmap hashes like its ndarray).
+
+    A masked array also hashes its mask, and zeros under it: what a masked slot holds is
+    not its value.
+    """
     stream = Stream("ndarray")
     stream.text(arr.dtype.str)
     stream.integer(arr.ndim)
     for size in arr.shape:
         stream.integer(size)
+    if isinstance(arr, np.ma.MaskedArray):
+        mask = np.ma.getmaskarray(arr)
+        data = np.ma.getdata(arr)
+        stream.text("masked")
+        stream.array(mask)
+        arr = np.where(mask, np.zeros(1, dtype=data.dtype)[0], data) if mask.any() else data
     write_numpy(stream, arr, active)
     return stream.digest()
