@@ -442,22 +442,11 @@ class TrackMagics(Magics, Configurable):
     def _display_summary(
         self, run: Any, duration: float, collected: dict[str, Any], notes: list[str]
     ) -> None:
+        """A compact summary, not the run: it is saved in the notebook (views.SUMMARY_BYTES);
+        the lab's card fetches the details from the store by the run's id."""
         from IPython.display import display
 
-        payload = run.to_dict()
-        info = payload["info"]
-        for key in ("source", "traceback"):
-            info.pop(key, None)
-        payload["summary"] = {"duration_s": round(duration, 4), "notes": notes}
-        payload.pop("environment", None)
-        display(
-            {
-                "text/plain": views.run_summary_text(run, duration, notes),
-                "text/html": views.run_summary_html(run, duration, notes),
-                RUN_MIME: json.loads(json.dumps(payload, default=str)),
-            },
-            raw=True,
-        )
+        display(views.cell_summary_bundle(run, duration, notes, RUN_MIME), raw=True)
 
     # %mlops -----------------------------------------------------------------------------------
     @line_magic

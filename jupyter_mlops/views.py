@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from .entities import DatasetVersion, Experiment, Run
+from .entities import DatasetVersion, Experiment, Run, jsonable
 
 # Run statuses, coloured alike in the cell summary and the widget views.
 STATUS_COLORS = {"FINISHED": "#1b7f3b", "FAILED": "#b00020", "KILLED": "#8a6d00"}
@@ -55,10 +57,6 @@ def short_fingerprint(fp: str) -> str:
 
 def dataset_shape(d: DatasetVersion) -> str:
     return "×".join(map(str, d.shape or [])) or d.kind
-
-
-def dataset_label(d: DatasetVersion) -> str:
-    return f"{d.name} [{dataset_shape(d)}] {short_fingerprint(d.fingerprint)} v{d.version}"
 
 
 def fmt_time(ms: int | None) -> str:
@@ -199,74 +197,194 @@ def step_rows(steps: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-# -- one run ---------------------------------------------------------------------------------
+# -- the summary under a tracked cell --------------------------------------------------------
+
+# A notebook keeps a summary of each tracked cell's run, not the run: the .ipynb is saved,
+# diffed and shared, and full records (a profile of every column, hundreds of params) once
+# made a 6 KB notebook weigh 400 KB. The lab's card fetches the rest from the store by the
+# run's id; other front ends show what is here. The three parts together (JSON, text, HTML)
+# stay under SUMMARY_BYTES as nbformat saves them: under 2 KiB with the output's own fields.
+SUMMARY_BYTES = 2000
+# What a summary counts, in the order it names them.
+SUMMARY_KINDS = ("params", "metrics", "inputs", "outputs", "models", "notes")
 
 
-def run_summary_text(run: Run, duration: float, notes: Sequence[str] = ()) -> str:
-    """A run in a few lines, as under a tracked cell in a terminal front end."""
+@dataclass(frozen=True)
+class SummaryLimits:
+    """How much of a run a cell's summary names; the first limits whose output fits win."""
+
+    metrics: int  # metrics named with their values
+    params: int  # params likewise
+    datasets: int  # datasets of each role, and models
+    notes: int
+    text: int  # characters of a name, key or value
+    long: int  # characters of an error message or a note
+
+
+SUMMARY_LIMITS = (
+    SummaryLimits(metrics=3, params=2, datasets=2, notes=1, text=24, long=80),
+    SummaryLimits(metrics=2, params=1, datasets=1, notes=0, text=20, long=64),
+    SummaryLimits(metrics=1, params=0, datasets=1, notes=0, text=16, long=48),
+    SummaryLimits(metrics=0, params=0, datasets=0, notes=0, text=16, long=32),
+    # Names of control characters or emoji, escaped to six bytes each: still under 2 KiB.
+    SummaryLimits(metrics=0, params=0, datasets=0, notes=0, text=8, long=0),
+)
+
+
+def clip(text: str, most: int) -> str:
+    """``text`` in at most ``most`` characters, an ellipsis marking the cut."""
+    if len(text) <= most:
+        return text
+    return text[: most - 1] + "…" if most > 0 else ""
+
+
+def cell_summary(
+    run: Run, duration: float, notes: Sequence[str], limits: SummaryLimits = SUMMARY_LIMITS[0]
+) -> dict[str, Any]:
+    """The run as its cell keeps it: who it is, how it ended, how many of each thing it
+    recorded (``counts``, none when zero) and the first few of them, clipped. Empty parts
+    are left out."""
     info = run.info
-    lines = [f"run {info.id[:8]} · {info.status} · {duration:.3f}s · {info.experiment_name}"]
-    if run.params:
-        lines.append("params:  " + ", ".join(f"{k}={fmt_value(v)}" for k, v in run.params.items()))
-    if run.metrics:
-        lines.append("metrics: " + ", ".join(f"{k}={fmt_value(v)}" for k, v in run.metrics.items()))
-    for role, items in (("inputs", run.inputs), ("outputs", run.outputs)):
-        if items:
-            lines.append(f"{role}: " + ", ".join(dataset_label(d) for d in items))
-    for m in run.models:
-        lines.append(f" model:  {m.name} ({m.model_class.rsplit('.', 1)[-1]}) {m.id[:8]}")
+    text = limits.text
+
+    def first(values: dict[str, Any], most: int) -> dict[str, Any]:
+        return {
+            clip(k, text): clip(v, text) if isinstance(v, str) else v
+            for k, v in list(values.items())[:most]
+        }
+
+    def datasets(items: list[DatasetVersion]) -> list[str]:
+        return [
+            f"{clip(d.name, text)} [{dataset_shape(d)}] {short_fingerprint(d.fingerprint)[:8]}"
+            for d in items[: limits.datasets]
+        ]
+
+    head: dict[str, Any] = {
+        "id": info.id,
+        "experiment_name": clip(info.experiment_name, text),
+        "name": clip(info.name, 2 * text - 8),
+        "status": info.status,
+    }
     if info.error_name:
-        lines.append(f" error:  {info.error_name}: {info.error_value}")
-    lines += [f"  note:  {n}" for n in notes]
+        head["error_name"] = clip(info.error_name, text)
+        head["error_value"] = clip(str(info.error_value or ""), limits.long)
+    sizes = (run.params, run.metrics, run.inputs, run.outputs, run.models, notes)
+    parts = {
+        "params": first(run.params, limits.params),
+        "metrics": first(run.metrics, limits.metrics),
+        "inputs": datasets(run.inputs),
+        "outputs": datasets(run.outputs),
+        "models": [
+            f"{clip(m.name, text)} ({clip(m.model_class.rsplit('.', 1)[-1], text)})"
+            for m in run.models[: limits.datasets]
+        ],
+        "notes": [clip(n, limits.long) for n in notes[: limits.notes]],
+    }
+    return jsonable(
+        {
+            "info": head,
+            "duration_s": round(duration, 3),
+            "counts": {k: len(v) for k, v in zip(SUMMARY_KINDS, sizes, strict=True) if v},
+            **{k: v for k, v in parts.items() if v},
+        }
+    )
+
+
+def _counted(summary: dict[str, Any], kind: str) -> str:
+    """``301 params``, ``1 input``; empty when there are none."""
+    total = summary["counts"].get(kind, 0)
+    return f"{total} {kind[:-1] if total == 1 else kind}" if total else ""
+
+
+def _listed(summary: dict[str, Any], kind: str) -> str:
+    """What a summary names of a kind, and how many it leaves out: ``a=1, b=2 … +298``."""
+    shown = summary.get(kind, [])
+    items = [f"{k}={fmt_value(v)}" for k, v in shown.items()] if isinstance(shown, dict) else shown
+    more = summary["counts"].get(kind, 0) - len(items)
+    return ", ".join(items) + (f" … +{more}" if items and more > 0 else "")
+
+
+def _summary_title(summary: dict[str, Any]) -> tuple[str, str, str]:
+    info = summary["info"]
+    return (
+        info["id"][:8],
+        f"{summary['duration_s']:.3f}s",
+        f"{info['experiment_name']} / {info['name']}",
+    )
+
+
+def _error(summary: dict[str, Any]) -> str:
+    info = summary["info"]
+    return ": ".join(part for part in (info["error_name"], info.get("error_value")) if part)
+
+
+def run_summary_text(summary: dict[str, Any]) -> str:
+    """A cell's summary (:func:`cell_summary`) in a few lines, for terminal front ends: the
+    metrics it names, how many of the rest, the error."""
+    run_id, duration, title = _summary_title(summary)
+    info = summary["info"]
+    lines = [f"run {run_id} · {info['status']} · {duration} · {title}"]
+    counted, listed = _counted(summary, "metrics"), _listed(summary, "metrics")
+    if counted:
+        lines.append(f"{counted}: {listed}" if listed else counted)
+    rest = [_counted(summary, k) for k in SUMMARY_KINDS if k != "metrics"]
+    if any(rest):
+        lines.append(" · ".join(r for r in rest if r))
+    if info.get("error_name"):
+        lines.append(f"error: {_error(summary)}")
     return "\n".join(lines)
 
 
-def run_summary_html(run: Run, duration: float, notes: Sequence[str] = ()) -> str:
-    """The same summary as HTML, as under a tracked cell in a notebook."""
+def run_summary_html(summary: dict[str, Any]) -> str:
+    """The same as HTML, naming the first few of each kind, for front ends without the lab's
+    card (VS Code, GitHub)."""
     e = esc
-    info = run.info
-
-    def row(label: str, body: str) -> str:
-        return (
-            f"<tr><th style='text-align:left;padding-right:1em;vertical-align:top'>{e(label)}</th>"
-            f"<td style='text-align:left'>{body}</td></tr>"
-        )
-
-    rows = [
-        row(
-            "run",
-            f"<code>{e(info.id[:8])}</code> <b>{status_html(info.status)}</b> "
-            f"· {duration:.3f}s · {e(info.experiment_name)} / {e(info.name)}",
-        )
-    ]
-    if run.params:
-        rows.append(row("params", ", ".join(f"{e(k)}={e(v)}" for k, v in run.params.items())))
-    if run.metrics:
-        rows.append(
-            row("metrics", ", ".join(f"<b>{e(k)}</b>={e(v)}" for k, v in run.metrics.items()))
-        )
-    for role, items in (("inputs", run.inputs), ("outputs", run.outputs)):
-        if items:
+    run_id, duration, title = _summary_title(summary)
+    info = summary["info"]
+    rows = [f"<code>{e(run_id)}</code> {status_html(info['status'])} · {e(duration)} · {e(title)}"]
+    for kind in SUMMARY_KINDS:
+        if summary["counts"].get(kind):
+            listed = _listed(summary, kind)
             rows.append(
-                row(
-                    role,
-                    "<br>".join(
-                        f"{e(d.name)} [{e(dataset_shape(d))}] <code title='{e(d.fingerprint)}'>"
-                        f"{e(short_fingerprint(d.fingerprint))}</code> v{d.version}"
-                        for d in items
-                    ),
-                )
+                f"<b>{e(_counted(summary, kind))}</b>" + (f": {e(listed)}" if listed else "")
             )
-    for m in run.models:
-        rows.append(row("model", f"{e(m.name)} ({e(m.model_class)}) <code>{e(m.id[:8])}</code>"))
-    if info.error_name:
-        rows.append(row("error", f"{e(info.error_name)}: {e(str(info.error_value))}"))
-    rows += [row("note", e(n)) for n in notes]
-    return (
-        "<div class='jp-mlops-run-summary'><table style='font-size:12px;border-collapse:collapse'>"
-        + "".join(rows)
-        + "</table></div>"
+    if info.get("error_name"):
+        rows.insert(1, f"<b>error</b>: {e(_error(summary))}")
+    return f"<div style='font-size:12px'>{'<br>'.join(rows)}</div>"
+
+
+def saved_size(bundle: dict[str, Any]) -> int:
+    """Bytes a display output of ``bundle`` takes in an .ipynb: nbformat writes JSON with
+    ``indent=1``, texts as lists of lines, an output four levels deep."""
+    data = {k: v.splitlines(True) if isinstance(v, str) else v for k, v in bundle.items()}
+    saved = json.dumps(
+        {"data": data, "metadata": {}, "output_type": "display_data"},
+        indent=1,
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ": "),
     )
+    return len(saved.encode()) + 4 * (saved.count("\n") + 1) + 2
+
+
+def cell_summary_bundle(
+    run: Run, duration: float, notes: Sequence[str], mime: str
+) -> dict[str, Any]:
+    """The output under a tracked cell: its summary as ``mime`` (JSON, which the lab draws as
+    a card), text and HTML, naming as much as fits in SUMMARY_BYTES."""
+    for limits in SUMMARY_LIMITS:
+        summary = cell_summary(run, duration, notes, limits)
+        bundle = {
+            "text/plain": run_summary_text(summary),
+            "text/html": run_summary_html(summary),
+            mime: summary,
+        }
+        if saved_size(bundle) < SUMMARY_BYTES:
+            break
+    return bundle
+
+
+# -- one run ---------------------------------------------------------------------------------
 
 
 def run_detail_text(run: Run) -> str:

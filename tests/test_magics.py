@@ -296,3 +296,143 @@ def test_given_notebook_in_real_kernel_then_runs_record_notebook_cell_and_failur
     out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
     mimes = [o.get("data", {}) for o in out.cells[1].outputs if o.output_type == "display_data"]
     assert any(RUN_MIME in m for m in mimes)
+
+
+# The summary saved under a tracked cell -----------------------------------------------------
+
+SAVED_SUMMARY_LIMIT = 2048
+
+
+def _heavy_cell(failing: bool) -> str:
+    """A cell as heavy as real ones get: a 1000-column frame read and written, 300 params,
+    50 metrics, a fitted model, ten --params that do not exist (ten notes) and, when failing,
+    an exception with a long message raised 40 frames deep."""
+    missing = ",".join(f"not_defined_{i}" for i in range(10))
+    lines = [
+        f"%%track -e heavy -t stage=dev --params {missing}",
+        "# a heavy cell " + "with a long descriptive first comment " * 4,
+        "wide = pd.read_csv('wide.csv')",
+    ]
+    lines += [
+        f"hyperparameter_{i:03d} = {'a rather long parameter value ' * 3!r}" for i in range(300)
+    ]
+    lines += [f"validation_score_{i:02d} = {0.5 + i / 100}" for i in range(50)]
+    lines += [
+        "from sklearn.linear_model import Ridge",
+        "ridge = Ridge(alpha=0.25).fit(wide.iloc[:, :20], wide.iloc[:, 20])",
+        "scaled = wide * 2",
+        "scaled.to_csv('wide_out.csv', index=False)",
+    ]
+    if failing:
+        lines += [
+            "def deeper(n):",
+            "    if n == 0:",
+            "        raise ValueError('the validation split is empty: ' + 'x' * 3000)",
+            "    return deeper(n - 1)",
+            "deeper(40)",
+        ]
+    return "\n".join(lines)
+
+
+def _saved_bytes(nb: nbformat.NotebookNode, cell: int, outputs: list[int]) -> int:
+    """What some outputs of a cell weigh in the .ipynb file, as nbformat writes it."""
+    without = nbformat.from_dict(json.loads(nbformat.writes(nb)))
+    without.cells[cell].outputs = [
+        o for i, o in enumerate(without.cells[cell].outputs) if i not in outputs
+    ]
+    return len(nbformat.writes(nb).encode()) - len(nbformat.writes(without).encode())
+
+
+@pytest.mark.kernel
+def test_given_heavy_tracked_cells_when_notebook_saved_then_each_summary_is_under_2_kib(
+    tmp_path, open_client
+):
+    home = tmp_path / "store"
+    nb_path = _notebook(
+        tmp_path / "heavy.ipynb",
+        [
+            "%load_ext jupyter_mlops\n%config TrackMagics.max_params = 1000\n"
+            "import numpy as np\nimport pandas as pd\n"
+            "names = [f'feature_{i:04d}_measured_by_a_long_named_sensor' for i in range(1000)]\n"
+            "frame = pd.DataFrame(np.random.default_rng(0).random((50, 1000)), columns=names)\n"
+            "frame.to_csv('wide.csv', index=False)",
+            _heavy_cell(failing=False),
+            _heavy_cell(failing=True),
+        ],
+    )
+    with pytest.raises(mlops.ExecutionError):
+        execute_notebook(
+            nb_path, env={"JUPYTER_MLOPS_HOME": str(home)}, output_path=tmp_path / "out.ipynb"
+        )
+
+    saved = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    client = open_client(home)
+    runs = {r.info.status: r for r in client.search_runs(experiment="heavy")}
+    assert set(runs) == {"FINISHED", "FAILED"}
+    for index, status in ((1, "FINISHED"), (2, "FAILED")):
+        outputs = saved.cells[index].outputs
+        summaries = [i for i, o in enumerate(outputs) if RUN_MIME in o.get("data", {})]
+        assert len(summaries) == 1, outputs
+        # The failing cell's error output is IPython's traceback, not the summary.
+        assert all(o.output_type == "error" or i in summaries for i, o in enumerate(outputs))
+        size = _saved_bytes(saved, index, summaries)
+        assert size < SAVED_SUMMARY_LIMIT, (status, size)
+        # Compact, yet it tells the whole story in numbers and points at the run.
+        run = client.get_run(runs[status].id)
+        payload = outputs[summaries[0]].data[RUN_MIME]
+        assert payload["info"]["id"] == run.id and payload["info"]["status"] == status
+        assert payload["counts"] == {
+            "params": len(run.params),  # 300 and the model's alpha
+            "metrics": 50,
+            "inputs": len(run.inputs),
+            "outputs": len(run.outputs),
+            "models": 1,
+            "notes": 10,
+        }
+        [wide_csv] = [d for d in run.inputs if d.name == "wide.csv"]
+        assert payload["inputs"] == [f"wide.csv [file] {wide_csv.fingerprint.split(':')[-1][:8]}"]
+        assert "301 params" in outputs[summaries[0]].data["text/plain"]
+        assert "ridge" in outputs[summaries[0]].data["text/html"]
+
+
+def test_given_run_of_markup_and_long_texts_when_summarised_then_saved_output_under_2_kib():
+    from jupyter_mlops import views
+    from jupyter_mlops.entities import DatasetVersion, Run, RunInfo
+
+    markup = "<&>" * 200  # five bytes each once escaped in HTML
+    info = RunInfo(
+        id="f" * 32,
+        experiment_id=1,
+        experiment_name=markup,
+        name=markup,
+        status="FAILED",
+        start_time=0,
+        end_time=1,
+        user="u",
+        error_name=markup,
+        error_value=markup * 50,
+    )
+    data = [
+        DatasetVersion(
+            f"{i:032x}", f"{i}{markup}", 1, "xxh3-128:" + "a" * 32, "file", None, [], None, "", 0, 0
+        )
+        for i in range(20)
+    ]
+    run = Run(
+        info,
+        params={f"{i}{markup}": markup for i in range(40)},
+        metrics={f"{i}{markup}": float("nan") for i in range(40)},
+        inputs=data,
+        outputs=data,
+    )
+    bundle = views.cell_summary_bundle(run, 1.5, [markup] * 30, RUN_MIME)
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("display_data", bundle)])
+    ]
+    assert _saved_bytes(nb, 0, [0]) < SAVED_SUMMARY_LIMIT
+    assert "<&>" not in bundle["text/html"] and "&lt;&amp;&gt;" in bundle["text/html"]
+    assert bundle[RUN_MIME]["info"]["id"] == "f" * 32
+    assert bundle[RUN_MIME]["counts"]["params"] == 40
+    json.dumps(bundle, allow_nan=False)

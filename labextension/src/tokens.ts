@@ -333,11 +333,35 @@ export namespace Mlops {
     enabled?: boolean;
   }
 
+  /** What a cell's summary counts (`views.SUMMARY_KINDS`). */
+  export type SummaryKind =
+    'params' | 'metrics' | 'inputs' | 'outputs' | 'models' | 'notes';
+
   /**
-   * The `%%track` output bundle (`TrackMagics._display_summary`): a run without its source,
-   * traceback and environment, plus what the cell itself measured.
+   * The `%%track` output bundle (`views.cell_summary`): what a notebook keeps of a cell's
+   * run, under 2 KiB. Who it is and how it ended, how many of each thing it recorded
+   * (`counts`, absent when none) and the first few, clipped; the card fetches the rest
+   * (`GET runs/<id>`). Parts with nothing to name are absent.
    */
-  export interface IRunDisplay extends IRun {
-    summary?: { duration_s: number; notes: string[] };
+  export interface ICellSummary {
+    info: {
+      id: string;
+      name: string;
+      experiment_name: string;
+      status: RunStatus;
+      error_name?: string | null;
+      error_value?: string | null;
+    };
+    /** How long the cell ran. */
+    duration_s: number;
+    counts: { [kind in SummaryKind]?: number };
+    params?: { [key: string]: string };
+    metrics?: { [key: string]: MetricValue };
+    /** `name [shape] fingerprint`, e.g. `train [120×4] 9ba72818`. */
+    inputs?: string[];
+    outputs?: string[];
+    /** `name (Class)` */
+    models?: string[];
+    notes?: string[];
   }
 }
