@@ -98,3 +98,15 @@ def test_given_two_model_runs_ticked_when_compared_then_alpha_differs(page, lab)
             path=str(ARTIFACTS / f"compare_view_{part}.png")
         )
     assert "- # first model" in diff and "+ # second model" in diff
+
+
+def test_given_metric_with_one_value_then_run_view_shows_the_value_not_a_chart(page, lab):
+    open_run(page, lab, lab.ids["first model"])
+    value = page.wait_for_selector("[data-testid='mlops-metric-value'][data-metric='acc']")
+    assert value.inner_text().split() == ["acc", "0.8"]
+    page.wait_for_selector("[data-testid='mlops-metric-chart'][data-metric='loss'] .js-plotly-plot")
+    assert page.query_selector("[data-testid='mlops-metric-chart'][data-metric='acc']") is None
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.locator("[data-testid='mlops-run-charts']").screenshot(
+        path=str(ARTIFACTS / "run_view_metrics.png")
+    )

@@ -1,8 +1,15 @@
-import React, { useCallback, useEffect, useMemo, useState } from 'react';
+import React, {
+  useCallback,
+  useEffect,
+  useMemo,
+  useRef,
+  useState
+} from 'react';
 import { ServerConnection } from '@jupyterlab/services';
 import { TranslationBundle } from '@jupyterlab/translation';
 
 import { chartNumber } from '../charts';
+import { formatMetric } from '../format';
 import { errorMessage, query, requestAPI } from '../request';
 import { Mlops } from '../tokens';
 import { Plot } from './Plot';
@@ -10,41 +17,19 @@ import { Plot } from './Plot';
 /** Points asked of the server per history (it min-max downsamples longer ones). */
 const MAX_POINTS = 1000;
 
+/** A history as loaded, or why it could not be. */
+type Loaded = { series: Mlops.IMetricSeries } | { error: string };
+
 /** One metric's step history as a line chart. */
 export function MetricChart(props: {
-  runId: string;
   metricKey: string;
-  /** Changes when the history may have grown (the run's latest value or status). */
-  version: string;
-  settings: ServerConnection.ISettings;
+  series: Mlops.IMetricSeries | null;
+  error?: string | null;
   trans: TranslationBundle;
 }): JSX.Element {
-  const { runId, metricKey, version, settings, trans } = props;
-  const [series, setSeries] = useState<Mlops.IMetricSeries | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { metricKey, series, trans } = props;
+  const error = props.error ?? null;
   const [drawn, setDrawn] = useState(false);
-  useEffect(() => {
-    let cancelled = false;
-    requestAPI<Mlops.IMetricSeries>(
-      `runs/${encodeURIComponent(runId)}/metrics/${encodeURIComponent(metricKey)}${query({ max_points: MAX_POINTS })}`,
-      {},
-      settings
-    )
-      .then(loaded => {
-        if (!cancelled) {
-          setError(null);
-          setSeries(loaded);
-        }
-      })
-      .catch(err => {
-        if (!cancelled) {
-          setError(errorMessage(err));
-        }
-      });
-    return () => {
-      cancelled = true;
-    };
-  }, [runId, metricKey, version]);
   // Stable references: Plot redraws whenever data or layout change identity.
   const data = useMemo(
     () =>
@@ -55,7 +40,7 @@ export function MetricChart(props: {
               x: series.steps,
               y: series.values.map(chartNumber),
               type: 'scatter',
-              mode: series.steps.length > 1 ? 'lines' : 'markers',
+              mode: 'lines',
               name: metricKey,
               hovertemplate: `${trans.__('step')} %{x}<br>%{y}<extra></extra>`
             }
@@ -104,32 +89,142 @@ export function MetricChart(props: {
   );
 }
 
-/** A chart per metric of the run. */
+/** A metric recorded once: its value and step, not a chart of one point. */
+export function MetricValue(props: {
+  metricKey: string;
+  series: Mlops.IMetricSeries;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { metricKey, series, trans } = props;
+  const value = series.values.length > 0 ? series.values[0] : null;
+  return (
+    <figure
+      className="jp-mlops-MetricValue"
+      data-testid="mlops-metric-value"
+      data-metric={metricKey}
+      title={
+        series.steps.length > 0
+          ? trans.__('%1: one value, at step %2', metricKey, series.steps[0])
+          : metricKey
+      }
+    >
+      <figcaption>{metricKey}</figcaption>
+      <span className="jp-mlops-MetricValue-value">{formatMetric(value)}</span>
+    </figure>
+  );
+}
+
+/** What makes a metric's history worth loading again: its latest value, the run's end. */
+function historyVersion(run: Mlops.IRun, key: string): string {
+  return `${String(run.metrics[key])}|${run.info.status}|${run.info.end_time ?? ''}`;
+}
+
+/**
+ * The run's metric histories, each loaded once and again when it may have grown: a chart
+ * per metric with several values, the value itself for a metric recorded once.
+ */
 export function MetricCharts(props: {
   run: Mlops.IRun;
   settings: ServerConnection.ISettings;
   trans: TranslationBundle;
 }): JSX.Element | null {
   const { run, settings, trans } = props;
-  const keys = Object.keys(run.metrics).sort();
+  const runId = run.info.id;
+  const keys = useMemo(() => Object.keys(run.metrics).sort(), [run.metrics]);
+  const [loaded, setLoaded] = useState<{ [key: string]: Loaded }>({});
+  // The version each key was last asked for, so a reply to an older ask is dropped.
+  const asked = useRef<{ [key: string]: string }>({});
+  const mounted = useRef(true);
+  useEffect(() => {
+    mounted.current = true;
+    return () => {
+      mounted.current = false;
+    };
+  }, []);
+  useEffect(() => {
+    for (const key of keys) {
+      const version = historyVersion(run, key);
+      if (asked.current[key] === version) {
+        continue;
+      }
+      asked.current[key] = version;
+      const settle = (result: Loaded) => {
+        if (mounted.current && asked.current[key] === version) {
+          setLoaded(previous => ({ ...previous, [key]: result }));
+        }
+      };
+      requestAPI<Mlops.IMetricSeries>(
+        `runs/${encodeURIComponent(runId)}/metrics/${encodeURIComponent(key)}${query({ max_points: MAX_POINTS })}`,
+        {},
+        settings
+      )
+        .then(series => settle({ series }))
+        .catch(err => settle({ error: errorMessage(err) }));
+    }
+  }, [run, keys, runId, settings]);
   if (keys.length === 0) {
     return null;
+  }
+  const values: [string, Mlops.IMetricSeries][] = [];
+  const charts: JSX.Element[] = [];
+  let pending = 0;
+  for (const key of keys) {
+    const result = loaded[key];
+    if (result === undefined) {
+      pending++;
+    } else if ('error' in result) {
+      charts.push(
+        <MetricChart
+          key={key}
+          metricKey={key}
+          series={null}
+          error={result.error}
+          trans={trans}
+        />
+      );
+    } else if (result.series.total <= 1) {
+      values.push([key, result.series]);
+    } else {
+      charts.push(
+        <MetricChart
+          key={key}
+          metricKey={key}
+          series={result.series}
+          trans={trans}
+        />
+      );
+    }
   }
   return (
     <section className="jp-mlops-Section" data-testid="mlops-run-charts">
       <h3 className="jp-mlops-Section-title">{trans.__('Metric history')}</h3>
-      <div className="jp-mlops-MetricCharts">
-        {keys.map(key => (
-          <MetricChart
-            key={key}
-            runId={run.info.id}
-            metricKey={key}
-            version={`${String(run.metrics[key])}|${run.info.status}|${run.info.end_time ?? ''}`}
-            settings={settings}
-            trans={trans}
-          />
-        ))}
-      </div>
+      {values.length > 0 && (
+        <div className="jp-mlops-MetricValues">
+          <span className="jp-mlops-MetricValues-label">
+            {trans.__('Recorded once')}
+          </span>
+          {values.map(([key, series]) => (
+            <MetricValue
+              key={key}
+              metricKey={key}
+              series={series}
+              trans={trans}
+            />
+          ))}
+        </div>
+      )}
+      {charts.length > 0 && (
+        <div className="jp-mlops-MetricCharts">{charts}</div>
+      )}
+      {pending > 0 && (
+        <div className="jp-mlops-Loading">
+          {trans._n(
+            'Loading %1 metric history…',
+            'Loading %1 metric histories…',
+            pending
+          )}
+        </div>
+      )}
     </section>
   );
 }
