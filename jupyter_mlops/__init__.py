@@ -140,7 +140,7 @@ __all__ = [
 
 def fingerprint(obj: Any) -> str:
     """Content fingerprint ``"xxh3-128:<hex>"`` of in-memory data (pandas, numpy, pyarrow,
-    polars, scipy sparse), bytes, a file or a folder (see :func:`jupyter_mlops.data.fingerprint`)."""
+    polars, scipy sparse), bytes, a file or a folder (:func:`jupyter_mlops.data.fingerprint`)."""
     from .data import fingerprint as _fingerprint
 
     return _fingerprint(obj)

@@ -222,10 +222,11 @@ class SummaryLimits:
 
 
 SUMMARY_LIMITS = (
+    # A note says what was not recorded: it is the last thing given up.
     SummaryLimits(metrics=3, params=2, datasets=2, notes=1, text=24, long=80),
-    SummaryLimits(metrics=2, params=1, datasets=1, notes=0, text=20, long=64),
-    SummaryLimits(metrics=1, params=0, datasets=1, notes=0, text=16, long=48),
-    SummaryLimits(metrics=0, params=0, datasets=0, notes=0, text=16, long=32),
+    SummaryLimits(metrics=2, params=1, datasets=1, notes=1, text=20, long=64),
+    SummaryLimits(metrics=1, params=0, datasets=1, notes=1, text=16, long=48),
+    SummaryLimits(metrics=0, params=0, datasets=0, notes=1, text=16, long=48),
     # Names of control characters or emoji, escaped to six bytes each: still under 2 KiB.
     SummaryLimits(metrics=0, params=0, datasets=0, notes=0, text=8, long=0),
 )
@@ -330,6 +331,8 @@ def run_summary_text(summary: dict[str, Any]) -> str:
     rest = [_counted(summary, k) for k in SUMMARY_KINDS if k != "metrics"]
     if any(rest):
         lines.append(" · ".join(r for r in rest if r))
+    # A note says what was not recorded, so it is written out, not only counted.
+    lines += [f"note: {note}" for note in summary.get("notes", [])]
     if info.get("error_name"):
         lines.append(f"error: {_error(summary)}")
     return "\n".join(lines)

@@ -89,7 +89,7 @@ def test_given_non_ascii_and_refused_names_then_the_rest_of_the_cell_is_recorded
     }
     assert run.metrics == {"val_acc": 0.91}
     shown = text_of(cell)  # the refused name is named (shortened) under the cell
-    assert "parameter skipped, its name is refused: 'xxxxxxxxxxxxxxxxxxxx" in shown
+    assert "parameter skipped, its name is refused: 'xxxx" in shown
     found = store.search_runs(experiment="names", filter="params.скорость = 3")
     assert [r.id for r in found] == [run.id]
 

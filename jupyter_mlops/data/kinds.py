@@ -102,8 +102,8 @@ def not_materialized(obj: object) -> str | None:
     """
     if kind_of(obj) == POLARS_LAZY:
         return (
-            "a polars LazyFrame is a query, not data: call .collect() on it "
-            "(df = lazy.collect()) and fingerprint or log the DataFrame it returns"
+            "call .collect() first: a polars LazyFrame is a query, not data "
+            "(df = lazy.collect() gives the DataFrame to fingerprint or log)"
         )
     return None
 
