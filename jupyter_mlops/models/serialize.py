@@ -82,7 +82,6 @@ def predict(model: Any, data: Any) -> Any:
     return flavor_of(model).predict(model, data)
 
 
-
 def _describe_columns(example: Any) -> dict[str, Any] | None:
     import pandas as pd
 
