@@ -1124,3 +1124,53 @@ def test_given_entry_under_a_reused_id_when_looked_up_then_not_returned() -> Non
     cache._entries[id(second)] = cache._entries[id(first)]  # as if second got first's id
     assert cache.get(second) is None
     assert cache.get(first) == b"digest of first"
+
+
+# A string column's digest, found again by the str objects it holds ---------------------------
+
+
+def test_given_an_object_column_of_str_when_hashed_again_then_the_cache_answers_and_edits_show():
+    from jupyter_mlops.data.objects import STR_ROWS
+
+    STR_ROWS.clear()
+    words = np.array([f"user_{i}@example.com" for i in range(500)], dtype=object)
+    df = pd.DataFrame({"email": pd.Series(words[np.arange(5000) % 500], dtype=object)})
+    first = fingerprint(df)
+    assert len(STR_ROWS) == 1
+    assert fingerprint(df) == first  # found again (same objects, row for row)
+    assert fingerprint(df.copy()) == first  # a copy holds the same str objects
+    df.loc[7, "email"] = None  # the old str may be freed here...
+    df.loc[7, "email"] = "user_" + "x@example.com"  # ...and its address reused here
+    changed = fingerprint(df)
+    assert changed != first
+    df.loc[7, "email"] = words[7 % 500]
+    assert fingerprint(df) == first  # the same text in other objects: the same digest
+
+
+def test_given_a_cached_string_column_when_its_array_dies_then_the_entry_goes():
+    from jupyter_mlops.data.objects import STR_ROWS
+
+    STR_ROWS.clear()
+    arr = np.array([f"row {i}" for i in range(1000)], dtype=object)
+    fingerprint(arr)
+    assert len(STR_ROWS) == 1
+    del arr
+    gc.collect()
+    assert len(STR_ROWS) == 0  # nothing kept alive for a deleted frame
+
+
+@given(
+    st.lists(st.text(max_size=8), min_size=1, max_size=40),
+    st.integers(min_value=0, max_value=39),
+    st.text(max_size=8),
+)
+def test_property_an_edited_str_row_is_seen_after_a_cached_fingerprint(rows, at, text):
+    arr = np.array(rows, dtype=object)
+    before = fingerprint(arr)
+    assert fingerprint(arr) == before
+    at %= len(rows)
+    arr[at] = None
+    arr[at] = text
+    expected = fingerprint(np.array([*rows[:at], text, *rows[at + 1 :]], dtype=object))
+    assert fingerprint(arr) == expected
+    assert (fingerprint(arr) == before) == (rows[at] == text)

@@ -39,7 +39,11 @@ encoding that fits, each tagged so encodings never collide:
 
 from __future__ import annotations
 
+import ctypes
 import struct
+import threading
+import weakref
+from collections import OrderedDict
 from typing import Any, Final
 
 import numpy as np
@@ -47,7 +51,14 @@ import pandas as pd
 
 from .hashing import Stream
 
-__all__ = ["MAX_DEPTH", "ndarray_digest", "write_numpy", "write_objects"]
+__all__ = [
+    "MAX_DEPTH",
+    "STR_ROWS",
+    "StrRowsCache",
+    "ndarray_digest",
+    "write_numpy",
+    "write_objects",
+]
 
 MAX_DEPTH: Final = 100
 # Rows joined at a time: a few MB of text stays in cache while it is encoded, counted and
@@ -75,6 +86,10 @@ _EXACT_TAGS: Final[dict[type, str]] = {
     frozenset: "frozenset",
 }
 _CONTAINERS: Final = (list, tuple, dict, set, frozenset, np.ndarray)
+
+# Object arrays of str whose digests are kept (see StrRowsCache): the string columns of the
+# frames a notebook works on.
+_STR_ROWS_CACHED: Final = 64
 
 # Ids of the containers being hashed, each with its depth: cycle and depth guard.
 _Active = dict[int, int]
@@ -180,6 +195,89 @@ def _cell_digest(value: Any, active: _Active) -> bytes:
 
 
 # --------------------------------------------------------------------------- columns
+
+
+class StrRowsCache:
+    """Digests of object arrays of str, found again by the very objects they hold.
+
+    A str never changes, so an array holding the same str objects, row for row, holds the
+    same text: comparing the rows' addresses (8 bytes a row, at memory speed) stands for
+    joining and hashing the text again. An entry keeps a copy of the array, so those str
+    objects stay alive and no address can be reused by another object while the entry
+    exists; it goes when the array it was computed from dies (so a frame the user deletes
+    is not kept alive), or when more recent entries push it out.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[bytes, tuple[weakref.ref[Any], np.ndarray, bytes]] = (
+            OrderedDict()
+        )
+        # Re-entrant: the weak reference callback may run in this thread, within a garbage
+        # collection that an allocation under the lock set off.
+        self._lock = threading.RLock()
+
+    @staticmethod
+    def _addresses(rows: np.ndarray) -> np.ndarray:
+        """The rows' object addresses, read in place from the array's buffer (numpy will not
+        view an array of references as integers). ``rows`` must be C-contiguous and stay
+        alive while the result is used."""
+        buffer = (ctypes.c_char * rows.nbytes).from_address(rows.__array_interface__["data"][0])
+        return np.frombuffer(buffer, dtype=np.uintp)
+
+    def _key(self, rows: np.ndarray) -> bytes:
+        key = Stream("addresses")
+        key.array(self._addresses(rows))
+        return key.digest()
+
+    @staticmethod
+    def _owner(rows: np.ndarray) -> np.ndarray:
+        while isinstance(rows.base, np.ndarray):
+            rows = rows.base
+        return rows
+
+    def digest(self, rows: np.ndarray) -> bytes | None:
+        """:func:`_joined_digest` of ``rows`` (a 1-D object array), from the cache when
+        ``rows`` holds the same objects as an array seen before."""
+        rows = np.ascontiguousarray(rows)
+        key = self._key(rows)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+        if entry is not None and np.array_equal(self._addresses(entry[1]), self._addresses(rows)):
+            return entry[2]
+        digest = _joined_digest(rows)
+        if digest is not None:
+            self._put(key, rows, digest)
+        return digest
+
+    def _put(self, key: bytes, rows: np.ndarray, digest: bytes) -> None:
+        entries = self._entries
+
+        def forget(ref: weakref.ref[Any]) -> None:
+            with self._lock:
+                entry = entries.get(key)
+                if entry is not None and entry[0] is ref:
+                    del entries[key]
+
+        try:
+            ref = weakref.ref(self._owner(rows), forget)
+        except TypeError:
+            return
+        kept = rows.copy()  # the same objects: they stay alive with the entry
+        with self._lock:
+            entries[key] = (ref, kept, digest)
+            entries.move_to_end(key)
+            while len(entries) > self._size:
+                entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def _joined_digest(texts: np.ndarray) -> bytes | None:
@@ -300,7 +398,7 @@ def write_objects(stream: Stream, arr: np.ndarray, active: _Active | None = None
     flat = arr.reshape(-1)
     stream.text("objects")
     stream.integer(len(flat))
-    joined = _joined_digest(flat)
+    joined = STR_ROWS.digest(flat)
     if joined is not None:  # the common case: all str, so nothing is missing
         stream.array(np.empty(0, dtype="<i8"))
         stream.text("joined")
@@ -352,3 +450,6 @@ def ndarray_digest(arr: np.ndarray, active: _Active | None = None) -> bytes:
         arr = np.where(mask, np.zeros(1, dtype=data.dtype)[0], data) if mask.any() else data
     write_numpy(stream, arr, active)
     return stream.digest()
+
+
+STR_ROWS: Final = StrRowsCache(_STR_ROWS_CACHED)

@@ -31,7 +31,7 @@ READ_ONLY = "share_high = float((df['amount'] > 0.5).mean())"
 KERNELS = 3
 
 
-def realistic_frame() -> object:
+def realistic_frame(strings: str) -> object:
     import numpy as np
     import pandas as pd
 
@@ -40,8 +40,8 @@ def realistic_frame() -> object:
     users = np.array([f"user_{i:06d}@example.com" for i in range(50_000)], dtype=object)
     return pd.DataFrame(
         {
-            "city": pd.array(cities[rng.integers(0, 300, FRAME_ROWS)], dtype="str"),
-            "email": pd.array(users[rng.integers(0, 50_000, FRAME_ROWS)], dtype="str"),
+            "city": pd.Series(cities[rng.integers(0, 300, FRAME_ROWS)], dtype=strings),
+            "email": pd.Series(users[rng.integers(0, 50_000, FRAME_ROWS)], dtype=strings),
             "amount": rng.random(FRAME_ROWS),
             "items": rng.integers(0, 20, FRAME_ROWS),
         }
@@ -97,17 +97,30 @@ def main() -> None:
             for _ in range(CELLS):
                 tracked.append(run(TRACKED))
                 plain.append(run(PLAIN))
-            ip.user_ns["df"] = realistic_frame()
-            frame_first = run("%%track\n" + READ_ONLY)
-            frame_tracked, frame_plain = [], []
-            for _ in range(FRAME_CELLS):
-                frame_tracked.append(run("%%track\n" + READ_ONLY))
-                frame_plain.append(run(READ_ONLY))
+            frames = {}
+            for strings in ("str", "object"):
+                ip.user_ns["df"] = realistic_frame(strings)
+                frame_first = run("%%track\n" + READ_ONLY)
+                frame_tracked, frame_plain = [], []
+                for _ in range(FRAME_CELLS):
+                    frame_tracked.append(run("%%track\n" + READ_ONLY))
+                    frame_plain.append(run(READ_ONLY))
+                frames[strings] = {
+                    "rows": FRAME_ROWS,
+                    "cell": READ_ONLY,
+                    "dtypes": [str(t) for t in ip.user_ns["df"].dtypes],
+                    "first_tracked_ms": ms(frame_first),
+                    "tracked": summary_ms(frame_tracked),
+                    "plain": summary_ms(frame_plain),
+                    "overhead_median_ms": ms(
+                        statistics.median(frame_tracked) - statistics.median(frame_plain)
+                    ),
+                }
         kernel_load_ext = load_ext_in_kernels(home)
 
         import jupyter_mlops as mlops
 
-        runs = mlops.Client(home).search_runs(limit=CELLS + FRAME_CELLS + 10)
+        runs = mlops.Client(home).search_runs(limit=CELLS + 2 * FRAME_CELLS + 10)
         result = {
             "tool": "jupyter-mlops %%track",
             "cells": CELLS,
@@ -116,17 +129,8 @@ def main() -> None:
             "tracked": summary_ms(tracked),
             "plain": summary_ms(plain),
             "overhead_median_ms": ms(statistics.median(tracked) - statistics.median(plain)),
-            "frame": {
-                "rows": FRAME_ROWS,
-                "cell": READ_ONLY,
-                "dtypes": [str(t) for t in ip.user_ns["df"].dtypes],
-                "first_tracked_ms": ms(frame_first),
-                "tracked": summary_ms(frame_tracked),
-                "plain": summary_ms(frame_plain),
-                "overhead_median_ms": ms(
-                    statistics.median(frame_tracked) - statistics.median(frame_plain)
-                ),
-            },
+            "frame": frames["str"],
+            "frame_object": frames["object"],
             "kernel_load_ext": summary_ms(kernel_load_ext),
             "runs_recorded": len(runs),
             "failures": failures,
