@@ -223,7 +223,7 @@ class StrRowsCache:
         view an array of references as integers). ``rows`` must be C-contiguous and stay
         alive while the result is used."""
         buffer = (ctypes.c_char * rows.nbytes).from_address(rows.__array_interface__["data"][0])
-        return np.frombuffer(buffer, dtype=np.uintp)
+        return np.frombuffer(memoryview(buffer), dtype=np.uintp)
 
     def _key(self, rows: np.ndarray) -> bytes:
         key = Stream("addresses")
