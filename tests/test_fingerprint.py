@@ -1174,3 +1174,16 @@ def test_property_an_edited_str_row_is_seen_after_a_cached_fingerprint(rows, at,
     expected = fingerprint(np.array([*rows[:at], text, *rows[at + 1 :]], dtype=object))
     assert fingerprint(arr) == expected
     assert (fingerprint(arr) == before) == (rows[at] == text)
+
+
+def test_given_a_python_backed_string_series_when_hashed_again_then_cached_and_edits_show():
+    from jupyter_mlops.data.objects import STR_ROWS
+
+    STR_ROWS.clear()
+    series = pd.Series([f"v{i % 7}" for i in range(2000)], dtype=pd.StringDtype("python"))
+    series[3] = pd.NA
+    first = fingerprint(series)
+    assert len(STR_ROWS) == 1 and fingerprint(series) == first
+    assert first == fingerprint(series.astype("str").astype(pd.StringDtype("python")))
+    series[5] = "changed"
+    assert fingerprint(series) != first

@@ -41,7 +41,7 @@ from . import arrow, kinds
 from .files import file_fingerprint, path_fingerprint, set_file_cache_path
 from .hashing import U64, Stream, format_digest
 from .kinds import is_fingerprintable, nbytes_of
-from .objects import ndarray_digest, write_numpy, write_objects
+from .objects import STR_ROWS, ndarray_digest, write_numpy, write_objects
 from .sparse import sparse_digest
 
 __all__ = [
@@ -142,7 +142,7 @@ def _write_values(stream: Stream, values: Any) -> None:
         write_numpy(stream, np.asarray(values))
     elif isinstance(dtype, pd.StringDtype):  # python-backed: a no-copy object array view
         texts = np.asarray(values, dtype=object)
-        digest = arrow.python_strings_digest(texts)
+        digest = STR_ROWS.digest(texts, arrow.python_strings_digest)
         if digest is not None:  # as the Arrow-backed array of the same strings hashes
             stream.text("arrow")
             stream.field(digest)

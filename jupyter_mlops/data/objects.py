@@ -44,6 +44,7 @@ import struct
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, Final
 
 import numpy as np
@@ -200,12 +201,14 @@ def _cell_digest(value: Any, active: _Active) -> bytes:
 class StrRowsCache:
     """Digests of object arrays of str, found again by the very objects they hold.
 
-    A str never changes, so an array holding the same str objects, row for row, holds the
-    same text: comparing the rows' addresses (8 bytes a row, at memory speed) stands for
-    joining and hashing the text again. An entry keeps a copy of the array, so those str
-    objects stay alive and no address can be reused by another object while the entry
-    exists; it goes when the array it was computed from dies (so a frame the user deletes
-    is not kept alive), or when more recent entries push it out.
+    A str never changes (nor do the missing markers a string array may hold: None, pd.NA,
+    a float NaN), so an array holding the same objects, row for row, holds the same text:
+    comparing the rows' addresses (8 bytes a row, at memory speed) stands for encoding and
+    hashing the text again. An entry keeps a copy of the array, so those objects stay alive
+    and no address can be reused by another object while the entry exists; it goes when the
+    array it was computed from dies (so a frame the user deletes is not kept alive), or when
+    more recent entries push it out. Only digests of such arrays may be kept: ``compute``
+    returns None for anything else (a mutable object in a row), which is not kept.
     """
 
     def __init__(self, size: int) -> None:
@@ -225,8 +228,9 @@ class StrRowsCache:
         buffer = (ctypes.c_char * rows.nbytes).from_address(rows.__array_interface__["data"][0])
         return np.frombuffer(memoryview(buffer), dtype=np.uintp)
 
-    def _key(self, rows: np.ndarray) -> bytes:
+    def _key(self, rows: np.ndarray, what: str) -> bytes:
         key = Stream("addresses")
+        key.text(what)
         key.array(self._addresses(rows))
         return key.digest()
 
@@ -236,18 +240,20 @@ class StrRowsCache:
             rows = rows.base
         return rows
 
-    def digest(self, rows: np.ndarray) -> bytes | None:
-        """:func:`_joined_digest` of ``rows`` (a 1-D object array), from the cache when
-        ``rows`` holds the same objects as an array seen before."""
+    def digest(
+        self, rows: np.ndarray, compute: Callable[[np.ndarray], bytes | None]
+    ) -> bytes | None:
+        """``compute(rows)`` for a 1-D object array of str (and missing markers), from the
+        cache when ``rows`` holds the same objects as an array ``compute`` saw before."""
         rows = np.ascontiguousarray(rows)
-        key = self._key(rows)
+        key = self._key(rows, compute.__qualname__)
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
                 self._entries.move_to_end(key)
         if entry is not None and np.array_equal(self._addresses(entry[1]), self._addresses(rows)):
             return entry[2]
-        digest = _joined_digest(rows)
+        digest = compute(rows)
         if digest is not None:
             self._put(key, rows, digest)
         return digest
@@ -398,7 +404,7 @@ def write_objects(stream: Stream, arr: np.ndarray, active: _Active | None = None
     flat = arr.reshape(-1)
     stream.text("objects")
     stream.integer(len(flat))
-    joined = STR_ROWS.digest(flat)
+    joined = STR_ROWS.digest(flat, _joined_digest)
     if joined is not None:  # the common case: all str, so nothing is missing
         stream.array(np.empty(0, dtype="<i8"))
         stream.text("joined")

@@ -6,9 +6,10 @@
    the python-backed ``pd.StringDtype("python")``, and plain ``object`` columns.
 
 All in one process, peer and ours on the same frame: warm-up once, then best of 3 for each
-method. The identity cache of Arrow column digests is emptied before every timed
-fingerprint, so each one hashes everything; the cached figure (a second fingerprint of an
-unchanged frame, as %%track takes after a cell that only reads it) is reported apart.
+method. The caches of string digests (Arrow columns by identity, object columns of str by
+the objects they hold) are emptied before every timed fingerprint, so each one hashes
+everything; the cached figure (a second fingerprint of an unchanged frame, as %%track takes
+after a cell that only reads it) is reported apart.
 Run with the project venv (.venv). Prints one JSON object on stdout.
 """
 
@@ -78,6 +79,11 @@ def mixed_frames(fingerprint: Callable[[Any], str]) -> dict[str, Any]:
     import pandas as pd
 
     from jupyter_mlops.data.arrow import IDENTITY_CACHE
+    from jupyter_mlops.data.objects import STR_ROWS
+
+    def forget() -> None:
+        IDENTITY_CACHE.clear()
+        STR_ROWS.clear()
 
     columns = string_columns(MIXED_ROWS)
     score = np.random.default_rng(2).standard_normal(MIXED_ROWS)
@@ -96,7 +102,7 @@ def mixed_frames(fingerprint: Callable[[Any], str]) -> dict[str, Any]:
         )
         df["score"] = score
         peer_s, _ = best_of(lambda df=df: pd.util.hash_pandas_object(df, index=True))
-        ours_s, value = best_of(lambda df=df: fingerprint(df), setup=IDENTITY_CACHE.clear)
+        ours_s, value = best_of(lambda df=df: fingerprint(df), setup=forget)
         cached_s, cached = best_of(lambda df=df: fingerprint(df))
         changed = df.copy()
         changed.loc[MIXED_ROWS // 2, b] = "someone.else"
