@@ -107,6 +107,15 @@ def _is_metric_value(value: Any) -> bool:
     )
 
 
+def _end(run: fluent.ActiveRun, error: BaseException | None) -> None:
+    """End ``run`` FINISHED, or as ``error`` ended it: KILLED by an interrupt, else FAILED."""
+    if error is None:
+        run.end(RunStatus.FINISHED)
+    else:
+        status = RunStatus.KILLED if isinstance(error, KeyboardInterrupt) else RunStatus.FAILED
+        run.end(status, error=error, traceback_text=_user_traceback(error))
+
+
 def _user_traceback(exc: BaseException) -> str:
     """The traceback as the user knows it: frames of jupyter-mlops itself left out."""
     frames = [
@@ -248,14 +257,18 @@ class TrackMagics(Magics, Configurable):
             raise UsageError(exc.message) from exc
         tracked = _Tracked(args, run, transformed, tree, analysis, capture_data, started)
         if capture_data:
-            run.client.use_fingerprint_cache()
-            tracked.before_data = fingerprint_names(
-                ns, analysis.first_loaded & ns.keys(), tracked.notes
-            )
-            tracked.before_paths = paths.before(analysis.path_patterns, ns)
-            tracked.before_files = fingerprint_files(
-                {**analysis.path_literals, **tracked.before_paths.exact}
-            )
+            try:
+                run.client.use_fingerprint_cache()
+                tracked.before_data = fingerprint_names(
+                    ns, analysis.first_loaded & ns.keys(), tracked.notes
+                )
+                tracked.before_paths = paths.before(analysis.path_patterns, ns)
+                tracked.before_files = fingerprint_files(
+                    {**analysis.path_literals, **tracked.before_paths.exact}
+                )
+            except BaseException as exc:  # interrupted while hashing: no run left RUNNING
+                _end(run, exc)
+                raise
         return tracked
 
     def _finish(self, tracked: _Tracked, error: BaseException | None) -> None:
@@ -269,26 +282,29 @@ class TrackMagics(Magics, Configurable):
         run, analysis, args = tracked.run, tracked.analysis, tracked.args
         duration = time.perf_counter() - tracked.started
         notes = tracked.notes
-        collected = self._collect(
-            run, analysis, ns, args.extra_params, tracked.capture_data, not args.no_model, notes
-        )
-        if tracked.capture_data:
-            new_data = analysis.stored - analysis.loop_only
-            after_data = fingerprint_names(ns, new_data | tracked.before_data.keys(), notes)
-            named = paths.after(analysis.path_patterns, ns, tracked.before_paths, notes)
-            files = {**analysis.path_literals, **named}
-            after_files = fingerprint_files(files)
-            self._log_data(
-                run,
-                data_roles(tracked.before_data, after_data, new_data)
-                + file_roles(tracked.before_files, after_files, files),
-                notes,
+        collected: dict[str, Any] = {}
+        try:
+            collected = self._collect(
+                run, analysis, ns, args.extra_params, tracked.capture_data, not args.no_model, notes
             )
-        if error is None:
-            run.end(RunStatus.FINISHED)
-        else:
-            status = RunStatus.KILLED if isinstance(error, KeyboardInterrupt) else RunStatus.FAILED
-            run.end(status, error=error, traceback_text=_user_traceback(error))
+            if tracked.capture_data:
+                new_data = analysis.stored - analysis.loop_only
+                after_data = fingerprint_names(ns, new_data | tracked.before_data.keys(), notes)
+                named = paths.after(analysis.path_patterns, ns, tracked.before_paths, notes)
+                files = {**analysis.path_literals, **named}
+                after_files = fingerprint_files(files)
+                self._log_data(
+                    run,
+                    data_roles(tracked.before_data, after_data, new_data)
+                    + file_roles(tracked.before_files, after_files, files),
+                    notes,
+                )
+        except KeyboardInterrupt as exc:  # interrupted while recording: the run still ends
+            _end(run, error or exc)
+            raise
+        except Exception as exc:  # what was recorded stays; the cell's own outcome decides
+            notes.append(f"not everything was recorded: {type(exc).__name__}: {exc}")
+        _end(run, error)
         if self.show_summary:
             self._display_summary(run.client.get_run(run.id), duration, collected, notes)
         else:
@@ -297,9 +313,11 @@ class TrackMagics(Magics, Configurable):
         if error is not None:
             raise error.with_traceback(error.__traceback__)
 
-    def _compiled(self, transformed: str, tree: ast.Module) -> tuple[Any, Any]:
-        """The cell compiled as IPython compiles it (top-level ``await`` allowed): the code of
-        its statements, and of its last expression, whose value goes to Out[n]."""
+    def _compiled(self, transformed: str, tree: ast.Module, awaits: bool) -> tuple[Any, Any]:
+        """The cell compiled as IPython compiles it: the code of its statements, and of its
+        last expression, whose value goes to Out[n]. Top-level ``await`` only when the cell
+        runs on the event loop (``awaits``): elsewhere it is the SyntaxError it would be in
+        an untracked cell, never a coroutine silently left unawaited."""
         shell = self.shell
         assert shell is not None
         module: Any = shell.transform_ast(tree)
@@ -308,7 +326,7 @@ class TrackMagics(Magics, Configurable):
         if module.body and isinstance(module.body[-1], ast.Expr):
             last = ast.Expression(module.body.pop().value)
         compile_: Any = shell.compile  # accepts ASTs, though typed for source text
-        with shell.compile.extra_flags(ast.PyCF_ALLOW_TOP_LEVEL_AWAIT):
+        with shell.compile.extra_flags(ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if awaits else 0):
             body = compile_(module, filename, "exec")
             tail = compile_(last, filename, "eval") if last is not None else None
         return body, tail
@@ -321,7 +339,7 @@ class TrackMagics(Magics, Configurable):
         if tree is None:
             shell.compile.ast_parse(transformed)  # re-raise the SyntaxError for the user
             return
-        body, tail = self._compiled(transformed, tree)
+        body, tail = self._compiled(transformed, tree, awaits=False)
         exec(body, shell.user_global_ns, shell.user_ns)
         if tail is not None:
             value = eval(tail, shell.user_global_ns, shell.user_ns)
@@ -336,7 +354,7 @@ class TrackMagics(Magics, Configurable):
         if tree is None:
             shell.compile.ast_parse(transformed)
             return
-        body, tail = self._compiled(transformed, tree)
+        body, tail = self._compiled(transformed, tree, awaits=True)
         result = eval(body, shell.user_global_ns, shell.user_ns)
         if inspect.iscoroutine(result):
             await result
@@ -526,7 +544,9 @@ def _await_transform(lines: list[str]) -> list[str]:
 
     shell = get_ipython()
     body = "".join(lines[1:])
-    if shell is None or id(shell) not in _registered or not _has_top_level_await(shell, body):
+    if shell is None or id(shell) not in _registered or not shell.autoawait:
+        return lines  # with %autoawait off, `await` is a SyntaxError, tracked or not
+    if not _has_top_level_await(shell, body):
         return lines
     line = lines[0][7:].strip()
     return [f"await __import__('jupyter_mlops.magics').magics.track_async({line!r}, {body!r})\n"]

@@ -436,3 +436,40 @@ def test_given_run_of_markup_and_long_texts_when_summarised_then_saved_output_un
     assert bundle[RUN_MIME]["info"]["id"] == "f" * 32
     assert bundle[RUN_MIME]["counts"]["params"] == 40
     json.dumps(bundle, allow_nan=False)
+
+
+def test_given_autoawait_off_when_a_tracked_cell_awaits_then_syntax_error_as_untracked(ip, store):
+    ip.run_line_magic("autoawait", "False")
+    try:
+        plain = ip.run_cell("import asyncio\nawait asyncio.sleep(0)")
+        tracked = ip.run_cell("%%track\nimport asyncio\nawait asyncio.sleep(0)")
+    finally:
+        ip.run_line_magic("autoawait", "True")
+    assert isinstance(plain.error_in_exec or plain.error_before_exec, SyntaxError)
+    assert isinstance(tracked.error_in_exec, SyntaxError)  # not a coroutine left unawaited
+    run = only_run(store)
+    assert run.info.status == "FAILED" and run.info.error_name == "SyntaxError"
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_given_an_interrupt_while_hashing_data_then_the_run_ends_killed(
+    ip, store, monkeypatch, when
+):
+    from jupyter_mlops.tracking import snapshot
+
+    calls = []
+    real = snapshot.fingerprint_names
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if (when == "before") == (len(calls) == 1):
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(snapshot, "fingerprint_names", interrupted)
+    ip.user_ns["df"] = pd.DataFrame({"a": [1, 2]})
+    result = ip.run_cell("%%track\ntotal = df['a'].sum()")
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    run = only_run(store)
+    assert run.info.status == "KILLED"  # never left RUNNING
+    assert mlops.active_run() is None
