@@ -12,7 +12,7 @@ import pytest
 from nbclient import NotebookClient
 
 from jupyter_mlops.client import Client
-from jupyter_mlops.magics import RUN_MIME, matches_as_name, name_parts
+from jupyter_mlops.magics import RUN_MIME
 
 pytestmark = pytest.mark.kernel
 
@@ -229,30 +229,6 @@ def test_given_an_array_column_changed_in_place_then_the_frame_is_an_output(tmp_
     [changed] = run.outputs
     assert source.name == changed.name == "df"
     assert source.fingerprint != changed.fingerprint
-
-
-@pytest.mark.parametrize(
-    ("name", "parts"),
-    [
-        ("val_r2", ["val", "r2"]),
-        ("layer2", ["layer2"]),
-        ("testF1", ["test", "F1"]),
-        ("ROCAuc", ["ROC", "Auc"]),
-        ("R2Score", ["R2", "Score"]),
-        ("val.acc-top5", ["val", "acc", "top5"]),
-        ("скорость_обучения", ["скорость", "обучения"]),
-    ],
-)
-def test_name_parts(name, parts):
-    assert name_parts(name) == parts
-
-
-def test_given_a_word_with_an_underscore_then_it_matches_consecutive_parts():
-    import re
-
-    pattern = re.compile("(?i)log_loss")
-    assert matches_as_name(pattern, "val_log_loss")
-    assert not matches_as_name(pattern, "log_lossless")
 
 
 def test_given_files_written_through_path_expressions_then_they_are_outputs(tmp_path, store):

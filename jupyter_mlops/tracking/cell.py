@@ -145,7 +145,7 @@ class _Visitor(ast.NodeVisitor):
         if isinstance(func, ast.Attribute) and func.attr in PATH_METHODS:
             args.append(func.value)  # out.write_text(...), (folder / "a.txt").open("w")
             writes = writes or func.attr in ("write_text", "write_bytes", "touch")
-        builds_path = _call_name(func) in PATH_CALLS  # its arguments are pieces, not paths
+        builds_path = _builds_path(node)  # its arguments are pieces, not paths
         for arg in args:
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                 self._path(arg.value, writes)
@@ -191,6 +191,17 @@ class _Visitor(ast.NodeVisitor):
     visit_ImportFrom = visit_Import
 
 
+def _builds_path(call: ast.Call) -> bool:
+    """``Path(...)``, ``pathlib.PurePath(...)``, ``os.path.join(...)``: not ``", ".join``."""
+    name = _call_name(call.func)
+    if name != "join":
+        return name in PATH_CALLS
+    owner = call.func.value if isinstance(call.func, ast.Attribute) else None
+    return (isinstance(owner, ast.Attribute) and owner.attr == "path") or (
+        isinstance(owner, ast.Name) and owner.id in ("path", "posixpath", "ntpath")
+    )
+
+
 def _piece(node: ast.AST) -> str | None:
     """One piece of a path as a glob: a literal (escaped), an f-string with ``*`` for each
     computed part, ``*`` for any other expression."""
@@ -221,9 +232,7 @@ def path_pattern(node: ast.AST) -> tuple[str | None, list[str]] | None:
             return None
         right = _piece(node.right)
         return (left[0], [*left[1], right]) if right else None
-    if isinstance(node, ast.Call) and node.args and _call_name(node.func) in PATH_CALLS:
-        if isinstance(node.func, ast.Name) and node.func.id == "join":
-            return None  # a bare join() is not os.path.join
+    if isinstance(node, ast.Call) and node.args and _builds_path(node):
         first = node.args[0]
         head = path_pattern(first) if not isinstance(first, ast.Constant) else (None, [])
         if head is None:
