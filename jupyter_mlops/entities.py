@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from dataclasses import asdict, dataclass, field
@@ -16,6 +18,13 @@ ID_PREFIX_PATTERN = r"[0-9a-fA-F]{1,32}"
 # Event types (DESIGN.md, "Events") are written in the same transaction as the change they
 # record; a feature that adds a change others react to adds its type here.
 DATASET_VERSION_EVENT = "dataset.version"
+MODEL_VERSION_EVENT = "model.version"  # a version registered (key: the model's name)
+MODEL_ALIAS_EVENT = "model.alias"  # an alias or a stage moved (key: the model's name)
+
+# The stages of a model version, in their canonical spelling (MLflow's).
+STAGES = ("None", "Staging", "Production", "Archived")
+# The previous hash of the first audit entry.
+AUDIT_GENESIS = "0" * 64
 
 
 def is_id(text: object) -> bool:
@@ -217,3 +226,83 @@ class Schedule(_Entity):
                 "created_by": self.created_by,
             }
         )
+
+
+@dataclass
+class RegisteredModel(_Entity):
+    """A name under which versions of a model are registered."""
+
+    name: str
+    description: str
+    tags: dict[str, str]
+    created_at: int
+    updated_at: int
+    required_approvals: int = 0
+
+
+@dataclass
+class ModelVersion(_Entity):
+    """Version ``version`` (1, 2, 3... per name) of a registered model: a logged model."""
+
+    name: str
+    version: int
+    logged_model_id: str
+    run_id: str
+    stage: str  # one of STAGES
+    sha256: str
+    description: str
+    created_at: int
+    created_by: str
+
+
+@dataclass
+class ModelAlias(_Entity):
+    """A free name (``champion``) pointing at one version of a registered model."""
+
+    name: str
+    alias: str
+    version: int
+    updated_at: int
+    updated_by: str
+
+
+@dataclass
+class AuditEntry(_Entity):
+    """One decision of the registry, on an append-only record.
+
+    Entries form a hash chain: ``hash`` is the sha256 of ``prev_hash`` (the previous entry's
+    ``hash``) and of the canonical JSON of the other fields, so an entry edited or removed
+    behind the database's back no longer matches its hash or its successor's ``prev_hash``.
+    """
+
+    seq: int
+    at: int
+    actor: str
+    action: str  # create_model | register | stage | set_alias | delete_alias
+    name: str
+    version: int | None
+    alias: str | None  # the alias a set_alias / delete_alias entry moved
+    from_value: str | None
+    to_value: str | None
+    reason: str | None
+    report_sha256: str | None
+    prev_hash: str
+    hash: str
+
+    def expected_hash(self) -> str:
+        """The hash this entry must carry, given its fields and ``prev_hash``."""
+        fields = {
+            "seq": self.seq,
+            "at": self.at,
+            "actor": self.actor,
+            "action": self.action,
+            "name": self.name,
+            "version": self.version,
+            "alias": self.alias,
+            "from_value": self.from_value,
+            "to_value": self.to_value,
+            "reason": self.reason,
+            "report_sha256": self.report_sha256,
+        }
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(f"{self.prev_hash}\n{canonical}".encode()).hexdigest()

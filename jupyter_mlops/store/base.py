@@ -5,8 +5,8 @@ modules each type ``self.store`` as the one interface they use, so a domain's ne
 written down in one place. Single-item writes are built on batch writes (``log_metric`` →
 ``log_metric_rows``), so a backend implements the batch path once and makes it fast.
 
-A state change that another feature may react to (a new dataset version, later a model
-version or an alert) writes its event in the same transaction as the change.
+A state change that another feature may react to (a new dataset version, a model version
+or alias, later an alert) writes its event in the same transaction as the change.
 """
 
 from __future__ import annotations
@@ -18,11 +18,15 @@ from typing import Any
 
 from ..entities import (
     Artifact,
+    AuditEntry,
     DatasetVersion,
     Event,
     Experiment,
     LoggedModel,
     Metric,
+    ModelAlias,
+    ModelVersion,
+    RegisteredModel,
     Run,
     RunStatus,
     Schedule,
@@ -277,7 +281,114 @@ class LeaseStore(abc.ABC):
         """Who holds a lease now, if anyone."""
 
 
-class Store(RunStore, DatasetStore, ArtifactIndex, EventStore, ScheduleStore, LeaseStore):
+class RegistryStore(abc.ABC):
+    """Registered models, their numbered versions, stages and aliases, and the audit record.
+
+    Every write is one transaction that appends an audit entry (``actor``, ``reason``) and,
+    when a version, stage or alias changes, its ``model.version`` / ``model.alias`` event.
+    Writes are serialised, so versions are numbered 1, 2, 3... per name with no gap or
+    duplicate and the audit entries form one hash chain (see ``AuditEntry``). Names, stages
+    and aliases arrive validated and in canonical spelling.
+    """
+
+    @abc.abstractmethod
+    def create_registered_model(
+        self,
+        name: str,
+        description: str,
+        tags: Mapping[str, str],
+        required_approvals: int,
+        actor: str,
+        now_ms: int,
+    ) -> RegisteredModel:
+        """Create a registered model; Conflict when the name exists."""
+
+    @abc.abstractmethod
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        """Raises NotFound when there is none."""
+
+    @abc.abstractmethod
+    def list_registered_models(self) -> list[RegisteredModel]:
+        """All registered models, by name."""
+
+    @abc.abstractmethod
+    def create_model_version(
+        self,
+        name: str,
+        model: LoggedModel,
+        description: str,
+        tags: Mapping[str, str],
+        actor: str,
+        now_ms: int,
+    ) -> ModelVersion:
+        """Register ``model`` as the next version of ``name`` (stage None), creating the
+        registered model when missing; ``tags`` are merged into the registered model's."""
+
+    @abc.abstractmethod
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        """Raises NotFound when there is none."""
+
+    @abc.abstractmethod
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        """The versions of ``name``, oldest first (empty when the name has none)."""
+
+    @abc.abstractmethod
+    def latest_in_stage(self, name: str, stage: str) -> ModelVersion | None:
+        """The newest version of ``name`` in ``stage``."""
+
+    @abc.abstractmethod
+    def transition_stage(
+        self,
+        name: str,
+        version: int,
+        stage: str,
+        archive_existing: bool,
+        actor: str,
+        reason: str | None,
+        now_ms: int,
+    ) -> ModelVersion:
+        """Move a version to ``stage``; into Production, the versions already there are
+        archived unless ``archive_existing`` is False. Returns the moved version."""
+
+    @abc.abstractmethod
+    def set_alias(
+        self, name: str, alias: str, version: int, actor: str, reason: str | None, now_ms: int
+    ) -> ModelAlias:
+        """Point ``alias`` at ``version`` (created or moved)."""
+
+    @abc.abstractmethod
+    def delete_alias(
+        self, name: str, alias: str, actor: str, reason: str | None, now_ms: int
+    ) -> None:
+        """Remove an alias; NotFound when there is none."""
+
+    @abc.abstractmethod
+    def get_alias(self, name: str, alias: str) -> ModelAlias:
+        """Raises NotFound when there is none."""
+
+    @abc.abstractmethod
+    def list_aliases(self, name: str) -> list[ModelAlias]:
+        """The aliases of ``name``, by alias."""
+
+    @abc.abstractmethod
+    def audit_entries(self, name: str | None = None) -> list[AuditEntry]:
+        """Audit entries (of one model, when given) in the order they were written."""
+
+    @abc.abstractmethod
+    def verify_audit(self) -> AuditEntry | None:
+        """The first entry whose hash does not match its fields or whose ``seq`` or
+        ``prev_hash`` breaks the chain (a row edited or removed), else None."""
+
+
+class Store(
+    RunStore,
+    DatasetStore,
+    ArtifactIndex,
+    EventStore,
+    ScheduleStore,
+    LeaseStore,
+    RegistryStore,
+):
     """A whole backend: every domain's interface, plus the connection's lifetime."""
 
     url: str

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .engine import with_retry
 
-HEAD = "0004"
+HEAD = "0005"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _PG_LOCK_KEY = 0x6D6C6F7073  # "mlops"
 
@@ -60,9 +60,11 @@ def _create_fresh(conn: Connection) -> None:
     """An empty database gets the current schema directly and is stamped at HEAD (alembic's
     documented "create_all, then stamp" recipe), which spares a new store the ~0.2 s of
     importing alembic. A test checks that this schema equals the one the migrations build."""
+    from .registry import create_guards
     from .schema import metadata
 
     metadata.create_all(conn)
+    create_guards(conn)
     conn.exec_driver_sql(
         "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
         "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"

@@ -218,3 +218,65 @@ leases = sa.Table(
     sa.Column("holder", sa.String(256), nullable=False),
     sa.Column("expires_at", sa.BigInteger, nullable=False),
 )
+
+# The model registry: names, their numbered versions (each a logged model), aliases, and an
+# append-only audit of every decision. The database refuses UPDATE and DELETE on
+# ``registry_audit`` (triggers, created by the migration and by ``registry.create_guards``).
+registered_models = sa.Table(
+    "registered_models",
+    metadata,
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("tags", sa.JSON),
+    sa.Column("required_approvals", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("name", sa.String(256), sa.ForeignKey("registered_models.name"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("logged_model_id", sa.String(32), sa.ForeignKey("logged_models.id"), nullable=False),
+    sa.Column("run_id", sa.String(32), nullable=False),
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Index(None, "name", "stage"),
+    sa.Index(None, "logged_model_id"),
+)
+
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("alias", sa.String(256), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_by", sa.String(256), nullable=False),
+    sa.ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
+)
+
+# ``seq`` is given by the writer (max + 1 under the registry's write lock), not by the
+# database, so that the chain has no gap a rolled-back insert would leave.
+registry_audit = sa.Table(
+    "registry_audit",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("actor", sa.String(256), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("version", sa.Integer),
+    sa.Column("alias", sa.String(256)),
+    sa.Column("from_value", sa.Text),
+    sa.Column("to_value", sa.Text),
+    sa.Column("reason", sa.Text),
+    sa.Column("report_sha256", sa.String(64)),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index(None, "name", "seq"),
+)

@@ -14,6 +14,7 @@ from .events import EventsMixin
 from .leases import LeasesMixin
 from .metrics import MetricsMixin
 from .migrate import ensure_schema
+from .registry import RegistryMixin
 from .runs import RunsMixin
 from .schedules import SchedulesMixin
 
@@ -26,6 +27,7 @@ class SqlStore(
     EventsMixin,
     SchedulesMixin,
     LeasesMixin,
+    RegistryMixin,
     Store,
 ):
     """A store in any SQLAlchemy database; the schema is created or upgraded on open."""
