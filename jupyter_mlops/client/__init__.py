@@ -1,8 +1,8 @@
 """The Client: the one door to the stores, where every rule and validation lives.
 
-One module per domain (``runs``, ``datasets``, ``artifacts``, ``models``, ``events``,
-``schedules``; ``validation`` holds the checks they share); :class:`Client` joins them, so
-``Client(...).log_metric(...)`` and every other method stay where users find them. Features
+One module per domain (``runs``, ``datasets``, ``artifacts``, ``models``, ``registry``,
+``events``, ``schedules``; ``validation`` holds the checks they share); :class:`Client` joins
+them, so ``Client(...).log_metric(...)`` and every other method stay where users find them. Features
 (tracking, pipelines, ...) use the Client, never ``client.store``: when they need a new
 query, the Client grows a method.
 """
@@ -17,6 +17,7 @@ from .artifacts import ArtifactsMixin
 from .datasets import DatasetsMixin
 from .events import EventsMixin
 from .models import ModelsMixin
+from .registry import RegistryMixin
 from .runs import DEFAULT_EXPERIMENT, MAX_PAGE, STALE_AFTER_S, RunsMixin
 from .schedules import SchedulesMixin
 from .validation import metric_row, now_ms, param_text, validate_artifact_path, validate_key
@@ -41,6 +42,7 @@ class Client(
     DatasetsMixin,
     ArtifactsMixin,
     ModelsMixin,
+    RegistryMixin,
     EventsMixin,
     SchedulesMixin,
 ):

@@ -1,0 +1,246 @@
+"""The model registry: named models whose versions are logged models, moved through stages
+(None → Staging → Production → Archived) and pointed at by aliases, every decision on an
+append-only, hash-chained audit record. The Client's registry domain.
+
+Uses ``self.store`` as a :class:`~jupyter_mlops.store.base.RegistryStore`. Who acted is the
+OS user unless the caller says otherwise (``actor=``: the server passes the Jupyter user).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..entities import STAGES, AuditEntry, ModelAlias, ModelVersion, RegisteredModel
+from ..exceptions import InvalidInput, NotFound, shown
+from .base import ClientBase
+from .validation import MAX_NAME, check_int, check_text, now_ms, validate_key
+
+if TYPE_CHECKING:
+    from ..entities import LoggedModel
+
+MODELS_SCHEME = "models:/"
+_STAGE_BY_LOWER = {stage.lower(): stage for stage in STAGES}
+MAX_REASON = 10_000
+
+
+def canonical_stage(stage: Any) -> str:
+    """A stage in its canonical spelling, whatever the case it was given in."""
+    found = _STAGE_BY_LOWER.get(stage.lower()) if isinstance(stage, str) else None
+    if found is None:
+        raise InvalidInput(f"Unknown stage {shown(stage)}: use one of {', '.join(STAGES)}.")
+    return found
+
+
+def validate_alias(alias: Any) -> str:
+    """An alias: a valid key that cannot be read as a stage or a version number."""
+    validate_key(alias, "alias")
+    if alias.lower() in _STAGE_BY_LOWER or alias.lower() == "latest" or alias.isdigit():
+        raise InvalidInput(
+            f"Alias {shown(alias)} would be read as a stage or a version; choose a name "
+            "such as champion or challenger."
+        )
+    return str(alias)
+
+
+def _version_number(version: Any) -> int:
+    if isinstance(version, str) and version.isdigit() and len(version) <= 18:
+        version = int(version)
+    return check_int(version, "A model version", 1)
+
+
+def _reason(reason: Any) -> str | None:
+    return None if reason is None else check_text(reason, "A reason", MAX_REASON)
+
+
+def _tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise InvalidInput(f"Model tags must be a mapping of name: text, got {shown(tags)}.")
+    return {
+        validate_key(k, "tag"): check_text(v, f"Tag {k!r}", MAX_NAME * 4) for k, v in tags.items()
+    }
+
+
+class RegistryMixin(ClientBase):
+    if TYPE_CHECKING:
+
+        def get_logged_model(self, ref: str) -> LoggedModel: ...
+
+    @staticmethod
+    def _actor(actor: str | None) -> str:
+        if actor is None:
+            from ..capture import user
+
+            return user()
+        return check_text(actor, "An actor", MAX_NAME, empty=False)
+
+    def create_registered_model(
+        self,
+        name: str,
+        description: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        required_approvals: int = 0,
+        *,
+        actor: str | None = None,
+    ) -> RegisteredModel:
+        """Create a registered model (Conflict when the name exists); ``register_model``
+        creates one by itself when it is missing."""
+        return self.store.create_registered_model(
+            validate_key(name, "model"),
+            check_text(description or "", "A model description"),
+            _tags(tags),
+            check_int(required_approvals, "required_approvals", 0, 100),
+            self._actor(actor),
+            now_ms(),
+        )
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        return self.store.get_registered_model(validate_key(name, "model"))
+
+    def list_registered_models(self) -> list[RegisteredModel]:
+        return self.store.list_registered_models()
+
+    def register_model(
+        self,
+        source: str,
+        name: str,
+        description: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> ModelVersion:
+        """Register a logged model (``runs:/<run_id>/<model name>`` or a logged-model id) as
+        the next version of ``name``, which is created when missing. ``description`` is the
+        version's; ``tags`` are merged into the registered model's."""
+        validate_key(name, "model")
+        logged = self.get_logged_model(source)
+        return self.store.create_model_version(
+            name,
+            logged,
+            check_text(description or "", "A version description"),
+            _tags(tags),
+            self._actor(actor),
+            now_ms(),
+        )
+
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
+        return self.store.get_model_version(validate_key(name, "model"), _version_number(version))
+
+    def search_model_versions(self, name: str) -> list[ModelVersion]:
+        """Every version of ``name``, oldest first (NotFound for an unknown name)."""
+        self.get_registered_model(name)
+        return self.store.list_model_versions(name)
+
+    def get_latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
+        """The newest version of ``name`` in each stage (of ``stages``, when given)."""
+        wanted = None if stages is None else {canonical_stage(s) for s in stages}
+        latest: dict[str, ModelVersion] = {}
+        for version in self.search_model_versions(name):
+            if wanted is None or version.stage in wanted:
+                latest[version.stage] = version
+        return sorted(latest.values(), key=lambda v: v.version)
+
+    def transition_model_version_stage(
+        self,
+        name: str,
+        version: int | str,
+        stage: str,
+        *,
+        archive_existing: bool = True,
+        reason: str | None = None,
+        actor: str | None = None,
+    ) -> ModelVersion:
+        """Move a version to ``stage`` (any case). Into Production, the version(s) already
+        there are archived unless ``archive_existing`` is False."""
+        return self.store.transition_stage(
+            validate_key(name, "model"),
+            _version_number(version),
+            canonical_stage(stage),
+            bool(archive_existing),
+            self._actor(actor),
+            _reason(reason),
+            now_ms(),
+        )
+
+    def set_model_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | str,
+        reason: str | None = None,
+        *,
+        actor: str | None = None,
+    ) -> ModelAlias:
+        """Point ``alias`` at ``version`` of ``name``, creating or moving it."""
+        return self.store.set_alias(
+            validate_key(name, "model"),
+            validate_alias(alias),
+            _version_number(version),
+            self._actor(actor),
+            _reason(reason),
+            now_ms(),
+        )
+
+    def delete_model_alias(
+        self, name: str, alias: str, reason: str | None = None, *, actor: str | None = None
+    ) -> None:
+        self.store.delete_alias(
+            validate_key(name, "model"),
+            validate_alias(alias),
+            self._actor(actor),
+            _reason(reason),
+            now_ms(),
+        )
+
+    def get_model_aliases(self, name: str) -> list[ModelAlias]:
+        return self.store.list_aliases(validate_key(name, "model"))
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        found = self.store.get_alias(validate_key(name, "model"), validate_alias(alias))
+        return self.store.get_model_version(name, found.version)
+
+    def resolve_model_uri(self, uri: str) -> ModelVersion:
+        """The version a ``models:/`` URI names: ``models:/churn@champion`` (an alias),
+        ``models:/churn/Production`` (the newest version in a stage), ``models:/churn/3``
+        or ``models:/churn/latest``."""
+        check_text(uri, "A model URI", 1024, empty=False)
+        if not uri.startswith(MODELS_SCHEME):
+            raise InvalidInput(
+                f"Model URI {shown(uri)} must start with models:/ (models:/churn@champion, "
+                "models:/churn/Production or models:/churn/3)."
+            )
+        rest = uri[len(MODELS_SCHEME) :]
+        if "@" in rest:
+            name, _, alias = rest.rpartition("@")
+            return self.get_model_version_by_alias(name, alias)
+        name, _, ref = rest.rpartition("/")
+        if not name or not ref:
+            raise InvalidInput(
+                f"Model URI {shown(uri)} names no version: add @alias, /stage or /number "
+                "(models:/churn@champion, models:/churn/Production, models:/churn/3)."
+            )
+        validate_key(name, "model")
+        if ref.isdigit():
+            return self.get_model_version(name, ref)
+        if ref.lower() == "latest":
+            versions = self.search_model_versions(name)
+            if not versions:
+                raise NotFound(f"Model {shown(name)} has no version yet.")
+            return versions[-1]
+        stage = canonical_stage(ref)
+        found = self.store.latest_in_stage(name, stage)
+        if found is None:
+            self.get_registered_model(name)
+            raise NotFound(f"Model {shown(name)} has no version in stage {stage}.")
+        return found
+
+    def model_audit(self, name: str | None = None) -> list[AuditEntry]:
+        """The registry's audit entries (of one model, when given), oldest first."""
+        return self.store.audit_entries(None if name is None else validate_key(name, "model"))
+
+    def verify_model_audit(self) -> AuditEntry | None:
+        """The first audit entry edited or removed behind the database's back (its hash or
+        its place in the chain does not match), else None."""
+        return self.store.verify_audit()

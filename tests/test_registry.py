@@ -1,0 +1,384 @@
+"""The model registry's data layer: versions, stages, aliases, models:/ URIs, events and the
+append-only, hash-chained audit, on SQLite and (with JUPYTER_MLOPS_TEST_PG) on PostgreSQL."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from jupyter_mlops import config
+from jupyter_mlops.capture import user
+from jupyter_mlops.client import Client
+from jupyter_mlops.entities import MODEL_ALIAS_EVENT, MODEL_VERSION_EVENT
+from jupyter_mlops.exceptions import Conflict, InvalidInput, NotFound
+
+N_PROCS = 8
+CHILD_TIMEOUT_S = 120
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The URL of a fresh store: a SQLite file, or a new PostgreSQL database dropped after."""
+    monkeypatch.setenv(config.ARTIFACTS_ENV, str(tmp_path / "artifacts"))
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'mlops.db'}"
+        return
+    server = request.getfixturevalue("postgres_url")
+    database = f"mlops_registry_{os.getpid()}"
+    admin = sa.create_engine(
+        server.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE {database}")
+    try:
+        yield server.rsplit("/", 1)[0] + "/" + database
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.fixture
+def reg(store_url: str, open_client: Callable[..., Client]) -> Client:
+    return open_client(store_url)
+
+
+def _logged(client: Client, name: str = "clf") -> tuple[str, str]:
+    """A run that logged a model called ``name``: (run id, logged model id)."""
+    run_id = client.create_run("registry", "train")
+    model = client.log_model(run_id, {"weights": [1, 2, 3]}, name=name)
+    client.end_run(run_id)
+    return run_id, model.id
+
+
+def _engine(client: Client) -> sa.Engine:
+    return client.store.engine  # type: ignore[attr-defined,no-any-return]
+
+
+def test_given_logged_models_when_registered_by_runs_uri_and_by_id_then_numbered_per_name(reg):
+    run_id, model_id = _logged(reg)
+    _, other_id = _logged(reg, "other")
+
+    first = reg.register_model(f"runs:/{run_id}/clf", "churn", description="baseline")
+    second = reg.register_model(other_id, "churn")
+    elsewhere = reg.register_model(model_id, "fraud", tags={"team": "risk"})
+
+    assert (first.version, second.version, elsewhere.version) == (1, 2, 1)
+    assert (first.logged_model_id, first.run_id, first.stage) == (model_id, run_id, "None")
+    assert first.sha256 == reg.get_logged_model(model_id).sha256
+    assert first.description == "baseline" and first.created_by == user()
+    assert [v.version for v in reg.search_model_versions("churn")] == [1, 2]
+    assert reg.get_registered_model("fraud").tags == {"team": "risk"}
+    assert [m.name for m in reg.list_registered_models()] == ["churn", "fraud"]
+
+
+def test_given_a_name_taken_when_created_again_then_conflict_and_register_still_adds(reg):
+    _, model_id = _logged(reg)
+    reg.create_registered_model("churn", "predicts churn", required_approvals=1)
+
+    with pytest.raises(Conflict):
+        reg.create_registered_model("churn")
+    version = reg.register_model(model_id, "churn")
+
+    assert version.version == 1
+    assert reg.get_registered_model("churn").required_approvals == 1
+
+
+def test_given_bad_sources_when_registered_then_clear_errors_and_nothing_written(reg):
+    run_id, _ = _logged(reg)
+    with pytest.raises(NotFound, match="no model named"):
+        reg.register_model(f"runs:/{run_id}/missing", "churn")
+    with pytest.raises(InvalidInput, match="model reference"):
+        reg.register_model("s3://bucket/model.pkl", "churn")
+    with pytest.raises(InvalidInput, match="model name"):
+        reg.register_model(f"runs:/{run_id}/clf", "bad|name")
+    assert reg.list_registered_models() == [] and reg.model_audit() == []
+
+
+def _register_at_once(url: str, model_id: str, barrier: Any, results: Any) -> None:
+    """A child process: open its own Client, wait for the others, register one version."""
+    client = Client(url)
+    try:
+        barrier.wait(timeout=CHILD_TIMEOUT_S)
+        results.put(client.register_model(model_id, "churn").version)
+    finally:
+        client.close()
+
+
+def test_given_8_processes_when_they_register_at_once_then_versions_are_1_to_8(reg, store_url):
+    _, model_id = _logged(reg)
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(N_PROCS), ctx.Queue()
+    procs = [
+        ctx.Process(target=_register_at_once, args=(store_url, model_id, barrier, results))
+        for _ in range(N_PROCS)
+    ]
+    for proc in procs:
+        proc.start()
+    try:
+        got = sorted(results.get(timeout=CHILD_TIMEOUT_S) for _ in procs)
+    finally:
+        for proc in procs:
+            proc.join(timeout=CHILD_TIMEOUT_S)
+            if proc.is_alive():
+                proc.kill()
+
+    assert [proc.exitcode for proc in procs] == [0] * N_PROCS
+    assert got == list(range(1, N_PROCS + 1))
+    assert [v.version for v in reg.search_model_versions("churn")] == got
+    assert reg.verify_model_audit() is None
+    assert [e.seq for e in reg.model_audit()] == list(range(1, N_PROCS + 2))
+
+
+def _three_versions(client: Client) -> None:
+    _, model_id = _logged(client)
+    for _ in range(3):
+        client.register_model(model_id, "churn")
+
+
+def test_given_a_production_version_when_another_is_promoted_then_the_first_is_archived(reg):
+    _three_versions(reg)
+    reg.transition_model_version_stage("churn", 1, "production")
+
+    moved = reg.transition_model_version_stage("churn", 2, "PRODUCTION", reason="better auc")
+
+    assert moved.stage == "Production"
+    stages = {v.version: v.stage for v in reg.search_model_versions("churn")}
+    assert stages == {1: "Archived", 2: "Production", 3: "None"}
+    last = reg.model_audit("churn")[-2:]
+    assert [(e.version, e.from_value, e.to_value) for e in last] == [
+        (1, "Production", "Archived"),
+        (2, "None", "Production"),
+    ]
+    assert last[1].reason == "better auc"
+
+
+def test_given_keep_existing_when_promoted_then_both_stay_in_production(reg):
+    _three_versions(reg)
+    reg.transition_model_version_stage("churn", 1, "Production")
+
+    reg.transition_model_version_stage("churn", 2, "Production", archive_existing=False)
+
+    assert [v.version for v in reg.get_latest_versions("churn", ["production"])] == [2]
+    stages = {v.version: v.stage for v in reg.search_model_versions("churn")}
+    assert stages == {1: "Production", 2: "Production", 3: "None"}
+
+
+def test_given_a_staging_version_when_staged_again_then_nothing_is_recorded(reg):
+    _three_versions(reg)
+    reg.transition_model_version_stage("churn", 3, "Staging")
+    entries = len(reg.model_audit())
+
+    reg.transition_model_version_stage("churn", 3, "staging")
+
+    assert len(reg.model_audit()) == entries
+    with pytest.raises(InvalidInput, match="Unknown stage"):
+        reg.transition_model_version_stage("churn", 3, "Prod")
+    with pytest.raises(NotFound):
+        reg.transition_model_version_stage("churn", 9, "Staging")
+
+
+def test_given_an_alias_when_moved_and_deleted_then_it_resolves_to_where_it_points(reg):
+    _three_versions(reg)
+    reg.set_model_alias("churn", "champion", 1)
+
+    reg.set_model_alias("churn", "champion", 3, reason="retrained", actor="alice")
+
+    assert reg.resolve_model_uri("models:/churn@champion").version == 3
+    (alias,) = reg.get_model_aliases("churn")
+    assert (alias.alias, alias.version, alias.updated_by) == ("champion", 3, "alice")
+    entry = reg.model_audit("churn")[-1]
+    assert (entry.action, entry.alias, entry.from_value, entry.to_value, entry.actor) == (
+        "set_alias",
+        "champion",
+        "1",
+        "3",
+        "alice",
+    )
+    reg.delete_model_alias("churn", "champion")
+    with pytest.raises(NotFound, match="no alias"):
+        reg.resolve_model_uri("models:/churn@champion")
+    with pytest.raises(NotFound):
+        reg.set_model_alias("churn", "champion", 7)
+
+
+@pytest.mark.parametrize("alias", ["production", "Staging", "42", "latest", "a|b", ""])
+def test_given_an_alias_that_reads_as_a_stage_or_number_when_set_then_refused(reg, alias):
+    _three_versions(reg)
+    with pytest.raises(InvalidInput):
+        reg.set_model_alias("churn", alias, 1)
+
+
+def test_given_models_uris_when_resolved_then_alias_stage_number_and_latest_work(reg):
+    _three_versions(reg)
+    reg.transition_model_version_stage("churn", 2, "Production")
+    reg.set_model_alias("churn", "challenger", 3)
+
+    assert reg.resolve_model_uri("models:/churn@challenger").version == 3
+    assert reg.resolve_model_uri("models:/churn/Production").version == 2
+    assert reg.resolve_model_uri("models:/churn/production").version == 2
+    assert reg.resolve_model_uri("models:/churn/1").version == 1
+    assert reg.resolve_model_uri("models:/churn/latest").version == 3
+
+
+@pytest.mark.parametrize(
+    ("uri", "error", "message"),
+    [
+        ("runs:/abc/clf", InvalidInput, "must start with models:/"),
+        ("models:/churn", InvalidInput, "names no version"),
+        ("models:/churn/", InvalidInput, "names no version"),
+        ("models:/churn/Prod", InvalidInput, "Unknown stage"),
+        ("models:/churn/0", InvalidInput, "model version"),
+        ("models:/churn/9", NotFound, "no version 9"),
+        ("models:/churn/Staging", NotFound, "no version in stage Staging"),
+        ("models:/churn@nobody", NotFound, "no alias"),
+        ("models:/ghost/Production", NotFound, "No registered model"),
+        ("models:/ghost/latest", NotFound, "No registered model"),
+    ],
+)
+def test_given_bad_models_uris_when_resolved_then_clear_errors(reg, uri, error, message):
+    _three_versions(reg)
+    with pytest.raises(error, match=message):
+        reg.resolve_model_uri(uri)
+
+
+def test_given_registry_changes_then_events_are_written_for_versions_stages_and_aliases(reg):
+    cursor = reg.last_event_id()
+    _three_versions(reg)
+    reg.transition_model_version_stage("churn", 1, "Production")
+    reg.transition_model_version_stage("churn", 2, "Production")
+    reg.set_model_alias("churn", "champion", 2)
+    reg.delete_model_alias("churn", "champion")
+
+    versions = reg.events_after(cursor, MODEL_VERSION_EVENT, "churn")
+    moves = reg.events_after(cursor, MODEL_ALIAS_EVENT, "churn")
+
+    assert [e.payload["version"] for e in versions] == [1, 2, 3]
+    first = reg.get_model_version("churn", 1)
+    assert versions[0].payload["logged_model_id"] == first.logged_model_id
+    assert [e.payload for e in moves] == [
+        {"stage": "Production", "version": 1, "from_stage": "None"},
+        {"stage": "Archived", "version": 1, "from_stage": "Production"},
+        {"stage": "Production", "version": 2, "from_stage": "None"},
+        {"alias": "champion", "version": 2, "from_version": None},
+        {"alias": "champion", "version": None, "from_version": 2},
+    ]
+
+
+def _audited(client: Client) -> None:
+    _three_versions(client)
+    client.transition_model_version_stage("churn", 1, "Staging", reason="looks fine")
+    client.set_model_alias("churn", "champion", 1)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE registry_audit SET actor = 'mallory' WHERE seq = 2", "DELETE FROM registry_audit"],
+)
+def test_given_audit_entries_when_raw_sql_changes_them_then_the_database_refuses(reg, statement):
+    _audited(reg)
+    before = reg.model_audit()
+
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), _engine(reg).begin() as conn:
+        conn.exec_driver_sql(statement)
+
+    assert reg.model_audit() == before and reg.verify_model_audit() is None
+
+
+def _drop_guards(client: Client) -> None:
+    with _engine(client).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("DROP FUNCTION registry_audit_refuse() CASCADE")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER registry_audit_no_update")
+            conn.exec_driver_sql("DROP TRIGGER registry_audit_no_delete")
+
+
+def test_given_triggers_dropped_when_an_entry_is_edited_then_verify_names_it(reg):
+    _audited(reg)
+    assert reg.verify_model_audit() is None
+    _drop_guards(reg)
+
+    with _engine(reg).begin() as conn:
+        conn.exec_driver_sql("UPDATE registry_audit SET reason = 'forged' WHERE seq = 5")
+
+    broken = reg.verify_model_audit()
+    assert broken is not None and broken.seq == 5 and broken.reason == "forged"
+
+
+def test_given_triggers_dropped_when_an_entry_is_rehashed_then_its_successor_is_named(reg):
+    _audited(reg)
+    _drop_guards(reg)
+    forged = reg.model_audit()[2]
+    forged.actor = "mallory"
+
+    with _engine(reg).begin() as conn:
+        conn.execute(
+            sa.text("UPDATE registry_audit SET actor = :a, hash = :h WHERE seq = 3"),
+            {"a": forged.actor, "h": forged.expected_hash()},
+        )
+
+    broken = reg.verify_model_audit()
+    assert broken is not None and broken.seq == 4
+
+
+def test_given_triggers_dropped_when_an_entry_is_deleted_then_verify_finds_the_gap(reg):
+    _audited(reg)
+    _drop_guards(reg)
+
+    with _engine(reg).begin() as conn:
+        conn.exec_driver_sql("DELETE FROM registry_audit WHERE seq = 3")
+
+    broken = reg.verify_model_audit()
+    assert broken is not None and broken.seq == 4
+
+
+def test_given_no_actor_then_the_os_user_is_recorded_else_the_one_given(reg):
+    _, model_id = _logged(reg)
+    reg.register_model(model_id, "churn")
+    reg.register_model(model_id, "churn", actor="jupyter:bob")
+
+    assert [e.actor for e in reg.model_audit()] == [user(), user(), "jupyter:bob"]
+    assert reg.get_model_version("churn", "2").created_by == "jupyter:bob"
+    with pytest.raises(InvalidInput, match="actor"):
+        reg.register_model(model_id, "churn", actor=" ")
+
+
+def test_given_a_new_store_and_a_migrated_one_then_both_guard_the_audit_alike(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+
+    from jupyter_mlops.store.sql.engine import create_engine
+    from jupyter_mlops.store.sql.migrate import MIGRATIONS_DIR, ensure_schema
+
+    direct = create_engine(f"sqlite:///{tmp_path / 'direct.db'}")
+    ensure_schema(direct)
+    migrated = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+    with migrated.begin() as conn:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+    triggers = []
+    for engine in (direct, migrated):
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+            ).all()
+            triggers.append([tuple(r) for r in rows])
+        engine.dispose()
+    assert [name for name, _ in triggers[0]] == [
+        "registry_audit_no_delete",
+        "registry_audit_no_update",
+    ]
+    assert triggers[0] == triggers[1]
