@@ -278,7 +278,7 @@ class AuditEntry(_Entity):
     seq: int
     at: int
     actor: str
-    action: str  # create_model | register | stage | set_alias | delete_alias
+    action: str  # create_model | register | stage | set_alias | delete_alias | integrity_failure
     name: str
     version: int | None
     alias: str | None  # the alias a set_alias / delete_alias entry moved

@@ -382,3 +382,54 @@ def test_given_a_new_store_and_a_migrated_one_then_both_guard_the_audit_alike(tm
         "registry_audit_no_update",
     ]
     assert triggers[0] == triggers[1]
+
+
+# Loading a registered version ------------------------------------------------------------------
+
+
+class _Marker:
+    """Unpickling it writes a file: proof that tampered bytes were (not) unpickled."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path(self.path).write_text, ("unpickled",))
+
+
+def test_given_a_registered_version_when_loaded_by_alias_stage_and_number_then_the_model(reg):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = [[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1]
+    fitted = LogisticRegression().fit(X, y)
+    run_id = reg.create_run("registry", "train")
+    reg.log_model(run_id, fitted, name="clf")
+    reg.end_run(run_id)
+    reg.register_model(f"runs:/{run_id}/clf", "churn")
+    reg.transition_model_version_stage("churn", 1, "production")
+    reg.set_model_alias("churn", "champion", 1)
+    for uri in ("models:/churn@champion", "models:/churn/Production", "models:/churn/1"):
+        assert (reg.load_model(uri).predict(X) == fitted.predict(X)).all()
+
+
+def test_given_tampered_bytes_when_a_version_is_loaded_then_refused_audited_and_not_unpickled(
+    reg, tmp_path
+):
+    import pickle
+
+    from jupyter_mlops.exceptions import IntegrityError
+
+    _, model_id = _logged(reg)
+    version = reg.register_model(model_id, "churn")
+    marker = tmp_path / "unpickled.txt"
+    blob = reg.artifacts._blob_path(version.sha256)  # type: ignore[attr-defined]
+    blob.chmod(0o644)
+    blob.write_bytes(pickle.dumps(_Marker(str(marker))))  # someone swaps the file on disk
+
+    with pytest.raises(IntegrityError, match="modified"):
+        reg.load_model("models:/churn/1", actor="mallory-check")
+    assert not marker.exists()  # nothing was unpickled
+    last = reg.model_audit("churn")[-1]
+    assert (last.action, last.version, last.actor) == ("integrity_failure", 1, "mallory-check")
+    assert "modified" in (last.reason or "")
+    assert reg.verify_model_audit() is None  # the failure is itself on the chain

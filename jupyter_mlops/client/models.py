@@ -10,18 +10,24 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..entities import Artifact, LoggedModel, jsonable
-from ..exceptions import InvalidInput, NotFound, shown
+from ..exceptions import IntegrityError, InvalidInput, NotFound, shown
 from .base import ClientBase
+from .registry import MODELS_SCHEME
 from .validation import check_text, now_ms, validate_key
 
 if TYPE_CHECKING:
-    from ..entities import Run
+    from ..entities import ModelVersion, Run
 
 
 class ModelsMixin(ClientBase):
     if TYPE_CHECKING:
 
         def get_run(self, run_id: str) -> Run: ...
+
+        def resolve_model_uri(self, uri: str) -> ModelVersion: ...
+
+        @staticmethod
+        def _actor(actor: str | None) -> str: ...
 
         def log_artifact_bytes(
             self, run_id: str, data: bytes, path: str, kind: str = "file"
@@ -82,12 +88,38 @@ class ModelsMixin(ClientBase):
             )
         return self.store.get_logged_model(ref)
 
-    def load_model(self, ref: str) -> Any:
-        """Load a logged model by id or ``runs:/<run_id>/<name>``, after checking its sha256."""
+    def load_model(self, ref: str, *, actor: str | None = None) -> Any:
+        """Load a model after checking its sha256: a logged model by id or
+        ``runs:/<run_id>/<name>``, or a registered version by ``models:/churn@champion``,
+        ``models:/churn/Production`` or ``models:/churn/3``.
+
+        Raises:
+            IntegrityError: the stored bytes no longer match the sha256 recorded for them
+                (for a registered version, the one recorded at registration). Nothing is
+                unpickled; for a registered version, an ``integrity_failure`` entry naming
+                who tried is appended to the registry's audit.
+        """
         from ..models import load_model_bytes
 
-        logged = self.get_logged_model(ref)
-        return load_model_bytes(self.artifacts.read_bytes(logged.sha256))
+        if not (isinstance(ref, str) and ref.startswith(MODELS_SCHEME)):
+            logged = self.get_logged_model(ref)
+            return load_model_bytes(self.artifacts.read_bytes(logged.sha256))
+        version = self.resolve_model_uri(ref)
+        logged = self.get_logged_model(version.logged_model_id)
+        try:
+            if logged.sha256 != version.sha256:
+                raise IntegrityError(
+                    f"Model {version.name} version {version.version} was registered with "
+                    f"sha256 {version.sha256}, but its logged model now records "
+                    f"{logged.sha256}; refusing to load it."
+                )
+            data = self.artifacts.read_bytes(version.sha256)
+        except IntegrityError as exc:
+            self.store.record_integrity_failure(
+                version.name, version.version, self._actor(actor), exc.message, now_ms()
+            )
+            raise
+        return load_model_bytes(data)
 
     def latest_model_sha(self, name: str) -> str | None:
         """The sha256 of the newest model logged under ``name`` (None if there is none)."""

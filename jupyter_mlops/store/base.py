@@ -379,6 +379,13 @@ class RegistryStore(abc.ABC):
         """The first entry whose hash does not match its fields or whose ``seq`` or
         ``prev_hash`` breaks the chain (a row edited or removed), else None."""
 
+    @abc.abstractmethod
+    def record_integrity_failure(
+        self, name: str, version: int, actor: str, detail: str, now_ms: int
+    ) -> AuditEntry:
+        """Append an ``integrity_failure`` entry: a version's bytes did not match its sha256
+        when it was about to be loaded (``detail`` says how)."""
+
 
 class Store(
     RunStore,

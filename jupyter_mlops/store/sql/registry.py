@@ -405,6 +405,17 @@ class RegistryMixin(SqlBase):
 
         return self._write(set_)
 
+    def record_integrity_failure(
+        self, name: str, version: int, actor: str, detail: str, now_ms: int
+    ) -> AuditEntry:
+        def record(conn: Connection) -> AuditEntry:
+            self._lock_registry(conn)
+            return self._audit(
+                conn, now_ms, actor, "integrity_failure", name, version=version, reason=detail
+            )
+
+        return self._write(record)
+
     def delete_alias(
         self, name: str, alias: str, actor: str, reason: str | None, now_ms: int
     ) -> None:
