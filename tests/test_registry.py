@@ -433,3 +433,58 @@ def test_given_tampered_bytes_when_a_version_is_loaded_then_refused_audited_and_
     assert (last.action, last.version, last.actor) == ("integrity_failure", 1, "mallory-check")
     assert "modified" in (last.reason or "")
     assert reg.verify_model_audit() is None  # the failure is itself on the chain
+
+
+# Time travel ----------------------------------------------------------------------------------
+
+
+def test_given_several_moves_when_asked_at_past_times_then_the_holder_of_each_stage_and_alias(
+    reg,
+):
+    import time
+    from datetime import datetime
+
+    _three_versions(reg)
+    moments = []
+
+    def step(action: Callable[[], Any]) -> None:
+        action()
+        moments.append(reg.model_audit("churn")[-1].at)
+        time.sleep(0.005)  # the next move lands in a later millisecond
+
+    step(lambda: reg.transition_model_version_stage("churn", 1, "Production"))
+    step(lambda: reg.set_model_alias("churn", "champion", 1))
+    step(lambda: reg.transition_model_version_stage("churn", 2, "Production"))
+    step(lambda: reg.set_model_alias("churn", "champion", 2))
+    step(lambda: reg.transition_model_version_stage("churn", 3, "Staging"))
+    step(lambda: reg.delete_model_alias("churn", "champion"))
+
+    def held(what: str, at: Any) -> int | None:
+        found = reg.model_at("churn", what, at)
+        return None if found is None else found.version
+
+    before = moments[0] - 1
+    assert [held("Production", t) for t in (before, *moments)] == [None, 1, 1, 2, 2, 2, 2]
+    assert [held("champion", t) for t in (before, *moments)] == [None, None, 1, 1, 2, 2, None]
+    assert [held("staging", t) for t in moments] == [None, None, None, None, 3, 3]
+    assert [held("Archived", t) for t in moments] == [None, None, 1, 1, 1, 1]
+    at = datetime.fromtimestamp(moments[2] / 1000)
+    assert held("Production", at) == 2 and held("Production", at.isoformat()) == 2
+    history = [(e.action, e.version, e.to_value) for e in reg.model_history("churn")]
+    assert history[3:] == [
+        ("stage", 1, "Production"),
+        ("set_alias", 1, "1"),
+        ("stage", 1, "Archived"),
+        ("stage", 2, "Production"),
+        ("set_alias", 2, "2"),
+        ("stage", 3, "Staging"),
+        ("delete_alias", 2, None),
+    ]
+    assert [action for action, _, _ in history[:3]] == ["register"] * 3
+
+
+@pytest.mark.parametrize("at", ["yesterday", -5, True, "2026-13-01"])
+def test_given_a_bad_time_when_asked_then_invalid_input(reg, at):
+    _three_versions(reg)
+    with pytest.raises(InvalidInput):
+        reg.model_at("churn", "Production", at)

@@ -9,6 +9,7 @@ OS user unless the caller says otherwise (``actor=``: the server passes the Jupy
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..entities import STAGES, AuditEntry, ModelAlias, ModelVersion, RegisteredModel
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from ..entities import LoggedModel
 
 MODELS_SCHEME = "models:/"
+_HISTORY_ACTIONS = frozenset({"register", "stage", "set_alias", "delete_alias"})
 _STAGE_BY_LOWER = {stage.lower(): stage for stage in STAGES}
 MAX_REASON = 10_000
 
@@ -41,6 +43,20 @@ def validate_alias(alias: Any) -> str:
             "such as champion or challenger."
         )
     return str(alias)
+
+
+def _epoch_ms(at: Any) -> int:
+    """A point in time as milliseconds since the epoch."""
+    if isinstance(at, str):
+        try:
+            at = datetime.fromisoformat(check_text(at, "A time", 64, empty=False))
+        except ValueError:
+            raise InvalidInput(
+                f"Time {shown(at)} is not ISO 8601 (for example 2026-11-24T09:30)."
+            ) from None
+    if isinstance(at, datetime):
+        return int(at.timestamp() * 1000)
+    return check_int(at, "A time in milliseconds since the epoch", 0)
 
 
 def _version_number(version: Any) -> int:
@@ -235,6 +251,39 @@ class RegistryMixin(ClientBase):
             self.get_registered_model(name)
             raise NotFound(f"Model {shown(name)} has no version in stage {stage}.")
         return found
+
+    def model_history(self, name: str) -> list[AuditEntry]:
+        """What moved ``name``'s stages and aliases, oldest first: its registrations, stage
+        moves and alias changes, from the audit."""
+        self.get_registered_model(name)
+        return [e for e in self.model_audit(name) if e.action in _HISTORY_ACTIONS]
+
+    def model_at(self, name: str, stage_or_alias: str, at: Any) -> ModelVersion | None:
+        """The version of ``name`` that held a stage (the newest one in it, as
+        ``models:/name/Stage`` resolves) or an alias at time ``at``, replayed from the audit;
+        None when nothing held it then. ``at``: milliseconds since the epoch, a datetime (a
+        naive one is local time) or ISO 8601 text. The version is returned as it is now (its
+        stage may have moved on since)."""
+        when = _epoch_ms(at)
+        stage = (
+            _STAGE_BY_LOWER.get(stage_or_alias.lower()) if isinstance(stage_or_alias, str) else None
+        )
+        alias = None if stage is not None else validate_alias(stage_or_alias)
+        stages: dict[int, str] = {}
+        pointed: int | None = None
+        for entry in self.model_history(name):
+            if entry.at > when:
+                break
+            if entry.action == "register" and entry.version is not None:
+                stages[entry.version] = "None"
+            elif entry.action == "stage" and entry.version is not None and entry.to_value:
+                stages[entry.version] = entry.to_value
+            elif entry.alias == alias and entry.action in ("set_alias", "delete_alias"):
+                pointed = int(entry.to_value) if entry.to_value else None
+        if stage is not None:
+            holders = [version for version, held in stages.items() if held == stage]
+            pointed = max(holders) if holders else None
+        return None if pointed is None else self.get_model_version(name, pointed)
 
     def model_audit(self, name: str | None = None) -> list[AuditEntry]:
         """The registry's audit entries (of one model, when given), oldest first."""
