@@ -498,7 +498,8 @@ def test_given_the_command_table_then_each_command_is_where_it_says_with_its_own
     from jupyter_mlops.cli import COMMANDS
 
     assert sorted(COMMANDS) == [
-        "data", "demo", "experiments", "export", "gc", "info", "pipelines", "runs", "scheduler",
+        "data", "demo", "experiments", "export", "gc", "info", "models", "pipelines", "runs",
+        "scheduler",
     ]  # fmt: skip
     for name, (module_name, help_text) in COMMANDS.items():
         command = getattr(importlib.import_module(f"jupyter_mlops.cli.{module_name}"), name)
@@ -523,6 +524,6 @@ def test_given_help_then_every_command_is_listed_without_importing_the_others() 
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
-    for name in ("data", "demo", "pipelines", "runs", "scheduler", "gc", "info"):
+    for name in ("data", "demo", "models", "pipelines", "runs", "scheduler", "gc", "info"):
         assert f"  {name} " in out
     assert out.strip().splitlines()[-1] == "[] []"

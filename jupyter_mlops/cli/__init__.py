@@ -19,6 +19,7 @@ COMMANDS = {
     "export": ("runs", "Export every matching run (params and metrics as columns) to CSV or JSON."),
     "gc": ("store", "Delete artifact blobs that no run or model references any more."),
     "info": ("store", "Where the store is."),
+    "models": ("models", "Registered models: versions, stages, aliases and their audit."),
     "pipelines": ("pipelines", "Notebook pipelines: run, inspect, schedule."),
     "runs": ("runs", "List, show, compare and delete runs."),
     "scheduler": ("scheduler", "Run due schedules and triggers until stopped (Ctrl-C / SIGTERM)."),
