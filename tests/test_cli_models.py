@@ -363,3 +363,30 @@ def test_given_entry_removed_behind_triggers_when_verify_then_its_successor_is_n
 
     assert result.exit_code == 1
     assert "seq 5" in result.stderr and "intact" not in result.stdout
+
+
+# history --------------------------------------------------------------------------------------
+def test_given_moves_when_history_then_listed_and_at_a_time_the_holders(logged: Logged) -> None:
+    import json
+    import time
+
+    registered(logged, 2)
+    ok(logged, "models", "stage", "churn/1", "Production")
+    ok(logged, "models", "alias", "churn@champion", "1")
+    between = logged.client.model_audit("churn")[-1].at
+    time.sleep(0.005)  # the next move lands in a later millisecond
+    ok(logged, "models", "stage", "churn/2", "Production")
+    moves = json.loads(ok(logged, "models", "history", "churn", "--format", "json"))
+    assert [(m["action"], m["version"]) for m in moves] == [
+        ("register", 1), ("register", 2), ("stage", 1), ("set_alias", 1),
+        ("stage", 1), ("stage", 2),
+    ]  # fmt: skip
+    then = json.loads(
+        ok(logged, "models", "history", "churn", "--at", str(between), "--format", "json")
+    )
+    assert {(r["name"], r["version"]) for r in then} >= {("Production", 1), ("champion", 1)}
+    now = json.loads(
+        ok(logged, "models", "history", "churn", "--at", str(between + 10_000), "--format", "json")
+    )
+    assert {(r["name"], r["version"]) for r in now} >= {("Production", 2), ("Archived", 1)}
+    assert "not ISO 8601" in fails(logged, 2, "models", "history", "churn", "--at", "soon")

@@ -196,6 +196,43 @@ def models_show(ctx: click.Context, uri: str, fmt: str) -> None:
         click.echo(f"  {key.ljust(width)}  {value}")
 
 
+@models.command("history")
+@click.argument("name")
+@click.option(
+    "--at",
+    "at",
+    help="A time (ISO 8601, e.g. 2026-11-24T09:30, or ms since the epoch): show which "
+    "version held each stage and alias then, instead of the moves.",
+)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
+@errors
+def models_history(ctx: click.Context, name: str, at: str | None, fmt: str) -> None:
+    """NAME's registrations, stage moves and alias changes, oldest first; with --at, which
+    version held each stage and each alias at that time."""
+    client = client_of(ctx)
+    history = client.model_history(name)
+    if at is None:
+        emit(
+            [_audit_row(e) for e in history] if fmt == "table" else [e.to_dict() for e in history],
+            fmt,
+        )
+        return
+    when: Any = int(at) if at.isdigit() else at
+    aliases = sorted({e.alias for e in history if e.alias})
+    rows = []
+    for what in [*STAGES, *aliases]:
+        version = client.model_at(name, what, when)
+        rows.append(
+            {
+                "kind": "stage" if what in STAGES else "alias",
+                "name": what,
+                "version": None if version is None else version.version,
+            }
+        )
+    emit(rows, fmt)
+
+
 @models.command("audit")
 @click.argument("name", required=False)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
