@@ -432,6 +432,7 @@ def test_given_tampered_bytes_when_a_version_is_loaded_then_refused_audited_and_
     last = reg.model_audit("churn")[-1]
     assert (last.action, last.version, last.actor) == ("integrity_failure", 1, "mallory-check")
     assert "modified" in (last.reason or "")
+    assert str(blob) not in (last.reason or "")  # no file-system path on the record
     assert reg.verify_model_audit() is None  # the failure is itself on the chain
 
 

@@ -108,15 +108,17 @@ class ModelsMixin(ClientBase):
         logged = self.get_logged_model(version.logged_model_id)
         try:
             if logged.sha256 != version.sha256:
-                raise IntegrityError(
+                text = (
                     f"Model {version.name} version {version.version} was registered with "
                     f"sha256 {version.sha256}, but its logged model now records "
                     f"{logged.sha256}; refusing to load it."
                 )
+                raise IntegrityError(text, public=text)
             data = self.artifacts.read_bytes(version.sha256)
         except IntegrityError as exc:
+            # The audit keeps the public text: where the blob lives is for the log only.
             self.store.record_integrity_failure(
-                version.name, version.version, self._actor(actor), exc.message, now_ms()
+                version.name, version.version, self._actor(actor), exc.public, now_ms()
             )
             raise
         return load_model_bytes(data)
