@@ -10,7 +10,7 @@ import datetime as dt
 import html
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -269,7 +269,7 @@ def cell_summary(
     if info.error_name:
         head["error_name"] = clip(info.error_name, text)
         head["error_value"] = clip(str(info.error_value or ""), limits.long)
-    sizes = (run.params, run.metrics, run.inputs, run.outputs, run.models, notes)
+    sizes: tuple[Sized, ...] = (run.params, run.metrics, run.inputs, run.outputs, run.models, notes)
     parts = {
         "params": first(run.params, limits.params),
         "metrics": first(run.metrics, limits.metrics),
