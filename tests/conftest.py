@@ -72,6 +72,29 @@ def postgres_url() -> str:
 
 
 @pytest.fixture
+def direct_and_migrated(tmp_path: Path) -> Iterator[tuple[Any, Any]]:
+    """Two SQLite stores: one whose schema a new store creates directly (the fast path), one
+    built by running every migration from the first; their engines are disposed after."""
+    from alembic import command
+    from alembic.config import Config
+
+    from jupyter_mlops.store.sql.engine import create_engine
+    from jupyter_mlops.store.sql.migrate import MIGRATIONS_DIR, ensure_schema
+
+    direct = create_engine(f"sqlite:///{tmp_path / 'direct.db'}")
+    ensure_schema(direct)
+    migrated = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+    with migrated.begin() as conn:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    yield direct, migrated
+    direct.dispose()
+    migrated.dispose()
+
+
+@pytest.fixture
 def open_client() -> Iterator[Callable[..., Client]]:
     """Open Clients on any store; each is closed after the test (its writer flushed and
     stopped, its connections released)."""

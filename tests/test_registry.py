@@ -353,30 +353,16 @@ def test_given_no_actor_then_the_os_user_is_recorded_else_the_one_given(reg):
         reg.register_model(model_id, "churn", actor=" ")
 
 
-def test_given_a_new_store_and_a_migrated_one_then_both_guard_the_audit_alike(tmp_path):
-    from alembic import command
-    from alembic.config import Config
-
-    from jupyter_mlops.store.sql.engine import create_engine
-    from jupyter_mlops.store.sql.migrate import MIGRATIONS_DIR, ensure_schema
-
-    direct = create_engine(f"sqlite:///{tmp_path / 'direct.db'}")
-    ensure_schema(direct)
-    migrated = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
-    with migrated.begin() as conn:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-
+def test_given_a_new_store_and_a_migrated_one_then_both_guard_the_audit_alike(
+    direct_and_migrated,
+):
     triggers = []
-    for engine in (direct, migrated):
+    for engine in direct_and_migrated:
         with engine.connect() as conn:
             rows = conn.exec_driver_sql(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
             ).all()
             triggers.append([tuple(r) for r in rows])
-        engine.dispose()
     assert [name for name, _ in triggers[0]] == [
         "registry_audit_no_delete",
         "registry_audit_no_update",

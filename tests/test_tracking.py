@@ -323,27 +323,18 @@ def test_path_of_store_home_holds_db_and_artifacts(client):
     assert Path(client.location.artifact_root) == home / "artifacts"
 
 
-def test_given_new_store_created_directly_then_schema_equals_what_migrations_build(tmp_path):
-    from alembic import command
+def test_given_new_store_created_directly_then_schema_equals_what_migrations_build(
+    direct_and_migrated,
+):
     from alembic.autogenerate import compare_metadata
-    from alembic.config import Config
     from alembic.migration import MigrationContext
 
-    from jupyter_mlops.store.sql.engine import create_engine
-    from jupyter_mlops.store.sql.migrate import HEAD, MIGRATIONS_DIR, ensure_schema
+    from jupyter_mlops.store.sql.migrate import HEAD
     from jupyter_mlops.store.sql.schema import metadata
 
     # Given one store built by the fast path and one by running every migration
-    direct = create_engine(f"sqlite:///{tmp_path / 'direct.db'}")
-    ensure_schema(direct)
-    migrated = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
-    with migrated.begin() as conn:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
     # Then both match the declared schema and are stamped at HEAD
-    for engine in (direct, migrated):
+    for engine in direct_and_migrated:
         with engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn), metadata)
             # alembic cannot reflect expression indexes on SQLite: check that one by name
@@ -353,7 +344,6 @@ def test_given_new_store_created_directly_then_schema_equals_what_migrations_bui
             ).scalar()
             assert "start_time DESC" in sql and "id" in sql
             assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == HEAD
-        engine.dispose()
 
 
 def test_given_metrics_logged_in_many_writes_then_history_is_in_step_order(client):
