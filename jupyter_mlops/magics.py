@@ -23,7 +23,7 @@ from traitlets import Bool, Int, Unicode
 from traitlets.config import Configurable
 
 from . import capture, tracking, views
-from .client.validation import is_key
+from .client.validation import is_key, key_values
 from .entities import RunStatus
 from .exceptions import MlopsError, MlopsWarning
 from .tracking import fluent, paths
@@ -34,13 +34,10 @@ _PKG_DIR = str(Path(tracking.__file__).resolve().parent.parent)
 
 
 def _parse_tags(items: list[str] | None) -> dict[str, str]:
-    tags = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"Bad tag {item!r}: write -t key=value (for example -t stage=dev).")
-        tags[key.strip()] = value
-    return tags
+    try:
+        return key_values(items or [], "tag", "-t key=value (for example -t stage=dev)")
+    except MlopsError as exc:
+        raise UsageError(exc.message) from None
 
 
 @dataclass

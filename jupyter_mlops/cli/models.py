@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..client.validation import key_values
 from ..entities import STAGES
 from ..exceptions import InvalidInput, shown
 from ..views import fmt_time
@@ -28,16 +29,6 @@ def _split_ref(ref: str, sep: str, what: str, example: str) -> tuple[str, str]:
     if not found or not name or not part:
         raise InvalidInput(f"{shown(ref)} is not {what}: write it as {example}.")
     return name, part
-
-
-def _tags(pairs: tuple[str, ...]) -> dict[str, str]:
-    tags: dict[str, str] = {}
-    for pair in pairs:
-        key, eq, value = pair.partition("=")
-        if not eq or not key:
-            raise InvalidInput(f"Tag {shown(pair)} is not key=value (e.g. --tag team=risk).")
-        tags[key] = value
-    return tags
 
 
 def _aliases_by_version(aliases: list[ModelAlias]) -> dict[int, list[str]]:
@@ -66,7 +57,9 @@ def models_register(
 
     SOURCE is runs:/<run id>/<model name> or a logged model's id; NAME is created when
     missing. Prints the new version's models:/ URI."""
-    version = client_of(ctx).register_model(source, name, description, _tags(tags))
+    version = client_of(ctx).register_model(
+        source, name, description, key_values(tags, "tag", "key=value (e.g. --tag team=risk)")
+    )
     click.echo(f"models:/{version.name}/{version.version}")
 
 

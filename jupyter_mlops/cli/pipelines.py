@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from .. import views
+from ..client.validation import key_values
 from ..exceptions import InvalidInput
 from .common import FORMATS, client_of, emit, errors
 
@@ -66,14 +67,11 @@ def parse_params(pairs: Sequence[str], params_json: str | None) -> dict[str, Any
         raise InvalidInput(f"--params-json is not JSON: {exc}") from None
     if not isinstance(out, dict):
         raise InvalidInput("--params-json must be a JSON object")
-    for pair in pairs:
-        name, sep, raw = pair.partition("=")
-        if not sep or not name.strip():
-            raise InvalidInput(f"parameter {pair!r} must look like name=value")
+    for name, raw in key_values(pairs, "parameter", "name=value").items():
         try:
-            out[name.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+            out[name] = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
-            out[name.strip()] = raw
+            out[name] = raw
     return out
 
 

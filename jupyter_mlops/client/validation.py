@@ -15,7 +15,7 @@ import numbers
 import re
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -59,6 +59,18 @@ def validate_key(key: Any, what: str) -> str:
             f"_ - . / : (for example {what}_1)."
         )
     return key
+
+
+def key_values(items: Iterable[str], what: str, example: str) -> dict[str, str]:
+    """``key=value`` texts (a tag on a command line) as a mapping: the first ``=`` splits, the
+    key is stripped; a text without ``=`` or key is refused, naming ``example``."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"Bad {what} {shown(item)}: write {example}.")
+        out[key.strip()] = value
+    return out
 
 
 def check_text(value: Any, what: str, max_len: int = MAX_TEXT, *, empty: bool = True) -> str:

@@ -17,7 +17,7 @@ FIT_METHODS = frozenset({"fit", "fit_transform", "fit_predict", "partial_fit"})
 WRITE_CALLS = frozenset(
     {"savefig", "save", "dump", "write", "write_text", "write_bytes", "save_model", "to_file"}
 )
-_MAX_PATH_LEN = 1024
+MAX_PATH_LEN = 1024  # longer text is not taken for a path
 # Calls that build a path from their arguments, as the `/` operator does.
 PATH_CALLS = frozenset({"Path", "PurePath", "PosixPath", "WindowsPath", "join"})
 # Methods called on a path that read or write the file it names.
@@ -169,7 +169,7 @@ class _Visitor(ast.NodeVisitor):
             self._path(node.value, False)
 
     def _path(self, text: str, written: bool) -> None:
-        if 0 < len(text) <= _MAX_PATH_LEN and "\n" not in text and "\x00" not in text:
+        if 0 < len(text) <= MAX_PATH_LEN and "\n" not in text and "\x00" not in text:
             self.result.path_literals[text] = self.result.path_literals.get(text, False) or written
 
     # Definitions bind a name but are not data; their bodies are not run by the cell itself.

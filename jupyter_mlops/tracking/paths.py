@@ -18,10 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .cell import PathPattern
+from .cell import MAX_PATH_LEN, PathPattern
 
 MAX_MATCHES = 200  # files recorded per pattern; the rest are counted in a note
-_MAX_PATH_LEN = 1024
 # File times come from a coarse kernel clock, up to a few ms behind time.time_ns().
 _CLOCK_SLACK_NS = 50_000_000
 
@@ -46,7 +45,7 @@ def _root(pattern: PathPattern, ns: dict[str, Any]) -> str | None:
     value = ns.get(pattern.root)
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
-    if isinstance(value, str) and 0 < len(value) <= _MAX_PATH_LEN and "\x00" not in value:
+    if isinstance(value, str) and 0 < len(value) <= MAX_PATH_LEN and "\x00" not in value:
         return value
     return None
 
