@@ -204,25 +204,19 @@ def models_history(ctx: click.Context, name: str, at: str | None, fmt: str) -> N
     """NAME's registrations, stage moves and alias changes, oldest first; with --at, which
     version held each stage and each alias at that time."""
     client = client_of(ctx)
-    history = client.model_history(name)
     if at is None:
+        history = client.model_history(name)
         emit(
             [_audit_row(e) for e in history] if fmt == "table" else [e.to_dict() for e in history],
             fmt,
         )
         return
-    when: Any = int(at) if at.isdigit() else at
-    aliases = sorted({e.alias for e in history if e.alias})
-    rows = []
-    for what in [*STAGES, *aliases]:
-        version = client.model_at(name, what, when)
-        rows.append(
-            {
-                "kind": "stage" if what in STAGES else "alias",
-                "name": what,
-                "version": None if version is None else version.version,
-            }
-        )
+    held = client.holders_at(name, int(at) if at.isdigit() else at)
+    order = [*STAGES, *sorted(k for k in held if k not in STAGES)]
+    rows = [
+        {"kind": "stage" if what in STAGES else "alias", "name": what, "version": held[what]}
+        for what in order
+    ]
     emit(rows, fmt)
 
 

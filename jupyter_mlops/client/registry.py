@@ -258,32 +258,39 @@ class RegistryMixin(ClientBase):
         self.get_registered_model(name)
         return [e for e in self.model_audit(name) if e.action in _HISTORY_ACTIONS]
 
-    def model_at(self, name: str, stage_or_alias: str, at: Any) -> ModelVersion | None:
-        """The version of ``name`` that held a stage (the newest one in it, as
-        ``models:/name/Stage`` resolves) or an alias at time ``at``, replayed from the audit;
-        None when nothing held it then. ``at``: milliseconds since the epoch, a datetime (a
-        naive one is local time) or ISO 8601 text. The version is returned as it is now (its
-        stage may have moved on since)."""
+    def holders_at(self, name: str, at: Any) -> dict[str, int | None]:
+        """Every stage, and every alias ``name`` ever had, with the version that held it at
+        time ``at`` (None: nothing did), from one replay of the audit. A stage is held by the
+        newest version in it, as ``models:/name/Stage`` resolves. ``at``: milliseconds since
+        the epoch, a datetime (a naive one is local time) or ISO 8601 text."""
         when = _epoch_ms(at)
-        stage = (
-            _STAGE_BY_LOWER.get(stage_or_alias.lower()) if isinstance(stage_or_alias, str) else None
-        )
-        alias = None if stage is not None else validate_alias(stage_or_alias)
+        history = self.model_history(name)
         stages: dict[int, str] = {}
-        pointed: int | None = None
-        for entry in self.model_history(name):
+        held: dict[str, int | None] = {e.alias: None for e in history if e.alias}
+        for entry in history:
             if entry.at > when:
                 break
             if entry.action == "register" and entry.version is not None:
                 stages[entry.version] = "None"
             elif entry.action == "stage" and entry.version is not None and entry.to_value:
                 stages[entry.version] = entry.to_value
-            elif entry.alias == alias and entry.action in ("set_alias", "delete_alias"):
-                pointed = int(entry.to_value) if entry.to_value else None
-        if stage is not None:
-            holders = [version for version, held in stages.items() if held == stage]
-            pointed = max(holders) if holders else None
-        return None if pointed is None else self.get_model_version(name, pointed)
+            elif entry.alias and entry.action in ("set_alias", "delete_alias"):
+                held[entry.alias] = int(entry.to_value) if entry.to_value else None
+        for stage in STAGES:
+            versions = [version for version, now in stages.items() if now == stage]
+            held[stage] = max(versions) if versions else None
+        return held
+
+    def model_at(self, name: str, stage_or_alias: str, at: Any) -> ModelVersion | None:
+        """The version of ``name`` that held a stage or an alias at time ``at`` (see
+        :meth:`holders_at`); None when nothing held it then. The version is returned as it
+        is now (its stage may have moved on since)."""
+        stage = (
+            _STAGE_BY_LOWER.get(stage_or_alias.lower()) if isinstance(stage_or_alias, str) else None
+        )
+        what = stage if stage is not None else validate_alias(stage_or_alias)
+        version = self.holders_at(name, at).get(what)
+        return None if version is None else self.get_model_version(name, version)
 
     def model_audit(self, name: str | None = None) -> list[AuditEntry]:
         """The registry's audit entries (of one model, when given), oldest first."""
