@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -50,23 +51,27 @@ def _root(pattern: PathPattern, ns: dict[str, Any]) -> str | None:
     return None
 
 
-def _stat(path: str) -> _Stat | None:
+def _file_stat(path: str) -> _Stat | None:
     try:
         st = os.stat(path)
     except (OSError, ValueError):
         return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino) if os.path.isfile(path) else None
+    return (st.st_mtime_ns, st.st_size, st.st_ino) if stat.S_ISREG(st.st_mode) else None
 
 
 def _scan(
     patterns: Iterable[PathPattern], ns: dict[str, Any], notes: list[str] | None = None
-) -> tuple[dict[str, bool], dict[str, tuple[_Stat, PathPattern]]]:
+) -> tuple[dict[str, bool], dict[str, tuple[_Stat, PathPattern]], set[PathPattern]]:
+    """The files the patterns name now: exact ones (path -> written), files matching a
+    computed one (path -> (stat, pattern)), and the patterns whose root had a value."""
     exact: dict[str, bool] = {}
     matched: dict[str, tuple[_Stat, PathPattern]] = {}
+    resolved: set[PathPattern] = set()
     for pattern in patterns:
         root = _root(pattern, ns)
         if root is None:
             continue
+        resolved.add(pattern)
         if pattern.exact:
             path = os.path.join(root, pattern.pattern) if pattern.pattern else root
             if path and os.path.isfile(path):
@@ -74,8 +79,8 @@ def _scan(
             continue
         found = 0
         for path in glob.iglob(os.path.join(glob.escape(root), pattern.pattern)):
-            stat = _stat(path)
-            if stat is None:
+            found_stat = _file_stat(path)
+            if found_stat is None:
                 continue
             found += 1
             if found > MAX_MATCHES:
@@ -85,20 +90,14 @@ def _scan(
                         "the first ones are recorded"
                     )
                 break
-            matched[path] = (stat, pattern)
-    return exact, matched
+            matched[path] = (found_stat, pattern)
+    return exact, matched, resolved
 
 
 def before(patterns: Iterable[PathPattern], ns: dict[str, Any]) -> PathsBefore:
     started = time.time_ns()
-    patterns = list(patterns)
-    exact, matched = _scan(patterns, ns)
-    return PathsBefore(
-        started,
-        exact,
-        {path: stat for path, (stat, _) in matched.items()},
-        {p for p in patterns if _root(p, ns) is not None},
-    )
+    exact, matched, resolved = _scan(patterns, ns)
+    return PathsBefore(started, exact, {path: st for path, (st, _) in matched.items()}, resolved)
 
 
 def after(
@@ -106,14 +105,14 @@ def after(
 ) -> dict[str, bool]:
     """The files to fingerprint after the cell (path -> written): those the patterns name
     now, and those matching a computed pattern that appeared or changed during the cell."""
-    exact, matched = _scan(patterns, ns, notes)
+    exact, matched, _ = _scan(patterns, ns, notes)
     files = dict(exact)
-    for path, (stat, pattern) in matched.items():
+    for path, (now, pattern) in matched.items():
         old = prior.matched.get(path)
         if pattern in prior.resolved or old is not None:
-            changed = old != stat
+            changed = old != now
         else:  # the folder's variable was set by the cell: go by the file's time
-            changed = stat[0] >= prior.started_ns - _CLOCK_SLACK_NS
+            changed = now[0] >= prior.started_ns - _CLOCK_SLACK_NS
         if changed:
             files[path] = True
     return files
