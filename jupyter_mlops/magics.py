@@ -279,11 +279,8 @@ class TrackMagics(Magics, Configurable):
         run, analysis, args = tracked.run, tracked.analysis, tracked.args
         duration = time.perf_counter() - tracked.started
         notes = tracked.notes
-        collected: dict[str, Any] = {}
         try:
-            collected = self._collect(
-                run, analysis, ns, args.extra_params, tracked.capture_data, not args.no_model, notes
-            )
+            self._collect(run, analysis, ns, args.extra_params, not args.no_model, notes)
             if tracked.capture_data:
                 new_data = analysis.stored - analysis.loop_only
                 after_data = fingerprint_names(ns, new_data | tracked.before_data.keys(), notes)
@@ -303,7 +300,7 @@ class TrackMagics(Magics, Configurable):
             notes.append(f"not everything was recorded: {type(exc).__name__}: {exc}")
         _end(run, error)
         if self.show_summary:
-            self._display_summary(run.client.get_run(run.id), duration, collected, notes)
+            self._display_summary(run.client.get_run(run.id), duration, notes)
         else:
             for note in notes:
                 warnings.warn(f"%%track: {note}", MlopsWarning, stacklevel=2)
@@ -368,10 +365,10 @@ class TrackMagics(Magics, Configurable):
         analysis: CellAnalysis,
         ns: dict[str, Any],
         extra_params: list[str],
-        capture_data: bool,
         capture_models: bool,
         notes: list[str],
-    ) -> dict[str, Any]:
+    ) -> None:
+        """Log the cell's params, metrics and models; what cannot be logged becomes a note."""
         from .models import chosen_params, is_model, model_metrics, top_level_models
 
         client = run.client
@@ -428,7 +425,6 @@ class TrackMagics(Magics, Configurable):
                 client.log_model(run.id, model, name=name, input_example=example)
             except Exception as exc:  # an unpicklable model must not lose the run
                 notes.append(f"model {name!r} not saved: {type(exc).__name__}: {exc}")
-        return {"params": params, "metrics": metrics}
 
     def _log_data(self, run: fluent.ActiveRun, roles: list[Any], notes: list[str]) -> None:
         client = run.client
@@ -453,9 +449,7 @@ class TrackMagics(Magics, Configurable):
             client.log_described_datasets(run.id, items)
 
     # Output under the cell -------------------------------------------------------------------
-    def _display_summary(
-        self, run: Any, duration: float, collected: dict[str, Any], notes: list[str]
-    ) -> None:
+    def _display_summary(self, run: Any, duration: float, notes: list[str]) -> None:
         """A compact summary, not the run: it is saved in the notebook (views.SUMMARY_BYTES);
         the lab's card fetches the details from the store by the run's id."""
         from IPython.display import display
