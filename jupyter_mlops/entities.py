@@ -27,6 +27,16 @@ STAGES = ("None", "Staging", "Production", "Archived")
 AUDIT_GENESIS = "0" * 64
 
 
+def canonical_json(value: Any) -> str:
+    """One spelling of a JSON value (sorted keys, no spaces), so that equal values hash alike."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_sha256(value: Any) -> str:
+    """The sha256 of :func:`canonical_json` of ``value``."""
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
 def is_id(text: object) -> bool:
     """Whether ``text`` is a whole id (not a prefix)."""
     return isinstance(text, str) and ID_RE.fullmatch(text) is not None
@@ -238,6 +248,11 @@ class RegisteredModel(_Entity):
     created_at: int
     updated_at: int
     required_approvals: int = 0
+    # The validation gates' configuration (see ``client/gates.py``); None: no gate.
+    gates: dict[str, Any] | None = None
+    # The model card's fields the user writes; the rest of the card comes from the lineage.
+    intended_use: str = ""
+    limitations: str = ""
 
 
 @dataclass
@@ -278,7 +293,9 @@ class AuditEntry(_Entity):
     seq: int
     at: int
     actor: str
-    action: str  # create_model | register | stage | set_alias | delete_alias | integrity_failure
+    # create_model | update_model | set_gates | register | stage | force | set_alias |
+    # delete_alias | approve | validate | integrity_failure
+    action: str
     name: str
     version: int | None
     alias: str | None  # the alias a set_alias / delete_alias entry moved
@@ -304,5 +321,54 @@ class AuditEntry(_Entity):
             "reason": self.reason,
             "report_sha256": self.report_sha256,
         }
-        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(f"{self.prev_hash}\n{canonical}".encode()).hexdigest()
+        return hashlib.sha256(f"{self.prev_hash}\n{canonical_json(fields)}".encode()).hexdigest()
+
+
+@dataclass
+class ModelApproval(_Entity):
+    """One person's approval of a version for Production. An approval by the person who
+    registered the version is refused: it would not count."""
+
+    name: str
+    version: int
+    actor: str
+    at: int
+    reason: str | None
+
+
+@dataclass
+class GateReport(_Entity):
+    """The outcome of a version's validation gates, stored with the version.
+
+    ``sha256`` is the hash of the canonical JSON of ``report``, the figure an audit entry
+    cites. A report is reused for a stage move when it was made for the same model bytes
+    (``model_sha256``) and the same gate configuration (``config_sha256``).
+    """
+
+    sha256: str
+    name: str
+    version: int
+    model_sha256: str
+    config_sha256: str
+    passed: bool
+    created_at: int
+    created_by: str
+    report: dict[str, Any]
+
+    @property
+    def gates(self) -> list[dict[str, Any]]:
+        return list(self.report.get("gates", []))
+
+    @property
+    def failed(self) -> list[str]:
+        return [g["gate"] for g in self.gates if not g.get("passed")]
+
+
+@dataclass
+class AuditBreak(_Entity):
+    """Where ``verify`` found the audit's hash chain broken: the first entry (``seq``) that
+    was edited or follows a removed one, or the missing tail, with a sentence saying which."""
+
+    seq: int
+    detail: str
+    entry: AuditEntry | None

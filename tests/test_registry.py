@@ -312,7 +312,8 @@ def test_given_triggers_dropped_when_an_entry_is_edited_then_verify_names_it(reg
         conn.exec_driver_sql("UPDATE registry_audit SET reason = 'forged' WHERE seq = 5")
 
     broken = reg.verify_model_audit()
-    assert broken is not None and broken.seq == 5 and broken.reason == "forged"
+    assert broken is not None and broken.seq == 5 and broken.detail == "this entry was edited"
+    assert broken.entry is not None and broken.entry.reason == "forged"
 
 
 def test_given_triggers_dropped_when_an_entry_is_rehashed_then_its_successor_is_named(reg):

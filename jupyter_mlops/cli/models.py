@@ -263,12 +263,10 @@ def _verify(ctx: click.Context) -> None:
     if broken is None:
         click.echo(f"intact: {len(client.model_audit())} entries")
         return
-    # The entry found is the first whose hash or place in the chain does not match: it was
-    # edited, or the one before it was edited or removed.
-    subject = broken.name if broken.version is None else f"{broken.name}/{broken.version}"
-    click.echo(
-        f"broken at seq {broken.seq} ({broken.action} {subject}, {fmt_time(broken.at)}): "
-        "this entry, or the one before it, was edited or removed",
-        err=True,
-    )
+    where = ""
+    if broken.entry is not None:
+        entry = broken.entry
+        subject = entry.name if entry.version is None else f"{entry.name}/{entry.version}"
+        where = f" ({entry.action} {subject}, {fmt_time(entry.at)})"
+    click.echo(f"broken at seq {broken.seq}{where}: {broken.detail}", err=True)
     sys.exit(1)

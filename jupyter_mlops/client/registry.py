@@ -12,18 +12,42 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..entities import STAGES, AuditEntry, ModelAlias, ModelVersion, RegisteredModel
-from ..exceptions import InvalidInput, NotFound, shown
+from ..entities import (
+    STAGES,
+    AuditBreak,
+    AuditEntry,
+    GateReport,
+    ModelAlias,
+    ModelApproval,
+    ModelVersion,
+    RegisteredModel,
+    canonical_sha256,
+)
+from ..exceptions import Conflict, InvalidInput, NotFound, shown
 from .base import ClientBase
-from .validation import MAX_NAME, check_int, check_text, now_ms, validate_key
+from .gates import config_sha256, parse_gates
+from .validation import MAX_NAME, check_int, check_json, check_text, now_ms, validate_key
 
 if TYPE_CHECKING:
     from ..entities import LoggedModel
 
 MODELS_SCHEME = "models:/"
-_HISTORY_ACTIONS = frozenset({"register", "stage", "set_alias", "delete_alias"})
+_HISTORY_ACTIONS = frozenset({"register", "stage", "force", "set_alias", "delete_alias"})
 _STAGE_BY_LOWER = {stage.lower(): stage for stage in STAGES}
 MAX_REASON = 10_000
+MAX_CARD_TEXT = 100_000
+MAX_REPORT_BYTES = 4 * 1024 * 1024
+
+
+class PromotionBlocked(Conflict):
+    """A stage move that a gate or the approvals forbid; ``blockers`` says each reason. Pass
+    ``force=True`` with a reason to override (audited)."""
+
+    code = "PROMOTION_BLOCKED"
+
+    def __init__(self, message: str, blockers: list[str]) -> None:
+        super().__init__(message)
+        self.blockers = blockers
 
 
 def canonical_stage(stage: Any) -> str:
@@ -112,6 +136,51 @@ class RegistryMixin(ClientBase):
             now_ms(),
         )
 
+    def update_registered_model(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        required_approvals: int | None = None,
+        intended_use: str | None = None,
+        limitations: str | None = None,
+        reason: str | None = None,
+        actor: str | None = None,
+    ) -> RegisteredModel:
+        """Change a registered model's description, tags (replaced), the approvals it needs
+        before Production, or its model card's intended use and limitations. Audited."""
+        changes: dict[str, Any] = {}
+        if description is not None:
+            changes["description"] = check_text(description, "A model description")
+        if tags is not None:
+            changes["tags"] = _tags(tags)
+        if required_approvals is not None:
+            changes["required_approvals"] = check_int(
+                required_approvals, "required_approvals", 0, 100
+            )
+        if intended_use is not None:
+            changes["intended_use"] = check_text(intended_use, "intended_use", MAX_CARD_TEXT)
+        if limitations is not None:
+            changes["limitations"] = check_text(limitations, "limitations", MAX_CARD_TEXT)
+        return self.store.update_registered_model(
+            validate_key(name, "model"), changes, self._actor(actor), _reason(reason), now_ms()
+        )
+
+    def set_model_gates(
+        self, name: str, config: Any, *, reason: str | None = None, actor: str | None = None
+    ) -> RegisteredModel:
+        """Configure ``name``'s validation gates (a mapping or YAML text; see
+        :mod:`jupyter_mlops.client.gates`), or remove them with None. Audited."""
+        gates = parse_gates(config)
+        return self.store.update_registered_model(
+            validate_key(name, "model"),
+            {"gates": gates},
+            self._actor(actor),
+            _reason(reason),
+            now_ms(),
+        )
+
     def get_registered_model(self, name: str) -> RegisteredModel:
         return self.store.get_registered_model(validate_key(name, "model"))
 
@@ -166,18 +235,41 @@ class RegistryMixin(ClientBase):
         *,
         archive_existing: bool = True,
         reason: str | None = None,
+        force: bool = False,
         actor: str | None = None,
     ) -> ModelVersion:
         """Move a version to ``stage`` (any case). Into Production, the version(s) already
-        there are archived unless ``archive_existing`` is False."""
+        there are archived unless ``archive_existing`` is False.
+
+        A stage guarded by gates needs a passing report for the version's bytes and the
+        current configuration (``jupyter_mlops.registry.validate`` makes one, and
+        ``registry.promote`` validates then moves); Production needs the model's required
+        approvals. Otherwise :class:`PromotionBlocked` is raised, unless ``force`` is True
+        with a ``reason``: the override is audited with the report it overrode."""
+        name = validate_key(name, "model")
+        number = _version_number(version)
+        stage = canonical_stage(stage)
+        why = _reason(reason)
+        blockers, report = self.promotion_blockers(name, number, stage)
+        if blockers and not force:
+            raise PromotionBlocked(
+                f"{name}/{number} may not enter {stage}: "
+                + " ".join(blockers)
+                + " To override, force it with a reason (audited).",
+                blockers,
+            )
+        if blockers and not (why and why.strip()):
+            raise InvalidInput("A forced stage move needs a reason: it is written on the audit.")
         return self.store.transition_stage(
-            validate_key(name, "model"),
-            _version_number(version),
-            canonical_stage(stage),
+            name,
+            number,
+            stage,
             bool(archive_existing),
             self._actor(actor),
-            _reason(reason),
+            why,
             now_ms(),
+            report_sha256=None if report is None else report.sha256,
+            forced=why if blockers else None,
         )
 
     def set_model_alias(
@@ -296,7 +388,118 @@ class RegistryMixin(ClientBase):
         """The registry's audit entries (of one model, when given), oldest first."""
         return self.store.audit_entries(None if name is None else validate_key(name, "model"))
 
-    def verify_model_audit(self) -> AuditEntry | None:
-        """The first audit entry edited or removed behind the database's back (its hash or
-        its place in the chain does not match), else None."""
+    def verify_model_audit(self) -> AuditBreak | None:
+        """Where the audit's hash chain is broken: the first entry edited or following a
+        removed one, or entries removed from its end; None when it is intact."""
         return self.store.verify_audit()
+
+    # Approvals ------------------------------------------------------------------------------
+    def approve_model_version(
+        self, name: str, version: int | str, reason: str | None = None, *, actor: str | None = None
+    ) -> ModelApproval:
+        """Approve a version for Production. Refused (Conflict) for the person who
+        registered it, whose approval would not count, and for a second approval by the same
+        person."""
+        return self.store.approve_version(
+            validate_key(name, "model"),
+            _version_number(version),
+            self._actor(actor),
+            _reason(reason),
+            now_ms(),
+        )
+
+    def get_model_approvals(
+        self, name: str, version: int | str | None = None
+    ) -> list[ModelApproval]:
+        """The approvals of ``name``'s versions (of one, when given), oldest first."""
+        number = None if version is None else _version_number(version)
+        return self.store.list_approvals(validate_key(name, "model"), number)
+
+    # Gate reports ---------------------------------------------------------------------------
+    def save_gate_report(
+        self,
+        name: str,
+        version: int | str,
+        report: Mapping[str, Any],
+        *,
+        model_sha256: str,
+        config_sha256: str,
+        actor: str | None = None,
+    ) -> GateReport:
+        """Store the report of a gate run with its version (``registry.validate`` makes it).
+        It passed when every gate in ``report["gates"]`` passed; an audit entry cites its
+        sha256."""
+        doc = check_json(report, "A gate report", max_bytes=MAX_REPORT_BYTES)
+        gates = doc.get("gates") if isinstance(doc, dict) else None
+        if not isinstance(gates, list) or not all(
+            isinstance(g, dict) and isinstance(g.get("gate"), str) and "passed" in g for g in gates
+        ):
+            raise InvalidInput("A gate report holds gates: [{gate, passed, ...}, ...].")
+        found = self.get_model_version(name, version)
+        return self.store.save_gate_report(
+            GateReport(
+                sha256=canonical_sha256(doc),
+                name=found.name,
+                version=found.version,
+                model_sha256=check_text(model_sha256, "model_sha256", 64, empty=False),
+                config_sha256=check_text(config_sha256, "config_sha256", 64, empty=False),
+                passed=all(bool(g["passed"]) for g in gates),
+                created_at=now_ms(),
+                created_by=self._actor(actor),
+                report=doc,
+            )
+        )
+
+    def get_gate_reports(self, name: str, version: int | str | None = None) -> list[GateReport]:
+        """The gate reports of ``name``'s versions (of one, when given), newest first."""
+        number = None if version is None else _version_number(version)
+        return self.store.gate_reports(validate_key(name, "model"), number)
+
+    def get_gate_report(self, sha256: str) -> GateReport:
+        return self.store.get_gate_report(check_text(sha256, "A report sha256", 64, empty=False))
+
+    def reusable_gate_report(self, name: str, version: int | str) -> GateReport | None:
+        """The newest report made for this version's bytes and ``name``'s current gate
+        configuration: what a stage move relies on instead of running the gates again."""
+        model = self.get_registered_model(name)
+        found = self.get_model_version(name, version)
+        wanted = config_sha256(model.gates)
+        for report in self.store.gate_reports(found.name, found.version):
+            if report.model_sha256 == found.sha256 and report.config_sha256 == wanted:
+                return report
+        return None
+
+    def promotion_blockers(
+        self, name: str, version: int | str, stage: str
+    ) -> tuple[list[str], GateReport | None]:
+        """Why ``version`` may not enter ``stage`` now (empty: it may), and the gate report
+        the move would rely on."""
+        model = self.get_registered_model(name)
+        found = self.get_model_version(name, version)
+        stage = canonical_stage(stage)
+        blockers: list[str] = []
+        report = None
+        if model.gates and stage in model.gates["stages"]:
+            report = self.reusable_gate_report(name, found.version)
+            ref = f"{found.name}/{found.version}"
+            if report is None:
+                blockers.append(
+                    f"{stage} is guarded by gates and {ref} has no report for its current "
+                    f"bytes and gate configuration: validate it first (jupyter-mlops models "
+                    f"validate {ref})."
+                )
+            elif not report.passed:
+                blockers.extend(
+                    f"gate {g['gate']} failed: {g.get('summary', '')}".rstrip(": ")
+                    for g in report.gates
+                    if not g.get("passed")
+                )
+        if stage == "Production" and model.required_approvals:
+            approvers = {a.actor for a in self.store.list_approvals(found.name, found.version)}
+            approvers.discard(found.created_by)
+            if len(approvers) < model.required_approvals:
+                blockers.append(
+                    f"Production needs {model.required_approvals} approval(s) by someone other "
+                    f"than {found.created_by}, who registered it; it has {len(approvers)}."
+                )
+        return blockers, report

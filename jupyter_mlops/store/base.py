@@ -18,13 +18,16 @@ from typing import Any
 
 from ..entities import (
     Artifact,
+    AuditBreak,
     AuditEntry,
     DatasetVersion,
     Event,
     Experiment,
+    GateReport,
     LoggedModel,
     Metric,
     ModelAlias,
+    ModelApproval,
     ModelVersion,
     RegisteredModel,
     Run,
@@ -346,9 +349,15 @@ class RegistryStore(abc.ABC):
         actor: str,
         reason: str | None,
         now_ms: int,
+        report_sha256: str | None = None,
+        forced: str | None = None,
     ) -> ModelVersion:
         """Move a version to ``stage``; into Production, the versions already there are
-        archived unless ``archive_existing`` is False. Returns the moved version."""
+        archived unless ``archive_existing`` is False. Returns the moved version.
+
+        ``report_sha256``: the gate report the move relied on, written on its audit entry.
+        ``forced``: the reason the move overrides a failed gate or missing approvals; a
+        ``force`` entry carrying it is appended before the move's own."""
 
     @abc.abstractmethod
     def set_alias(
@@ -375,9 +384,11 @@ class RegistryStore(abc.ABC):
         """Audit entries (of one model, when given) in the order they were written."""
 
     @abc.abstractmethod
-    def verify_audit(self) -> AuditEntry | None:
+    def verify_audit(self) -> AuditBreak | None:
         """The first entry whose hash does not match its fields or whose ``seq`` or
-        ``prev_hash`` breaks the chain (a row edited or removed), else None."""
+        ``prev_hash`` breaks the chain (a row edited or removed), or entries missing after
+        the last one (the chain's head, rewritten with each append, points past it); else
+        None."""
 
     @abc.abstractmethod
     def record_integrity_failure(
@@ -403,3 +414,35 @@ class Store(
     @abc.abstractmethod
     def close(self) -> None:
         """Release connections (the store may not be used afterwards)."""
+
+    @abc.abstractmethod
+    def update_registered_model(
+        self, name: str, changes: Mapping[str, Any], actor: str, reason: str | None, now_ms: int
+    ) -> RegisteredModel:
+        """Change some of a registered model's fields (description, tags,
+        required_approvals, gates, intended_use, limitations); a change of ``gates`` is
+        audited as ``set_gates``, the others as one ``update_model`` entry."""
+
+    @abc.abstractmethod
+    def approve_version(
+        self, name: str, version: int, actor: str, reason: str | None, now_ms: int
+    ) -> ModelApproval:
+        """Record ``actor``'s approval; Conflict when ``actor`` registered the version or
+        has already approved it."""
+
+    @abc.abstractmethod
+    def list_approvals(self, name: str, version: int | None = None) -> list[ModelApproval]:
+        """The approvals of ``name`` (of one version, when given), oldest first."""
+
+    @abc.abstractmethod
+    def save_gate_report(self, report: GateReport) -> GateReport:
+        """Store a gate report with its version and append its ``validate`` entry (which
+        cites the report's sha256); a report already stored is returned as it is."""
+
+    @abc.abstractmethod
+    def gate_reports(self, name: str, version: int | None = None) -> list[GateReport]:
+        """The gate reports of ``name`` (of one version, when given), newest first."""
+
+    @abc.abstractmethod
+    def get_gate_report(self, sha256: str) -> GateReport:
+        """A gate report by its sha256; NotFound when there is none."""

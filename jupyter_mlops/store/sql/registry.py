@@ -32,15 +32,30 @@ from ...entities import (
     AUDIT_GENESIS,
     MODEL_ALIAS_EVENT,
     MODEL_VERSION_EVENT,
+    AuditBreak,
     AuditEntry,
+    GateReport,
     LoggedModel,
     ModelAlias,
+    ModelApproval,
     ModelVersion,
     RegisteredModel,
+    canonical_json,
 )
 from ...exceptions import Conflict, NotFound, shown
 from .base import SqlBase
-from .schema import model_aliases, model_versions, registered_models, registry_audit
+from .schema import (
+    gate_reports,
+    model_aliases,
+    model_approvals,
+    model_versions,
+    registered_models,
+    registry_audit,
+    registry_head,
+)
+
+# The registered model's fields ``update_registered_model`` may change.
+MODEL_FIELDS = ("description", "tags", "required_approvals", "gates", "intended_use", "limitations")
 
 # The triggers that make registry_audit append-only, per dialect. Migration 0005 holds its own
 # frozen copy; a test checks that a new store and a migrated one have the same triggers.
@@ -77,6 +92,9 @@ def _registered(row: Any) -> RegisteredModel:
         created_at=row.created_at,
         updated_at=row.updated_at,
         required_approvals=row.required_approvals,
+        gates=row.gates,
+        intended_use=row.intended_use,
+        limitations=row.limitations,
     )
 
 
@@ -141,8 +159,10 @@ class RegistryMixin(SqlBase):
         from_value: str | None = None,
         to_value: str | None = None,
         reason: str | None = None,
+        report_sha256: str | None = None,
     ) -> AuditEntry:
-        """Append an entry to the chain (the caller holds the registry's write lock)."""
+        """Append an entry to the chain and move the chain's head to it (the caller holds
+        the registry's write lock)."""
         last = conn.execute(
             sa.select(registry_audit.c.seq, registry_audit.c.hash)
             .order_by(registry_audit.c.seq.desc())
@@ -159,12 +179,17 @@ class RegistryMixin(SqlBase):
             from_value=from_value,
             to_value=to_value,
             reason=reason,
-            report_sha256=None,
+            report_sha256=report_sha256,
             prev_hash=AUDIT_GENESIS if last is None else last.hash,
             hash="",
         )
         entry.hash = entry.expected_hash()
         conn.execute(sa.insert(registry_audit).values(**vars(entry)))
+        head = {"seq": entry.seq, "hash": entry.hash}
+        if not conn.execute(
+            sa.update(registry_head).where(registry_head.c.id == 1).values(head)
+        ).rowcount:
+            conn.execute(sa.insert(registry_head).values(id=1, **head))
         return entry
 
     @staticmethod
@@ -328,6 +353,7 @@ class RegistryMixin(SqlBase):
         actor: str,
         reason: str | None,
         now_ms: int,
+        report_sha256: str | None = None,
     ) -> None:
         conn.execute(
             sa.update(model_versions)
@@ -344,6 +370,7 @@ class RegistryMixin(SqlBase):
             from_value=row.stage,
             to_value=stage,
             reason=reason,
+            report_sha256=report_sha256,
         )
         self._insert_event(
             conn,
@@ -362,12 +389,27 @@ class RegistryMixin(SqlBase):
         actor: str,
         reason: str | None,
         now_ms: int,
+        report_sha256: str | None = None,
+        forced: str | None = None,
     ) -> ModelVersion:
         def move(conn: Connection) -> ModelVersion:
             self._lock_registry(conn)
             row = self._version_row(conn, name, version)
             if row.stage == stage:
                 return _version(row)
+            if forced is not None:
+                self._audit(
+                    conn,
+                    now_ms,
+                    actor,
+                    "force",
+                    name,
+                    version=version,
+                    from_value=row.stage,
+                    to_value=stage,
+                    reason=forced,
+                    report_sha256=report_sha256,
+                )
             if stage == "Production" and archive_existing:
                 current = conn.execute(
                     sa.select(model_versions)
@@ -377,7 +419,7 @@ class RegistryMixin(SqlBase):
                 for old in current:
                     why = f"version {version} moved to Production"
                     self._move_stage(conn, old, "Archived", actor, why, now_ms)
-            self._move_stage(conn, row, stage, actor, reason, now_ms)
+            self._move_stage(conn, row, stage, actor, reason, now_ms, report_sha256)
             return _version(self._version_row(conn, name, version))
 
         return self._write(move)
@@ -498,17 +540,167 @@ class RegistryMixin(SqlBase):
         with self.engine.connect() as conn:
             return [_entry(r) for r in conn.execute(stmt)]
 
-    def verify_audit(self) -> AuditEntry | None:
+    def verify_audit(self) -> AuditBreak | None:
         stmt = sa.select(registry_audit).order_by(registry_audit.c.seq)
         expected_seq, prev_hash = 1, AUDIT_GENESIS
         with self.engine.connect() as conn:
+            head = conn.execute(sa.select(registry_head)).first()
             for row in conn.execution_options(yield_per=1000).execute(stmt):
                 entry = _entry(row)
-                if (
-                    entry.seq != expected_seq
-                    or entry.prev_hash != prev_hash
-                    or entry.hash != entry.expected_hash()
-                ):
-                    return entry
+                if entry.hash != entry.expected_hash():
+                    return AuditBreak(entry.seq, "this entry was edited", entry)
+                if entry.seq != expected_seq or entry.prev_hash != prev_hash:
+                    return AuditBreak(
+                        entry.seq, "the entry before this one was edited or removed", entry
+                    )
                 expected_seq, prev_hash = entry.seq + 1, entry.hash
+        last = expected_seq - 1
+        if head is not None and (head.seq != last or head.hash != prev_hash):
+            if head.seq > last:
+                return AuditBreak(
+                    last + 1, f"entries {last + 1} to {head.seq} were removed from the end", None
+                )
+            return AuditBreak(head.seq, "the chain's head was rewritten", None)
+        if head is None and last:
+            return AuditBreak(last, "the chain's head was removed", None)
         return None
+
+    def update_registered_model(
+        self, name: str, changes: Mapping[str, Any], actor: str, reason: str | None, now_ms: int
+    ) -> RegisteredModel:
+        def update(conn: Connection) -> RegisteredModel:
+            self._lock_registry(conn)
+            row = self._model_row(conn, name)
+            if row is None:
+                raise NotFound(f"No registered model named {shown(name)}.")
+            before = vars(_registered(row))
+            changed = {k: v for k, v in changes.items() if before[k] != v}
+            if not changed:
+                return _registered(row)
+            conn.execute(
+                sa.update(registered_models)
+                .where(registered_models.c.name == name)
+                .values(**changed, updated_at=now_ms)
+            )
+            if "gates" in changed:
+                self._audit(
+                    conn,
+                    now_ms,
+                    actor,
+                    "set_gates",
+                    name,
+                    from_value=_json_or_none(before["gates"]),
+                    to_value=_json_or_none(changed.pop("gates")),
+                    reason=reason,
+                )
+            if changed:
+                self._audit(
+                    conn,
+                    now_ms,
+                    actor,
+                    "update_model",
+                    name,
+                    from_value=canonical_json({k: before[k] for k in changed}),
+                    to_value=canonical_json(changed),
+                    reason=reason,
+                )
+            return _registered(self._model_row(conn, name))
+
+        return self._write(update)
+
+    def approve_version(
+        self, name: str, version: int, actor: str, reason: str | None, now_ms: int
+    ) -> ModelApproval:
+        def approve(conn: Connection) -> ModelApproval:
+            self._lock_registry(conn)
+            row = self._version_row(conn, name, version)
+            if row.created_by == actor:
+                raise Conflict(
+                    f"{actor} registered {name}/{version}: an approval by the person who "
+                    "registered a version does not count; ask someone else to approve it."
+                )
+            done = conn.execute(
+                sa.select(model_approvals.c.at).where(
+                    model_approvals.c.name == name,
+                    model_approvals.c.version == version,
+                    model_approvals.c.actor == actor,
+                )
+            ).first()
+            if done is not None:
+                raise Conflict(f"{actor} has already approved {name}/{version}.")
+            approval = ModelApproval(name, version, actor, now_ms, reason)
+            conn.execute(sa.insert(model_approvals).values(**vars(approval)))
+            self._audit(conn, now_ms, actor, "approve", name, version=version, reason=reason)
+            return approval
+
+        return self._write(approve)
+
+    def list_approvals(self, name: str, version: int | None = None) -> list[ModelApproval]:
+        stmt = sa.select(model_approvals).where(model_approvals.c.name == name)
+        if version is not None:
+            stmt = stmt.where(model_approvals.c.version == version)
+        stmt = stmt.order_by(model_approvals.c.version, model_approvals.c.at)
+        with self.engine.connect() as conn:
+            return [
+                ModelApproval(r.name, r.version, r.actor, r.at, r.reason)
+                for r in conn.execute(stmt)
+            ]
+
+    def save_gate_report(self, report: GateReport) -> GateReport:
+        def save(conn: Connection) -> GateReport:
+            self._lock_registry(conn)
+            self._version_row(conn, report.name, report.version)
+            if conn.execute(
+                sa.select(gate_reports.c.sha256).where(gate_reports.c.sha256 == report.sha256)
+            ).first():
+                return report
+            conn.execute(sa.insert(gate_reports).values(**vars(report)))
+            failed = report.failed
+            self._audit(
+                conn,
+                report.created_at,
+                report.created_by,
+                "validate",
+                report.name,
+                version=report.version,
+                to_value="passed" if report.passed else "failed: " + ", ".join(failed),
+                report_sha256=report.sha256,
+            )
+            return report
+
+        return self._write(save)
+
+    def gate_reports(self, name: str, version: int | None = None) -> list[GateReport]:
+        stmt = sa.select(gate_reports).where(gate_reports.c.name == name)
+        if version is not None:
+            stmt = stmt.where(gate_reports.c.version == version)
+        stmt = stmt.order_by(gate_reports.c.created_at.desc(), gate_reports.c.sha256)
+        with self.engine.connect() as conn:
+            return [_report(r) for r in conn.execute(stmt)]
+
+    def get_gate_report(self, sha256: str) -> GateReport:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(gate_reports).where(gate_reports.c.sha256 == sha256)
+            ).first()
+        if row is None:
+            raise NotFound(f"No gate report with sha256 {shown(sha256)}.")
+        return _report(row)
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else canonical_json(value)
+
+
+def _report(row: Any) -> GateReport:
+    return GateReport(
+        sha256=row.sha256,
+        name=row.name,
+        version=row.version,
+        model_sha256=row.model_sha256,
+        config_sha256=row.config_sha256,
+        passed=bool(row.passed),
+        created_at=row.created_at,
+        created_by=row.created_by,
+        report=row.report,
+    )

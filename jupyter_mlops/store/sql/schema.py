@@ -231,6 +231,9 @@ registered_models = sa.Table(
     sa.Column("required_approvals", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("gates", sa.JSON),
+    sa.Column("intended_use", sa.Text, nullable=False, server_default=""),
+    sa.Column("limitations", sa.Text, nullable=False, server_default=""),
 )
 
 model_versions = sa.Table(
@@ -279,4 +282,41 @@ registry_audit = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
     sa.Index(None, "name", "seq"),
+)
+
+# The newest audit entry, rewritten with every append: an entry removed from the end of the
+# chain behind the triggers' back leaves the head pointing past the last row.
+registry_head = sa.Table(
+    "registry_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+model_approvals = sa.Table(
+    "model_approvals",
+    metadata,
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("actor", sa.String(256), primary_key=True),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
+)
+
+gate_reports = sa.Table(
+    "gate_reports",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("model_sha256", sa.String(64), nullable=False),
+    sa.Column("config_sha256", sa.String(64), nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Column("report", sa.JSON, nullable=False),
+    sa.ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
+    sa.Index(None, "name", "version", "created_at"),
 )
