@@ -150,6 +150,8 @@ class TrackMagics(Magics, Configurable):
         Configurable.__init__(self, config=shell.config)
         Magics.__init__(self, shell=shell)
         self.cell_id: str | None = None
+        # The newest run a tracked cell made: `%mlops register NAME` registers its model.
+        self.last_run_id: str | None = None
         self._metric_re: tuple[str, re.Pattern[str]] | None = None
 
     # Hooks registered by load_ipython_extension -----------------------------------------
@@ -299,6 +301,7 @@ class TrackMagics(Magics, Configurable):
         except Exception as exc:  # what was recorded stays; the cell's own outcome decides
             notes.append(f"not everything was recorded: {type(exc).__name__}: {exc}")
         _end(run, error)
+        self.last_run_id = run.id
         if self.show_summary:
             self._display_summary(run.client.get_run(run.id), duration, notes)
         else:
@@ -459,7 +462,8 @@ class TrackMagics(Magics, Configurable):
     # %mlops -----------------------------------------------------------------------------------
     @line_magic
     def mlops(self, line: str) -> Any:
-        """Browse the store: %mlops runs|show|compare|experiments|data|store."""
+        """Browse the store and the registry: %mlops runs|show|compare|experiments|data|store|
+        register|models|versions."""
         from . import notebook_views
 
         try:
@@ -467,7 +471,7 @@ class TrackMagics(Magics, Configurable):
         except ValueError as exc:
             raise UsageError(f"Cannot parse %mlops arguments: {exc}") from exc
         try:
-            return notebook_views.dispatch(fluent.get_client(), argv)
+            return notebook_views.dispatch(fluent.get_client(), argv, last_run=self.last_run_id)
         except MlopsError as exc:
             raise UsageError(exc.message) from exc
 

@@ -16,7 +16,10 @@ USAGE = """%mlops runs [-e EXPERIMENT] [-f FILTER] [-o ORDER] [-n LIMIT]
 %mlops compare RUN RUN [RUN ...]
 %mlops experiments
 %mlops data [NAME]
-%mlops store"""
+%mlops store
+%mlops register NAME [SOURCE] [-m MODEL] [-d DESCRIPTION]
+%mlops models
+%mlops versions NAME"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,10 +43,39 @@ def _parser() -> _Parser:
     data = sub.add_parser("data", add_help=False)
     data.add_argument("name", nargs="?")
     sub.add_parser("store", add_help=False)
+    register = sub.add_parser("register", add_help=False)
+    register.add_argument("name")
+    register.add_argument("source", nargs="?")
+    register.add_argument("-m", "--model")
+    register.add_argument("-d", "--description")
+    sub.add_parser("models", add_help=False)
+    versions = sub.add_parser("versions", add_help=False)
+    versions.add_argument("name")
     return parser
 
 
-def dispatch(client: Client, argv: list[str]) -> Any:
+def _register(client: Client, args: argparse.Namespace, last_run: str | None) -> str:
+    """Register SOURCE (runs:/…, a logged model id), else the model of the last tracked cell
+    (``-m`` names which one when it fitted several)."""
+    source = args.source
+    if source is None:
+        if last_run is None:
+            raise UsageError(
+                "No tracked cell has run in this kernel yet: give a SOURCE "
+                "(runs:/<run id>/<model name> or a logged model id)."
+            )
+        models = [m.name for m in client.get_run(last_run).models]
+        if args.model is None and len(models) != 1:
+            found = ", ".join(models) or "none"
+            raise UsageError(
+                f"The last tracked cell logged {len(models)} models ({found}): name one with -m."
+            )
+        source = f"runs:/{last_run}/{args.model or models[0]}"
+    version = client.register_model(source, args.name, args.description)
+    return f"Registered models:/{version.name}/{version.version} (from {source})"
+
+
+def dispatch(client: Client, argv: list[str], last_run: str | None = None) -> Any:
     if not argv:
         raise UsageError(f"Usage:\n{USAGE}")
     args = _parser().parse_args(argv)
@@ -73,6 +105,24 @@ def dispatch(client: Client, argv: list[str]) -> Any:
         return views.frame(views.experiment_rows(client.list_experiments()), "id")
     if args.command == "data":
         return views.frame(views.dataset_rows(client.list_datasets(args.name)), "id")
+    if args.command == "register":
+        print(_register(client, args, last_run))
+        return None
+    if args.command == "models":
+        rows = [
+            views.registered_model_row(
+                m, client.search_model_versions(m.name), client.get_model_aliases(m.name)
+            )
+            for m in client.list_registered_models()
+        ]
+        return views.frame(rows, "name")
+    if args.command == "versions":
+        by_version = views.aliases_by_version(client.get_model_aliases(args.name))
+        rows = [
+            views.version_row(v, by_version.get(v.version, []), raw=False)
+            for v in client.search_model_versions(args.name)
+        ]
+        return views.frame(rows, "version")
     if args.command == "store":
         loc = client.location
         return views.frame(

@@ -14,7 +14,17 @@ from collections.abc import Sequence, Sized
 from dataclasses import dataclass
 from typing import Any
 
-from .entities import DatasetVersion, Experiment, Run, jsonable
+from .entities import (
+    STAGES,
+    DatasetVersion,
+    Experiment,
+    GateReport,
+    ModelAlias,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+    jsonable,
+)
 
 # Run statuses, coloured alike in the cell summary and the widget views.
 STATUS_COLORS = {"FINISHED": "#1b7f3b", "FAILED": "#b00020", "KILLED": "#8a6d00"}
@@ -49,6 +59,32 @@ def frame(rows: list[dict[str, Any]], index: str | None = None) -> Any:
     if index and not out.empty:
         out = out.set_index(index)
     return out.astype(object).where(out.notna(), "")
+
+
+def table_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Every key of ``rows``, in the order first seen."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    return columns
+
+
+def table_cell(value: Any, width: int = 40) -> str:
+    text = fmt_value(value).replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def table_text(rows: Sequence[dict[str, Any]], width: int = 40) -> str:
+    """Rows as an aligned text table (a header, a rule, one line per row)."""
+    if not rows:
+        return "(none)\n"
+    columns = table_columns(rows)
+    cells = [[table_cell(row.get(c), width) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "".join(line.rstrip() + "\n" for line in lines)
 
 
 def short_fingerprint(fp: str) -> str:
@@ -444,3 +480,114 @@ def run_fields(run: Run) -> list[dict[str, Any]]:
     ]
     rows += [{"field": f"model.{m.name}", "value": m.model_class} for m in run.models]
     return rows
+
+
+# The registry -------------------------------------------------------------------------------
+def aliases_by_version(aliases: Sequence[ModelAlias]) -> dict[int, list[str]]:
+    by_version: dict[int, list[str]] = {}
+    for alias in aliases:
+        by_version.setdefault(alias.version, []).append(alias.alias)
+    return by_version
+
+
+def registered_model_row(
+    model: RegisteredModel,
+    versions: Sequence[ModelVersion],
+    aliases: Sequence[ModelAlias],
+    raw: bool = False,
+) -> dict[str, Any]:
+    """A registered model at a glance: the newest version in each stage, and its aliases."""
+    latest = {v.stage: v.version for v in versions}  # oldest first: the newest wins
+    row: dict[str, Any] = {"name": model.name, "versions": len(versions)}
+    row.update({stage: latest.get(stage) for stage in STAGES})
+    if raw:
+        row["aliases"] = {a.alias: a.version for a in aliases}
+    else:
+        row["aliases"] = " ".join(f"{a.alias}={a.version}" for a in aliases)
+    row["description"] = model.description
+    return row
+
+
+def version_row(version: ModelVersion, aliases: list[str], raw: bool) -> dict[str, Any]:
+    return {
+        "version": version.version,
+        "stage": version.stage,
+        "aliases": aliases if raw else " ".join(aliases),
+        "run_id": version.run_id,
+        "logged_model_id": version.logged_model_id,
+        "sha256": version.sha256 if raw else version.sha256[:12],
+        "created": version.created_at if raw else fmt_time(version.created_at),
+        "created_by": version.created_by,
+        "description": version.description,
+    }
+
+
+# Gate reports ---------------------------------------------------------------------------------
+def gate_report_rows(report: GateReport) -> list[dict[str, Any]]:
+    """One row per check of every gate: the numbers behind each verdict."""
+    rows = []
+    for gate in report.gates:
+        for check in gate.get("checks", []):
+            rows.append(
+                {
+                    "gate": gate["gate"],
+                    "check": check.get("name"),
+                    "value": check.get("value"),
+                    "threshold": check.get("threshold"),
+                    "verdict": _verdict(check),
+                    "note": check.get("note", ""),
+                }
+            )
+    return rows
+
+
+def _verdict(check: dict[str, Any]) -> str:
+    """pass / FAIL for a check against a threshold; nothing for a figure shown for context."""
+    if not check.get("passed"):
+        return "FAIL"
+    return "pass" if check.get("threshold") else ""
+
+
+def gate_report_title(report: GateReport) -> str:
+    failed = report.failed
+    verdict = "PASSED" if report.passed else f"FAILED ({', '.join(failed)})"
+    holdout = report.report.get("holdout") or {}
+    on = holdout.get("ref") or (f"a DataFrame of {holdout['rows']} rows" if holdout else "")
+    return (
+        f"{report.name}/{report.version}: {verdict}"
+        + (f" on {on}" if on else "")
+        + f", report {report.sha256[:12]}"
+    )
+
+
+def gate_report_text(report: GateReport) -> str:
+    """The report as a terminal shows it: a verdict line, one line per gate, then the checks."""
+    lines = [gate_report_title(report)]
+    for gate in report.gates:
+        mark = "pass" if gate.get("passed") else "FAIL"
+        lines.append(f"  {mark:4}  {gate['gate']:10}  {gate.get('summary', '')}")
+    return "\n".join(lines) + "\n\n" + table_text(gate_report_rows(report), width=60)
+
+
+def gate_report_html(report: GateReport) -> str:
+    """The report as a notebook shows it: a verdict per gate, then its checks."""
+    ok, bad = STATUS_COLORS["FINISHED"], STATUS_COLORS["FAILED"]
+    parts = [f"<div><b>{esc(gate_report_title(report))}</b>"]
+    for gate in report.gates:
+        color = ok if gate.get("passed") else bad
+        verdict = "pass" if gate.get("passed") else "FAIL"
+        parts.append(
+            f"<details{'' if gate.get('passed') else ' open'}><summary>"
+            f"<span style='color:{color};font-weight:600'>{verdict}</span> "
+            f"<b>{esc(gate['gate'])}</b>: {esc(gate.get('summary', ''))}</summary><table>"
+            "<tr><th>check</th><th>value</th><th>threshold</th><th>verdict</th><th>note</th></tr>"
+        )
+        for check in gate.get("checks", []):
+            mark = _verdict(check)
+            parts.append(
+                f"<tr><td>{esc(check.get('name'))}</td><td>{esc(check.get('value'))}</td>"
+                f"<td>{esc(check.get('threshold'))}</td><td>{mark}</td>"
+                f"<td>{esc(check.get('note', ''))}</td></tr>"
+            )
+        parts.append("</table></details>")
+    return "".join(parts) + "</div>"

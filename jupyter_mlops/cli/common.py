@@ -14,7 +14,7 @@ import click
 
 from ..entities import jsonable
 from ..exceptions import InvalidInput, MlopsError
-from ..views import fmt_value
+from ..views import table_columns, table_text
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -49,11 +49,6 @@ def errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def cell(value: Any, width: int = 40) -> str:
-    text = fmt_value(value).replace("\n", " ")
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def emit(rows: Sequence[dict[str, Any]], fmt: str, out: Any = None) -> None:
     """Rows as an aligned table, JSON or CSV on ``out`` (stdout)."""
     out = out or sys.stdout
@@ -61,23 +56,12 @@ def emit(rows: Sequence[dict[str, Any]], fmt: str, out: Any = None) -> None:
         json.dump(jsonable(list(rows)), out, indent=2, default=str, allow_nan=False)
         out.write("\n")
         return
-    columns: list[str] = []
-    for row in rows:
-        columns += [k for k in row if k not in columns]
     if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=table_columns(rows), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         return
-    if not rows:
-        out.write("(none)\n")
-        return
-    cells = [[cell(row.get(c)) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
-    out.write("  ".join("-" * w for w in widths) + "\n")
-    for r in cells:
-        out.write("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() + "\n")
+    out.write(table_text(rows))
 
 
 def split(text: str | None) -> list[str] | None:

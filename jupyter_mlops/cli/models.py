@@ -1,17 +1,19 @@
-"""``models register|list|versions|stage|alias|show|audit``: the model registry from the
-terminal. Every command is one call of the Client's registry domain, so the checks (stage
-names, aliases that would read as versions) and the audit entry are the same as from a
-notebook or the server; this module only parses ``NAME/VERSION`` and ``NAME@ALIAS`` and
-prints."""
+"""``models register|list|versions|show|stage|alias|validate|gates|approve|update|history|
+audit``: the model registry from the terminal. Every command is one call of the Client's
+registry domain (or of ``registry`` for gates), so the checks and the audit entry are the
+same as from a notebook or the server; this module only parses ``NAME/VERSION`` and
+``NAME@ALIAS`` and prints."""
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from .. import views
 from ..client.validation import key_values
 from ..entities import STAGES
 from ..exceptions import InvalidInput, shown
@@ -19,23 +21,16 @@ from ..views import fmt_time
 from .common import FORMATS, client_of, emit, errors
 
 if TYPE_CHECKING:
-    from ..entities import AuditEntry, ModelAlias, ModelVersion
+    from ..entities import AuditEntry
 
 
-def _split_ref(ref: str, sep: str, what: str, example: str) -> tuple[str, str]:
+def split_ref(ref: str, sep: str, what: str, example: str) -> tuple[str, str]:
     """``churn/3`` or ``churn@champion`` as (name, part); the last ``sep`` splits, as in a
     models:/ URI."""
     name, found, part = ref.rpartition(sep)
     if not found or not name or not part:
         raise InvalidInput(f"{shown(ref)} is not {what}: write it as {example}.")
     return name, part
-
-
-def _aliases_by_version(aliases: list[ModelAlias]) -> dict[int, list[str]]:
-    by_version: dict[int, list[str]] = {}
-    for alias in aliases:
-        by_version.setdefault(alias.version, []).append(alias.alias)
-    return by_version
 
 
 @click.group()
@@ -70,20 +65,15 @@ def models_register(
 def models_list(ctx: click.Context, fmt: str) -> None:
     """Registered models: the newest version in each stage, and aliases."""
     client = client_of(ctx)
-    rows: list[dict[str, Any]] = []
-    for model in client.list_registered_models():
-        versions = client.search_model_versions(model.name)
-        # Oldest first, so the last one seen in a stage is the newest there.
-        latest = {v.stage: v.version for v in versions}
-        aliases = client.get_model_aliases(model.name)
-        row: dict[str, Any] = {"name": model.name, "versions": len(versions)}
-        row.update({stage: latest.get(stage) for stage in STAGES})
-        if fmt == "json":
-            row["aliases"] = {a.alias: a.version for a in aliases}
-        else:
-            row["aliases"] = " ".join(f"{a.alias}={a.version}" for a in aliases)
-        row["description"] = model.description
-        rows.append(row)
+    rows = [
+        views.registered_model_row(
+            model,
+            client.search_model_versions(model.name),
+            client.get_model_aliases(model.name),
+            raw=fmt == "json",
+        )
+        for model in client.list_registered_models()
+    ]
     emit(rows, fmt)
 
 
@@ -96,23 +86,9 @@ def models_versions(ctx: click.Context, name: str, fmt: str) -> None:
     """Every version of NAME, oldest first, with its stage and aliases."""
     client = client_of(ctx)
     versions = client.search_model_versions(name)
-    aliases = _aliases_by_version(client.get_model_aliases(name))
-    rows = [_version_row(v, aliases.get(v.version, []), raw=fmt != "table") for v in versions]
+    aliases = views.aliases_by_version(client.get_model_aliases(name))
+    rows = [views.version_row(v, aliases.get(v.version, []), raw=fmt != "table") for v in versions]
     emit(rows, fmt)
-
-
-def _version_row(version: ModelVersion, aliases: list[str], raw: bool) -> dict[str, Any]:
-    return {
-        "version": version.version,
-        "stage": version.stage,
-        "aliases": aliases if raw else " ".join(aliases),
-        "run_id": version.run_id,
-        "logged_model_id": version.logged_model_id,
-        "sha256": version.sha256 if raw else version.sha256[:12],
-        "created": version.created_at if raw else fmt_time(version.created_at),
-        "created_by": version.created_by,
-        "description": version.description,
-    }
 
 
 @models.command("stage")
@@ -124,17 +100,162 @@ def _version_row(version: ModelVersion, aliases: list[str], raw: bool) -> dict[s
     help="Into Production: leave the versions already there (by default they are archived).",
 )
 @click.option("--reason", help="Why, recorded on the audit.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Move even though a gate failed or approvals are missing (needs --reason; audited).",
+)
+@click.option("--holdout", help="A table file to run the gates on instead of the configured one.")
 @click.pass_context
 @errors
 def models_stage(
-    ctx: click.Context, ref: str, stage: str, keep_existing: bool, reason: str | None
+    ctx: click.Context,
+    ref: str,
+    stage: str,
+    keep_existing: bool,
+    reason: str | None,
+    force: bool,
+    holdout: str | None,
 ) -> None:
-    """Move NAME/VERSION to STAGE: `models stage churn/3 Production`."""
-    name, number = _split_ref(ref, "/", "NAME/VERSION", "churn/3")
-    version = client_of(ctx).transition_model_version_stage(
-        name, number, stage, archive_existing=not keep_existing, reason=reason
+    """Move NAME/VERSION to STAGE: `models stage churn/3 Production`.
+
+    Into a stage guarded by gates, the gates run first unless a report for these model
+    bytes and this configuration exists; a failed gate or missing approvals stop the move
+    (exit 1, naming each reason) unless --force with --reason."""
+    from .. import registry
+
+    name, number = split_ref(ref, "/", "NAME/VERSION", "churn/3")
+    client = client_of(ctx)
+    version = registry.promote(
+        client,
+        name,
+        number,
+        stage,
+        archive_existing=not keep_existing,
+        reason=reason,
+        force=force,
+        holdout=_holdout_frame(holdout),
+        progress=sys.stderr.isatty(),
     )
     click.echo(f"models:/{version.name}/{version.version} is in {version.stage}")
+
+
+def _holdout_frame(path: str | None) -> Any:
+    if path is None:
+        return None
+    from ..registry.gates import read_table
+
+    return read_table(path)
+
+
+@models.command("validate")
+@click.argument("ref", metavar="NAME/VERSION")
+@click.option("--holdout", help="A table file to judge on instead of the configured dataset.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+@errors
+def models_validate(ctx: click.Context, ref: str, holdout: str | None, fmt: str) -> None:
+    """Run NAME's validation gates on VERSION and store the report with it.
+
+    Prints each gate's verdict and the numbers behind it; exits 1 when a gate failed."""
+    from .. import registry
+
+    name, number = split_ref(ref, "/", "NAME/VERSION", "churn/3")
+    report = registry.validate(
+        client_of(ctx), name, number, holdout=_holdout_frame(holdout), progress=True
+    )
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(str(report), nl=False)
+    if not report.passed:
+        sys.exit(1)
+
+
+@models.command("gates")
+@click.argument("name")
+@click.option("--set", "path", help="A YAML file of gates to configure (see the README).")
+@click.option("--clear", is_flag=True, help="Remove NAME's gates.")
+@click.option("--reason", help="Why, recorded on the audit.")
+@click.pass_context
+@errors
+def models_gates(
+    ctx: click.Context, name: str, path: str | None, clear: bool, reason: str | None
+) -> None:
+    """Show NAME's validation gates as YAML, or configure them with --set FILE (--clear
+    removes them)."""
+    import yaml
+
+    client = client_of(ctx)
+    if path is not None and clear:
+        raise InvalidInput("Give --set FILE or --clear, not both.")
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"Cannot read {shown(path)}: {exc.strerror}.") from None
+        model = client.set_model_gates(name, text, reason=reason)
+    elif clear:
+        model = client.set_model_gates(name, None, reason=reason)
+    else:
+        model = client.get_registered_model(name)
+    if model.gates is None:
+        click.echo(f"# {name} has no gates")
+        return
+    shown_gates = {k: v for k, v in model.gates.items() if v is not None}
+    click.echo(yaml.safe_dump(shown_gates, sort_keys=False, allow_unicode=True), nl=False)
+
+
+@models.command("approve")
+@click.argument("ref", metavar="NAME/VERSION")
+@click.option("--reason", help="Why, recorded on the audit.")
+@click.pass_context
+@errors
+def models_approve(ctx: click.Context, ref: str, reason: str | None) -> None:
+    """Approve NAME/VERSION for Production (an approval by its registrant does not count)."""
+    name, number = split_ref(ref, "/", "NAME/VERSION", "churn/3")
+    client = client_of(ctx)
+    approval = client.approve_model_version(name, number, reason)
+    model = client.get_registered_model(name)
+    count = len(client.get_model_approvals(name, number))
+    click.echo(
+        f"{approval.actor} approved models:/{name}/{number} "
+        f"({count} of {model.required_approvals} required)"
+    )
+
+
+@models.command("update")
+@click.argument("name")
+@click.option("--description", help="The registered model's description.")
+@click.option("--required-approvals", type=int, help="Approvals a version needs for Production.")
+@click.option("--intended-use", help="The model card's intended use.")
+@click.option("--limitations", help="The model card's limitations.")
+@click.option("--tag", "tags", multiple=True, help="key=value; replaces the model's tags.")
+@click.option("--reason", help="Why, recorded on the audit.")
+@click.pass_context
+@errors
+def models_update(
+    ctx: click.Context,
+    name: str,
+    description: str | None,
+    required_approvals: int | None,
+    intended_use: str | None,
+    limitations: str | None,
+    tags: tuple[str, ...],
+    reason: str | None,
+) -> None:
+    """Change a registered model's description, tags, required approvals, or its model
+    card's intended use and limitations."""
+    model = client_of(ctx).update_registered_model(
+        name,
+        description=description,
+        tags=key_values(tags, "tag", "key=value (e.g. --tag team=risk)") if tags else None,
+        required_approvals=required_approvals,
+        intended_use=intended_use,
+        limitations=limitations,
+        reason=reason,
+    )
+    click.echo(json.dumps({k: v for k, v in model.to_dict().items() if k != "gates"}, indent=2))
 
 
 @models.command("alias")
@@ -148,7 +269,7 @@ def models_alias(
     ctx: click.Context, ref: str, version: str | None, delete: bool, reason: str | None
 ) -> None:
     """Point NAME@ALIAS at VERSION, or remove it with --delete."""
-    name, alias = _split_ref(ref, "@", "NAME@ALIAS", "churn@champion")
+    name, alias = split_ref(ref, "@", "NAME@ALIAS", "churn@champion")
     client = client_of(ctx)
     if delete == (version is not None):
         raise InvalidInput("Give either a VERSION to point the alias at or --delete, not both.")
@@ -176,11 +297,13 @@ def models_show(ctx: click.Context, uri: str, fmt: str) -> None:
     if not uri.startswith(MODELS_SCHEME):
         uri = MODELS_SCHEME + uri
     version = client.resolve_model_uri(uri)
-    aliases = _aliases_by_version(client.get_model_aliases(version.name)).get(version.version, [])
+    aliases = views.aliases_by_version(client.get_model_aliases(version.name)).get(
+        version.version, []
+    )
     if fmt == "json":
         click.echo(json.dumps({**version.to_dict(), "aliases": aliases}, indent=2))
         return
-    fields = _version_row(version, aliases, raw=True)
+    fields = views.version_row(version, aliases, raw=True)
     fields["created"] = fmt_time(version.created_at)
     fields["aliases"] = " ".join(aliases)
     click.echo(f"models:/{version.name}/{version.version}")

@@ -1,0 +1,87 @@
+"""The model registry's feature layer: validation gates run on a candidate before it may
+enter a guarded stage, and promotion that validates first when it has to.
+
+The rules (stages, aliases, approvals, which report a move may rely on) are the Client's
+(``client/registry.py``); running a model against data is here, in a sandbox process.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import views
+from ..entities import GateReport
+
+if TYPE_CHECKING:
+    from ..client import Client
+    from ..entities import ModelVersion
+
+__all__ = ["ShownReport", "promote", "validate"]
+
+
+class ShownReport(GateReport):
+    """A gate report that shows itself as a table in a notebook and in a terminal."""
+
+    def _repr_html_(self) -> str:
+        return views.gate_report_html(self)
+
+    def __str__(self) -> str:
+        return views.gate_report_text(self)
+
+
+def validate(
+    client: Client,
+    name: str,
+    version: int | str,
+    *,
+    holdout: Any = None,
+    progress: bool = False,
+    actor: str | None = None,
+) -> ShownReport:
+    """Run ``name``'s validation gates on ``version`` and store the report with it.
+
+    ``holdout``: a DataFrame to judge on instead of the configured dataset version. The
+    model runs in a child process; ``progress`` shows a bar per gate (tqdm)."""
+    from .gates import run_gates
+
+    report = run_gates(client, name, version, holdout=holdout, progress=progress, actor=actor)
+    return ShownReport(**vars(report))
+
+
+def promote(
+    client: Client,
+    name: str,
+    version: int | str,
+    stage: str,
+    *,
+    archive_existing: bool = True,
+    reason: str | None = None,
+    force: bool = False,
+    holdout: Any = None,
+    progress: bool = False,
+    actor: str | None = None,
+) -> ModelVersion:
+    """Move ``version`` to ``stage``, first running the gates when the stage is guarded and
+    no report exists for these bytes and this configuration (a report that exists is
+    reused). A failed gate or missing approvals raise ``PromotionBlocked`` unless ``force``
+    with a ``reason``, which is audited."""
+    from ..client.registry import canonical_stage
+
+    model = client.get_registered_model(name)
+    target = canonical_stage(stage)
+    if (
+        model.gates
+        and target in model.gates["stages"]
+        and client.reusable_gate_report(name, version) is None
+        and (holdout is not None or model.gates.get("holdout") is not None)
+    ):
+        validate(client, name, version, holdout=holdout, progress=progress, actor=actor)
+    return client.transition_model_version_stage(
+        name,
+        version,
+        target,
+        archive_existing=archive_existing,
+        reason=reason,
+        force=force,
+        actor=actor,
+    )
