@@ -16,6 +16,7 @@ from ..store.base import NewDataset, RunPage
 from .artifacts import ArtifactsMixin
 from .datasets import DatasetsMixin
 from .events import EventsMixin
+from .lineage import LineageMixin
 from .models import ModelsMixin
 from .registry import RegistryMixin
 from .runs import DEFAULT_EXPERIMENT, MAX_PAGE, STALE_AFTER_S, RunsMixin
@@ -43,6 +44,7 @@ class Client(
     ArtifactsMixin,
     ModelsMixin,
     RegistryMixin,
+    LineageMixin,
     EventsMixin,
     SchedulesMixin,
 ):
