@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..entities import jsonable
-from ..exceptions import InvalidInput, MlopsError
+from ..exceptions import InvalidInput, MlopsError, shown
 from ..views import table_columns, table_text
 
 if TYPE_CHECKING:
@@ -67,3 +67,12 @@ def emit(rows: Sequence[dict[str, Any]], fmt: str, out: Any = None) -> None:
 def split(text: str | None) -> list[str] | None:
     """A comma-separated option as a list (None when not given)."""
     return None if text is None else [p.strip() for p in text.split(",") if p.strip()]
+
+
+def split_ref(ref: str, sep: str, what: str, example: str) -> tuple[str, str]:
+    """``churn/3`` or ``churn@champion`` as (name, part); the last ``sep`` splits, as in a
+    models:/ URI."""
+    name, found, part = ref.rpartition(sep)
+    if not found or not name or not part:
+        raise InvalidInput(f"{shown(ref)} is not {what}: write it as {example}.")
+    return name, part

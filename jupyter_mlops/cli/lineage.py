@@ -12,16 +12,7 @@ from pathlib import Path
 
 import click
 
-from ..exceptions import InvalidInput, shown
-from .common import client_of, errors
-
-
-def split_version_ref(ref: str) -> tuple[str, str]:
-    """``churn/3`` as (name, version); the last ``/`` splits, as in a models:/ URI."""
-    name, found, version = ref.rpartition("/")
-    if not found or not name or not version:
-        raise InvalidInput(f"{shown(ref)} is not NAME/VERSION: write it as churn/3.")
-    return name, version
+from .common import client_of, errors, split_ref
 
 
 @click.command("lineage")
@@ -37,7 +28,7 @@ def lineage(ctx: click.Context, ref: str, fmt: str) -> None:
     report → where it is served."""
     from ..registry.card import lineage_text
 
-    name, version = split_version_ref(ref)
+    name, version = split_ref(ref, "/", "NAME/VERSION", "churn/3")
     found = client_of(ctx).model_lineage(name, version)
     if fmt == "json":
         click.echo(json.dumps(found, indent=2, allow_nan=False))
@@ -62,7 +53,7 @@ def card(ctx: click.Context, ref: str, output: str | None) -> None:
     registered model's fields, which people write."""
     from ..registry.card import model_card_markdown
 
-    name, version = split_version_ref(ref)
+    name, version = split_ref(ref, "/", "NAME/VERSION", "churn/3")
     text = model_card_markdown(client_of(ctx), name, version)
     if output is None:
         click.echo(text, nl=False)

@@ -18,24 +18,20 @@ from ..client.validation import key_values
 from ..entities import STAGES
 from ..exceptions import InvalidInput, shown
 from ..views import fmt_time
-from .common import FORMATS, client_of, emit, errors
+from .common import FORMATS, client_of, emit, errors, split_ref
+from .lineage import card, lineage
 
 if TYPE_CHECKING:
     from ..entities import AuditEntry
 
 
-def split_ref(ref: str, sep: str, what: str, example: str) -> tuple[str, str]:
-    """``churn/3`` or ``churn@champion`` as (name, part); the last ``sep`` splits, as in a
-    models:/ URI."""
-    name, found, part = ref.rpartition(sep)
-    if not found or not name or not part:
-        raise InvalidInput(f"{shown(ref)} is not {what}: write it as {example}.")
-    return name, part
-
-
 @click.group()
 def models() -> None:
     """Registered models: versions, stages, aliases and their audit."""
+
+
+models.add_command(lineage)
+models.add_command(card)
 
 
 @models.command("register")

@@ -180,7 +180,10 @@ def _predict(model: Any, data: Any, proba: bool) -> tuple[Any, Any, Any]:
     predictions = np.asarray(predict(model, data))
     probabilities = None
     if proba and hasattr(model, "predict_proba"):
-        probabilities = np.asarray(model.predict_proba(data), dtype=float)
+        try:
+            probabilities = np.asarray(model.predict_proba(data), dtype=float)
+        except Exception:  # scores are optional: the metrics that need them say so
+            probabilities = None
     classes = getattr(model, "classes_", None)
     return predictions, probabilities, None if classes is None else np.asarray(classes)
 
@@ -223,7 +226,10 @@ def main() -> None:
             reply = ("ok", value, "", "")
         except Exception as exc:  # the model's own error is the answer
             reply = ("error", None, type(exc).__name__, str(exc))
-        _write(channel, reply)
+        try:
+            _write(channel, reply)
+        except Exception as exc:  # an answer pickle cannot carry
+            _write(channel, ("error", None, type(exc).__name__, f"unsendable answer: {exc}"))
 
 
 if __name__ == "__main__":
