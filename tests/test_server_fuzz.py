@@ -24,18 +24,27 @@ from jupyter_mlops.client import Client
 from jupyter_mlops.server.app import API_PREFIX
 from jupyter_mlops.server.handlers import routes
 from jupyter_mlops.server.pipeline_handlers import pipeline_routes
+from jupyter_mlops.server.registry_handlers import registry_routes
 
 TOKEN = "mlops-fuzz"
 METHODS = ("GET", "POST", "PATCH", "DELETE", "PUT")
 # Every route of the server, with the methods its handler answers.
 ROUTES = [
     (pattern, [m for m in METHODS if m.lower() in vars(handler)])
-    for pattern, handler in routes(API_PREFIX) + pipeline_routes(API_PREFIX)
+    for pattern, handler in routes(API_PREFIX)
+    + pipeline_routes(API_PREFIX)
+    + registry_routes(API_PREFIX)
 ]
 ARGS = ["filter", "order_by", "limit", "offset", "params", "metrics", "experiment", "runs",
-        "path", "name", "max_points"]  # fmt: skip
+        "path", "name", "max_points", "at", "reason"]  # fmt: skip
 FIELDS = ["path", "params", "force", "from_step", "executor", "scheduler_address",
           "max_workers", "cron", "timezone", "dataset", "missed", "enabled"]  # fmt: skip
+# The fields of the registry's bodies (register, patch, gates, stage, approve, alias).
+REGISTRY_FIELDS = ["source", "name", "description", "tags", "required_approvals",
+                   "intended_use", "limitations", "reason", "config", "yaml", "stage", "force",
+                   "archive_existing", "version"]  # fmt: skip
+# A registry route's path segments are quoted whole ("/" too): a model name may hold one.
+WHOLE_SEGMENTS = ("name", "version", "alias", "sha256")
 
 
 @dataclass
@@ -71,7 +80,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     client.log_params(run, {"model": "rf"})
     client.log_metrics(run, {"acc": 0.9})
     client.log_artifact_bytes(run, b"report", "reports/r.txt")
+    client.log_model(run, {"weights": [1, 2, 3]}, name="clf")
     client.end_run(run)
+    # A registered model (one of whose names holds a "/"), an alias and a gate report, so
+    # the registry's routes reach past "no such model".
+    for name in ("churn", "team a/churn"):
+        client.register_model(f"runs:/{run}/clf", name)
+    client.set_model_alias("churn", "champion", 1)
+    gate = {"gate": "metrics", "passed": False, "summary": "accuracy 0.5 < 0.9", "checks": []}
+    sha = client.get_model_version("churn", 1).sha256
+    report = client.save_gate_report(
+        "churn", 1, {"gates": [gate]}, model_sha256=sha, config_sha256="0" * 64
+    )
     schedule = client.create_schedule(
         str(root / "pipes" / "pipeline.yaml"), "fuzz", cron="0 3 * * *"
     )
@@ -80,7 +100,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     cache = {"JUPYTER_MLOPS_CACHE_DIR": os.environ.get("JUPYTER_MLOPS_CACHE_DIR", str(root / ".c"))}
     with jupyter_process("jupyter_server", root, TOKEN, args, cache) as url:
         port = int(urllib.parse.urlsplit(url).port or 0)
-        yield Server(port, {"run": run, "schedule": schedule.id}, root.parent / f"{root.name}.log")
+        ids = {"run": run, "schedule": schedule.id, "report": report.sha256}
+        yield Server(port, ids, root.parent / f"{root.name}.log")
 
 
 def _json_values() -> st.SearchStrategy[Any]:
@@ -91,23 +112,30 @@ def _json_values() -> st.SearchStrategy[Any]:
         | st.floats(allow_nan=False, allow_infinity=False)
         | st.text(max_size=30)
         | st.sampled_from(["local", "dask", "0 3 * * *", "UTC", "pipes/pipeline.yaml", "skip"])
+        | st.sampled_from(["Staging", "production", "Archived", "churn", "team a/churn", "1"])
+        | st.sampled_from(["stages: [Staging]\nrobustness: true", "metrics: {accuracy: {min: 2}}"])
     )
     return st.recursive(
         scalars,
         lambda inner: (
             st.lists(inner, max_size=4)
-            | st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), inner, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(FIELDS + REGISTRY_FIELDS) | st.text(max_size=8), inner, max_size=4
+            )
         ),
         max_leaves=12,
     )
 
 
-def _bodies() -> st.SearchStrategy[bytes | None]:
+def _bodies(server: Server) -> st.SearchStrategy[bytes | None]:
     objects = st.dictionaries(st.sampled_from(FIELDS), _json_values(), max_size=6)
+    registry = st.dictionaries(st.sampled_from(REGISTRY_FIELDS), _json_values(), max_size=3)
+    source = f"runs:/{server.ids['run']}/clf"
     return st.one_of(
         st.none(),
         st.binary(max_size=200),
         objects.map(lambda d: json.dumps(d).encode()),
+        registry.map(lambda d: json.dumps(d).encode()),
         _json_values().map(lambda v: json.dumps(v).encode()),
         st.sampled_from(
             [
@@ -118,6 +146,14 @@ def _bodies() -> st.SearchStrategy[bytes | None]:
                 b'{"path": "../../etc/passwd", "cron": "0 3 * * *"}',
                 b'{"path": "' + b"a/" * 3000 + b'", "cron": "* * * * *"}',
                 b'{"enabled": true}',
+                json.dumps({"source": source, "name": "churn"}).encode(),
+                b'{"stage": "Staging", "reason": "fuzz"}',
+                b'{"stage": "Production", "force": true, "reason": "fuzz"}',
+                b'{"version": 1, "reason": "fuzz"}',
+                b'{"required_approvals": 1, "tags": {"team": "risk"}}',
+                b'{"yaml": "stages: [Staging]\\nrobustness: {rows: 2}"}',
+                b'{"config": null}',
+                b"{}",
             ]
         ),
     )
@@ -134,6 +170,18 @@ def _segment(server: Server, group: str) -> st.SearchStrategy[str]:
         )
     elif group == "path":
         shaped = st.sampled_from(["reports/r.txt", "../../etc/passwd", "%2e%2e/x", "a" * 300])
+    # A registry segment: half the time one the seeded store has, else one it refuses.
+    elif group == "name":
+        shaped = st.sampled_from(["churn", "team a/churn"]) | st.sampled_from(
+            ["nope", "bad|name", "a" * 300]
+        )
+    elif group == "version":
+        shaped = st.sampled_from(["1", "2"]) | st.sampled_from(["0", "-1", "latest", "9" * 30])
+    elif group == "alias":
+        shaped = st.sampled_from(["champion", "challenger"]) | st.sampled_from(["production", "7"])
+    elif group == "sha256":
+        known = server.ids["report"]
+        shaped = st.just(known) | st.sampled_from([known[:8], "0" * 64, "f" * 65])
     else:  # a metric key, a dataset reference
         shaped = st.sampled_from(["acc", "nope", "features@1", "x@v99999999999999999999"])
     return st.one_of(shaped, shaped, shaped, anything)
@@ -146,7 +194,8 @@ def requests(draw: st.DrawFn, server: Server) -> tuple[str, str, bytes | None]:
     def fill(match: re.Match[str]) -> str:
         group = re.match(r"\(\?P<(\w+)>", match.group(0))
         assert group is not None
-        return urllib.parse.quote(draw(_segment(server, group.group(1))), safe="/%")
+        safe = "%" if group.group(1) in WHOLE_SEGMENTS else "/%"
+        return urllib.parse.quote(draw(_segment(server, group.group(1))), safe=safe)
 
     path = re.sub(r"\(\?P<\w+>[^)]*\)", fill, pattern)
     query = draw(
@@ -158,7 +207,7 @@ def requests(draw: st.DrawFn, server: Server) -> tuple[str, str, bytes | None]:
         )
     )
     method = draw(st.sampled_from(allowed) | st.sampled_from(allowed) | st.sampled_from(METHODS))
-    body = draw(_bodies()) if method in ("POST", "PATCH", "PUT") else None
+    body = draw(_bodies(server)) if method in ("POST", "PATCH", "PUT") else None
     url = path + ("?" + urllib.parse.urlencode(query) if query else "")
     return method, url, body
 

@@ -125,6 +125,8 @@ class MlopsApp(ExtensionApp):
     def initialize_handlers(self) -> None:
         from .handlers import routes
         from .pipeline_handlers import pipeline_routes
+        from .registry_handlers import registry_routes
 
         self.handlers.extend(routes(API_PREFIX))
         self.handlers.extend(pipeline_routes(API_PREFIX))
+        self.handlers.extend(registry_routes(API_PREFIX))
