@@ -523,11 +523,14 @@ def version_row(version: ModelVersion, aliases: list[str], raw: bool) -> dict[st
 
 
 # Gate reports ---------------------------------------------------------------------------------
-def gate_report_rows(report: GateReport) -> list[dict[str, Any]]:
-    """One row per check of every gate: the numbers behind each verdict."""
+def gate_report_rows(report: GateReport, brief: bool = False) -> list[dict[str, Any]]:
+    """One row per check of every gate: the numbers behind each verdict. ``brief`` leaves
+    out the robustness probes that passed (the gate's summary counts them)."""
     rows = []
     for gate in report.gates:
         for check in gate.get("checks", []):
+            if brief and gate["gate"] == "robustness" and check.get("passed"):
+                continue
             rows.append(
                 {
                     "gate": gate["gate"],
@@ -561,12 +564,13 @@ def gate_report_title(report: GateReport) -> str:
 
 
 def gate_report_text(report: GateReport) -> str:
-    """The report as a terminal shows it: a verdict line, one line per gate, then the checks."""
+    """The report as a terminal shows it: a verdict line, one line per gate, then the checks
+    (robustness probes only when they failed)."""
     lines = [gate_report_title(report)]
     for gate in report.gates:
         mark = "pass" if gate.get("passed") else "FAIL"
         lines.append(f"  {mark:4}  {gate['gate']:10}  {gate.get('summary', '')}")
-    return "\n".join(lines) + "\n\n" + table_text(gate_report_rows(report), width=60)
+    return "\n".join(lines) + "\n\n" + table_text(gate_report_rows(report, brief=True), width=60)
 
 
 def gate_report_html(report: GateReport) -> str:

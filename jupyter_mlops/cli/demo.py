@@ -1,6 +1,8 @@
 """``demo``: the lifecycle headless, printed as it happens. It executes the demo notebook in a
-real kernel and lists the runs it made, then runs the demo pipeline twice (the second time
-from the cache) and prints its steps and the tree of runs both made."""
+real kernel and lists the runs it made; registers the better of its models, validates it
+against gates on the notebook's holdout file, promotes it and prints its lineage and model
+card (and shows the runner-up judged against it); then runs the demo pipeline twice (the
+second time from the cache) and prints its steps and the tree of runs both made."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import click
 
 from .. import views
 from ..config import store_env
+from ..exceptions import MlopsError
 from .common import client_of, emit, errors
 
 if TYPE_CHECKING:
@@ -39,15 +42,17 @@ def demo(
 ) -> None:
     """Execute the demo notebook in a real kernel and print the runs it made.
 
-    Then run the demo pipeline twice (the second time from the cache) and print its steps and
-    the runs both made."""
+    Then register the best of its models, validate and promote it, and print its lineage and
+    model card; then run the demo pipeline twice (the second time from the cache) and print
+    its steps and the runs both made."""
     client = client_of(ctx)
-    run_demo(client, notebook)
+    new_runs = run_demo(client, notebook)
+    run_registry_demo(client, new_runs)
     if not no_pipeline:
         run_pipeline_demo(client, pipeline_path)
 
 
-def run_demo(client: Client, notebook: str | None = None) -> None:
+def run_demo(client: Client, notebook: str | None = None) -> list[Run]:
     """Execute the demo notebook against ``client``'s store and print what it recorded."""
     from ..pipelines.notebook import execute_notebook
 
@@ -68,6 +73,80 @@ def run_demo(client: Client, notebook: str | None = None) -> None:
         data = ", ".join(f"{d.role}:{d.name}" for d in [*full.inputs, *full.outputs])
         models = ", ".join(m.name for m in full.models)
         print(f"  {run.id[:8]} {run.info.name[:40]:40} data[{data}] models[{models}]")
+    sys.stdout.flush()
+    return new_runs
+
+
+DEMO_MODEL = "churn"
+DEMO_METRIC = "auc"
+# The gates of the demo's registered model; the holdout is filled in with the version of
+# holdout.csv the notebook just wrote.
+DEMO_GATES = """\
+target: churned
+metrics:
+  roc_auc: {min: 0.85}
+  accuracy: {min: 0.80}
+champion: {metric: roc_auc, resamples: 1000}
+robustness: {rows: 20, timeout_s: 10}
+latency: {batch_size: 1, p95_ms: 1000, repeats: 50}
+fairness: {column: plan_pro, metric: demographic_parity, max_gap: 0.5}
+"""
+
+
+def run_registry_demo(client: Client, runs: list[Run]) -> None:
+    """Register the two best models of ``runs`` (by AUC), validate the best against the
+    demo's gates on the holdout file, promote it to Production as the champion, judge the
+    runner-up against it, and print the champion's lineage and model card."""
+    from .. import registry
+    from ..registry.card import lineage_text, model_card_markdown
+
+    scored = []
+    for run in runs:
+        full = client.get_run(run.id)
+        value = full.metrics.get(DEMO_METRIC)
+        if full.models and value is not None:
+            scored.append((value, full))
+    holdouts = client.list_datasets("holdout.csv")
+    if len(scored) < 2 or not holdouts:
+        print("\nthe notebook made fewer than two scored models or no holdout: no registry demo")
+        return
+    scored.sort(key=lambda pair: pair[0], reverse=True)
+    (best_auc, best), (second_auc, second) = scored[:2]
+    holdout = max(holdouts, key=lambda d: d.version)
+    print(f"\nregistry: the best two models by {DEMO_METRIC}")
+    versions = []
+    for value, run in ((best_auc, best), (second_auc, second)):
+        model = run.models[-1]
+        version = client.register_model(
+            f"runs:/{run.id}/{model.name}", DEMO_MODEL, f"{model.name}, {DEMO_METRIC} {value:.3f}"
+        )
+        versions.append(version)
+        print(f"  registered models:/{DEMO_MODEL}/{version.version}  {model.name}  {value:.4f}")
+    gates = f"holdout: {holdout.name}@{holdout.version}\n{DEMO_GATES}"
+    client.set_model_gates(DEMO_MODEL, gates, reason="the demo's gates")
+    print(f"\ngates of {DEMO_MODEL} (jupyter-mlops models gates {DEMO_MODEL}):")
+    print("  " + gates.rstrip().replace("\n", "\n  "))
+    champion, runner_up = versions
+    print(f"\nvalidating {DEMO_MODEL}/{champion.version} ...", flush=True)
+    print(registry.validate(client, DEMO_MODEL, champion.version, progress=sys.stderr.isatty()))
+    try:
+        promoted = registry.promote(
+            client, DEMO_MODEL, champion.version, "Production", reason=f"best {DEMO_METRIC}"
+        )
+    except MlopsError as exc:
+        print(f"not promoted: {exc}")
+        return
+    client.set_model_alias(DEMO_MODEL, "champion", promoted.version, "promoted by the demo")
+    print(f"promoted: models:/{DEMO_MODEL}/{promoted.version} is in Production, @champion")
+    print(f"\nthe runner-up {DEMO_MODEL}/{runner_up.version} judged against the champion ...")
+    report = registry.validate(client, DEMO_MODEL, runner_up.version, progress=sys.stderr.isatty())
+    print(report)
+    verdict = "could" if report.passed else "could not"
+    print(f"{DEMO_MODEL}/{runner_up.version} {verdict} be promoted without --force")
+    print(f"\nlineage of models:/{DEMO_MODEL}/{promoted.version}:")
+    print(lineage_text(client.model_lineage(DEMO_MODEL, promoted.version)))
+    print(f"model card of models:/{DEMO_MODEL}/{promoted.version}:\n")
+    print(model_card_markdown(client, DEMO_MODEL, promoted.version))
     sys.stdout.flush()
 
 

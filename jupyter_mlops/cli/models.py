@@ -158,7 +158,7 @@ def models_validate(ctx: click.Context, ref: str, holdout: str | None, fmt: str)
 
     name, number = split_ref(ref, "/", "NAME/VERSION", "churn/3")
     report = registry.validate(
-        client_of(ctx), name, number, holdout=_holdout_frame(holdout), progress=True
+        client_of(ctx), name, number, holdout=_holdout_frame(holdout), progress=sys.stderr.isatty()
     )
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2))

@@ -45,9 +45,10 @@ class PromotionBlocked(Conflict):
 
     code = "PROMOTION_BLOCKED"
 
-    def __init__(self, message: str, blockers: list[str]) -> None:
+    def __init__(self, message: str, blockers: list[str], report: GateReport | None = None) -> None:
         super().__init__(message)
         self.blockers = blockers
+        self.report = report  # the gate report the move would have relied on
 
 
 def canonical_stage(stage: Any) -> str:
@@ -71,6 +72,7 @@ def validate_alias(alias: Any) -> str:
 
 def _epoch_ms(at: Any) -> int:
     """A point in time as milliseconds since the epoch."""
+    given = at
     if isinstance(at, str):
         try:
             at = datetime.fromisoformat(check_text(at, "A time", 64, empty=False))
@@ -79,7 +81,10 @@ def _epoch_ms(at: Any) -> int:
                 f"Time {shown(at)} is not ISO 8601 (for example 2026-11-24T09:30)."
             ) from None
     if isinstance(at, datetime):
-        return int(at.timestamp() * 1000)
+        try:
+            return int(at.timestamp() * 1000)
+        except (OverflowError, OSError, ValueError):  # before 1970 on some platforms, year 1
+            raise InvalidInput(f"Time {shown(given)} is outside the range of the audit.") from None
     return check_int(at, "A time in milliseconds since the epoch", 0)
 
 
@@ -257,6 +262,7 @@ class RegistryMixin(ClientBase):
                 + " ".join(blockers)
                 + " To override, force it with a reason (audited).",
                 blockers,
+                report,
             )
         if blockers and not (why and why.strip()):
             raise InvalidInput("A forced stage move needs a reason: it is written on the audit.")

@@ -109,8 +109,6 @@ def load_holdout(client: Client, config: dict[str, Any], holdout: Any) -> Holdou
     version, whose file must still have the fingerprint recorded for that version."""
     import pandas as pd
 
-    from ..data.files import path_fingerprint
-
     if holdout is not None:
         if not isinstance(holdout, pd.DataFrame):
             raise InvalidInput(f"holdout must be a pandas DataFrame, got {type(holdout).__name__}.")
@@ -128,22 +126,47 @@ def load_holdout(client: Client, config: dict[str, Any], holdout: Any) -> Holdou
             "the store does not keep: write the holdout to a file that a run records, or "
             "pass the DataFrame (registry.validate(..., holdout=df))."
         )
-    try:
-        now = path_fingerprint(version.source)
-    except (OSError, NotFound):
-        raise NotFound(
-            f"The file of dataset {shown(ref)} ({version.source}) is gone; restore it or "
-            "pass the holdout as a DataFrame."
-        ) from None
-    if now != version.fingerprint:
+    path = _dataset_file(client, ref, version.source, version.fingerprint)
+    frame = read_table(path)
+    info = {"ref": f"{version.name}@{version.version}", "fingerprint": version.fingerprint}
+    info.update(rows=len(frame), path=path)
+    return Holdout(frame, info)
+
+
+def _dataset_file(client: Client, ref: str, source: str, fingerprint: str) -> str:
+    """The file holding dataset version ``ref``: its recorded path, read relative to the
+    folders of the notebooks that wrote or read it when it is relative (a tracked cell
+    records the path as the cell wrote it), whose content still has ``fingerprint``."""
+    from pathlib import Path
+
+    from ..data.files import path_fingerprint
+
+    candidates = [Path(source)]
+    if not candidates[0].is_absolute():
+        lineage = client.dataset_lineage(ref)
+        for entry in [*lineage["produced_by"], *lineage["used_by"]]:
+            notebook = client.get_run(entry["run_id"]).info.notebook_path
+            if notebook:
+                candidates.append(Path(notebook).parent / source)
+    changed = None
+    for candidate in dict.fromkeys(candidates):
+        try:
+            now = path_fingerprint(candidate)
+        except (OSError, NotFound):
+            continue
+        if now == fingerprint:
+            return str(candidate)
+        changed = changed or (candidate, now)
+    if changed is not None:
         raise InvalidInput(
-            f"The file of dataset {shown(ref)} ({version.source}) has changed since it was "
-            f"recorded (fingerprint {now} instead of {version.fingerprint}): the gates will "
+            f"The file of dataset {shown(ref)} ({changed[0]}) has changed since it was "
+            f"recorded (fingerprint {changed[1]} instead of {fingerprint}): the gates will "
             "not judge on data other than the version named."
         )
-    frame = read_table(version.source)
-    info = {"ref": f"{version.name}@{version.version}", "fingerprint": now, "rows": len(frame)}
-    return Holdout(frame, info)
+    raise NotFound(
+        f"The file of dataset {shown(ref)} ({source}) is gone; restore it or pass the "
+        "holdout as a DataFrame."
+    )
 
 
 def feature_columns(

@@ -1,0 +1,51 @@
+"""The notebook and registry parts of `jupyter-mlops demo`: the demo notebook runs in a real
+kernel, then the better of its models is registered, validated on the holdout file the
+notebook wrote, promoted, and its lineage and card printed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from jupyter_mlops.cli.demo import DEMO_MODEL, run_demo, run_registry_demo
+from jupyter_mlops.client import Client
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "demo.ipynb"
+
+
+@pytest.mark.kernel
+def test_demo_registers_the_best_model_validates_promotes_and_prints_lineage_and_card(
+    tmp_path: Path, client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a copy of the demo notebook (the tables it writes stay out of the checkout)
+    notebook = tmp_path / "demo.ipynb"
+    shutil.copy(NOTEBOOK, notebook)
+
+    # When the notebook part, then the registry part of the demo run
+    runs = run_demo(client, str(notebook))
+    run_registry_demo(client, runs)
+
+    # Then the model with the best AUC is in Production as the champion, on a passing report
+    out = capsys.readouterr().out
+    scored = [client.get_run(r.id) for r in runs]
+    best = max((r for r in scored if "auc" in r.metrics), key=lambda r: r.metrics["auc"])
+    champion = client.resolve_model_uri(f"models:/{DEMO_MODEL}@champion")
+    assert champion.run_id == best.id and champion.stage == "Production"
+    report = client.reusable_gate_report(DEMO_MODEL, champion.version)
+    assert report is not None and report.passed
+    assert report.report["holdout"]["ref"] == "holdout.csv@1"
+    assert {g["gate"] for g in report.gates} == {
+        "metrics",
+        "champion",
+        "robustness",
+        "latency",
+        "fairness",
+    }
+    # and the runner-up was judged against it, and the lineage and card were printed
+    runner_up = client.get_gate_reports(DEMO_MODEL, champion.version + 1)[0]
+    assert "champion" not in runner_up.failed or "significantly worse" in out
+    assert f"lineage of models:/{DEMO_MODEL}/{champion.version}" in out
+    assert f"# Model card: {DEMO_MODEL} version {champion.version}" in out
+    assert str(notebook) in out  # the lineage names the notebook the model came from
