@@ -243,13 +243,13 @@ class TrackMagics(Magics, Configurable):
         try:
             run = fluent.start_run(
                 experiment,
-                args.name or _default_name(cell, notebook, shell.execution_count),
+                args.name or _default_name(cell, notebook, _cell_number(shell)),
                 tags=args.tags,
                 attrs={
                     "source": cell,
                     "notebook_path": notebook,
                     "cell_id": self.cell_id,
-                    "execution_count": shell.execution_count,
+                    "execution_count": _cell_number(shell),
                 },
             )
         except MlopsError as exc:
@@ -474,6 +474,17 @@ class TrackMagics(Magics, Configurable):
             return notebook_views.dispatch(fluent.get_client(), argv, last_run=self.last_run_id)
         except MlopsError as exc:
             raise UsageError(exc.message) from exc
+
+
+def _cell_number(shell: Any) -> int:
+    """The number the notebook shows for the running cell, In [n]. IPython 9 has already
+    counted the cell in ``execution_count`` while it runs (ipykernel replies
+    ``execution_count - 1``); the input history, which holds the running cell as entry n,
+    agrees with the notebook whichever version counts first."""
+    history = getattr(shell.history_manager, "input_hist_raw", None)
+    if history:
+        return len(history) - 1
+    return int(shell.execution_count)
 
 
 def _stale_input(seen: Any) -> Any:

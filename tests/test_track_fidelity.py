@@ -386,3 +386,10 @@ def test_given_polars_arrow_and_sparse_data_then_they_are_inputs_and_outputs(tmp
     assert outputs["matrix"].shape == [60, outputs["matrix"].shape[1]]
     assert run.params["tfidf.ngram_range"] in ("[1, 2]", "(1, 2)")  # tuples are kept
     assert "collect" in text_of(cell)  # the LazyFrame is named in a note, not fingerprinted
+
+
+def test_given_tracked_cells_then_each_run_has_the_number_the_notebook_shows(tmp_path, store):
+    cells = run_cells(tmp_path, "x = 1", "%%track -e count\na = 1", "%%track -e count\nb = 2")
+    runs = store.search_runs(experiment="count", order_by=["start_time"])
+    shown = [c.execution_count for c in cells[-2:]]
+    assert [store.get_run(r.id).info.execution_count for r in runs] == shown
