@@ -4,6 +4,7 @@ histories, refused lines, shell quoting, top-level await, metric names, loop var
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -393,3 +394,16 @@ def test_given_tracked_cells_then_each_run_has_the_number_the_notebook_shows(tmp
     runs = store.search_runs(experiment="count", order_by=["start_time"])
     shown = [c.execution_count for c in cells[-2:]]
     assert [store.get_run(r.id).info.execution_count for r in runs] == shown
+
+
+def test_given_a_cell_that_imports_a_library_then_its_version_is_in_the_environment(
+    tmp_path, store
+):
+    # In a git repository (elsewhere the environment is always read at the end, with the
+    # commit), after a first tracked cell read it: the second cell's run starts with it.
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "start"], check=True)
+    run_cells(tmp_path, "%%track -e warm\nw = 1", "%%track -e env\nimport hypothesis\nm = 1")
+    run = store.get_run(one_run(store, experiment="env").id)
+    assert "hypothesis" in run.environment["packages"]

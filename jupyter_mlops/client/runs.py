@@ -7,6 +7,7 @@ the fluent API go through ``self.writer`` (buffered); the methods here write at 
 from __future__ import annotations
 
 import os
+import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -38,6 +39,9 @@ class RunsMixin(ClientBase):
         super().__init__(store)
         self._last_reconcile = 0.0
         self._env_pending: set[str] = set()
+        # How many modules were loaded when each run started: a run that imports a library
+        # (the cell that fits a model imports scikit-learn) records it when it ends.
+        self._modules_at_start: dict[str, int] = {}
         self._experiments: dict[str, Experiment] = {}
 
     # Experiments -----------------------------------------------------------------------
@@ -99,6 +103,7 @@ class RunsMixin(ClientBase):
         }
         if row["environment"] is None or commit is None:
             self._env_pending.add(run_id)  # filled in when the run ends
+        self._modules_at_start[run_id] = len(sys.modules)
         row.update(attrs or {})
         self.store.create_run(exp.id, row, self._tag_texts(tags or {}))
         self.writer.track_run(run_id)
@@ -133,6 +138,9 @@ class RunsMixin(ClientBase):
             self._env_pending.discard(run_id)
             values["environment"] = capture.environment()
             values["git_commit"], values["git_dirty"] = capture.git_state()
+        elif self._modules_at_start.get(run_id, len(sys.modules)) != len(sys.modules):
+            values["environment"] = capture.environment()
+        self._modules_at_start.pop(run_id, None)
         values.update(attrs or {})
         self.store.update_run(run_id, values)
 
