@@ -179,19 +179,26 @@ const runViewPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-/** The "MLOps" side panel (left), with its Experiments and Pipelines tabs. */
+/** The "MLOps" side panel (left), with its Experiments, Pipelines and Models tabs. */
 const panelPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-mlops:panel',
   description:
-    'The MLOps side panel: experiments and their runs, pipelines and their schedules.',
+    'The MLOps side panel: experiments and their runs, pipelines and their schedules, registered models.',
   autoStart: true,
-  optional: [ILayoutRestorer, ICommandPalette, ITranslator, IDocumentManager],
+  optional: [
+    ILayoutRestorer,
+    ICommandPalette,
+    ITranslator,
+    IDocumentManager,
+    IRenderMimeRegistry
+  ],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     translator: ITranslator | null,
-    docManager: IDocumentManager | null
+    docManager: IDocumentManager | null,
+    rendermime: IRenderMimeRegistry | null
   ) => {
     const trans = (translator ?? nullTranslator).load(DOMAIN);
     const model = new RunsModel({
@@ -222,6 +229,12 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
             }
           }
         : undefined,
+      // A model's lineage opens the notebook at the cell that trained it.
+      goToCell: async info => {
+        const { goToCell } = await import('./goToCell');
+        await goToCell(app, docManager, info, trans);
+      },
+      rendermime,
       settings: app.serviceManager.serverSettings
     });
     app.shell.add(panel, 'left', { rank: 650 });

@@ -364,4 +364,210 @@ export namespace Mlops {
     models?: string[];
     notes?: string[];
   }
+
+  /** A registered model's stages, in the order a version moves through them. */
+  export type Stage = 'None' | 'Staging' | 'Production' | 'Archived';
+
+  /** The stages a version can be moved to from the panel. */
+  export const STAGES: readonly Stage[] = [
+    'None',
+    'Staging',
+    'Production',
+    'Archived'
+  ];
+
+  /** A name under which versions of a model are registered (`RegisteredModel`). */
+  export interface IRegisteredModel {
+    name: string;
+    description: string;
+    tags: { [key: string]: string };
+    created_at: number;
+    updated_at: number;
+    /** Approvals a version needs before Production (by someone other than its registrant). */
+    required_approvals: number;
+    /** The validation gates' configuration (`client/gates.py`); null: no gate. */
+    gates: { [key: string]: unknown } | null;
+    intended_use: string;
+    limitations: string;
+  }
+
+  /** A registered model as a list row (`GET models`). */
+  export interface IModelSummary extends IRegisteredModel {
+    /** How many versions it has. */
+    versions: number;
+    /** The version in each guarded stage, or null. */
+    stages: { Staging?: number | null; Production?: number | null };
+    /** Alias → version. */
+    aliases: { [alias: string]: number };
+  }
+
+  export interface IModelsReply {
+    models: IModelSummary[];
+  }
+
+  /** Version `version` of a registered model: a logged model (`ModelVersion`). */
+  export interface IModelVersion {
+    name: string;
+    version: number;
+    logged_model_id: string;
+    run_id: string;
+    stage: Stage | string;
+    sha256: string;
+    description: string;
+    created_at: number;
+    created_by: string;
+  }
+
+  /** A free name (`champion`) pointing at one version (`ModelAlias`). */
+  export interface IModelAlias {
+    name: string;
+    alias: string;
+    version: number;
+    updated_at: number;
+    updated_by: string;
+  }
+
+  /** One person's approval of a version for Production (`ModelApproval`). */
+  export interface IModelApproval {
+    name: string;
+    version: number;
+    actor: string;
+    at: number;
+    reason: string | null;
+  }
+
+  /** One decision on the registry's append-only, hash-chained record (`AuditEntry`). */
+  export interface IAuditEntry {
+    seq: number;
+    at: number;
+    actor: string;
+    /**
+     * create_model | update_model | set_gates | register | stage | force | set_alias |
+     * delete_alias | approve | validate | integrity_failure
+     */
+    action: string;
+    name: string;
+    version: number | null;
+    alias: string | null;
+    from_value: string | null;
+    to_value: string | null;
+    reason: string | null;
+    report_sha256: string | null;
+    prev_hash: string;
+    hash: string;
+  }
+
+  export interface IAuditReply {
+    entries: IAuditEntry[];
+  }
+
+  /** One measured check of a gate: `value` against `threshold` (text, e.g. `>= 0.8`). */
+  export interface IGateCheck {
+    name: string;
+    value: number | null;
+    threshold: string;
+    passed: boolean;
+    note?: string;
+  }
+
+  export type GateName =
+    'metrics' | 'champion' | 'robustness' | 'latency' | 'fairness';
+
+  /** One gate's outcome; `summary` is a line with its numbers. */
+  export interface IGateResult {
+    gate: GateName | string;
+    passed: boolean;
+    summary: string;
+    checks: IGateCheck[];
+  }
+
+  /** The document a gate run produces (`GateReport.report`). */
+  export interface IGateReportDoc {
+    model?: { [key: string]: unknown };
+    holdout?: { ref?: string; fingerprint?: string; rows?: number } | null;
+    config_sha256?: string;
+    duration_s?: number;
+    gates: IGateResult[];
+  }
+
+  /** The outcome of a version's validation gates, stored with it (`GateReport`). */
+  export interface IGateReport {
+    sha256: string;
+    name: string;
+    version: number;
+    model_sha256: string;
+    config_sha256: string;
+    passed: boolean;
+    created_at: number;
+    created_by: string;
+    report: IGateReportDoc;
+  }
+
+  /** The newest gate report of a version, in brief (`GET models/<name>`). */
+  export interface IGateReportBrief {
+    sha256: string;
+    passed: boolean;
+    created_at: number;
+    /** The gates that failed. */
+    failed: string[];
+  }
+
+  /** A version as a row of the model's versions table. */
+  export interface IVersionRow extends IModelVersion {
+    aliases: string[];
+    approvals: IModelApproval[];
+    report: IGateReportBrief | null;
+  }
+
+  /** One registered model with its aliases and versions (`GET models/<name>`). */
+  export interface IModelDetail {
+    model: IRegisteredModel;
+    aliases: IModelAlias[];
+    versions: IVersionRow[];
+  }
+
+  /** One version with everything decided about it (`GET models/<name>/versions/<v>`). */
+  export interface IVersionDetail extends IModelVersion {
+    aliases: string[];
+    approvals: IModelApproval[];
+    /** Newest first. */
+    reports: IGateReport[];
+  }
+
+  /** The body of `POST models` (register a logged model as a new version). */
+  export interface IRegisterBody {
+    /** `runs:/<run id>/<model name>` or a logged model's id. */
+    source: string;
+    name: string;
+    description?: string;
+    tags?: { [key: string]: string };
+  }
+
+  /** The body of `POST models/<name>/versions/<v>/stage`. */
+  export interface IStageBody {
+    stage: Stage;
+    reason?: string;
+    /** Move even though gates or approvals forbid it (needs a reason; audited). */
+    force?: boolean;
+    archive_existing?: boolean;
+  }
+
+  /** The 409 body of a stage move that gates or approvals forbid. */
+  export interface IPromotionBlocked extends IApiError {
+    code: 'PROMOTION_BLOCKED';
+    blockers: string[];
+    report: IGateReport | null;
+  }
+
+  /**
+   * Where a version came from and what was decided about it (`GET .../lineage`): the run,
+   * its cell and commit, datasets, params, metrics, approvals and promotions. Read
+   * defensively: the panel shows what it recognises and lists the rest as text.
+   */
+  export type IModelLineage = { [key: string]: unknown };
+
+  /** The model card (`GET .../card`), Markdown. */
+  export interface IModelCard {
+    markdown: string;
+  }
 }

@@ -7,6 +7,7 @@ import {
   formatTime,
   runDuration
 } from '../format';
+import { RegistryAPI } from '../request';
 import { Mlops } from '../tokens';
 import { KeyValueTable } from './KeyValueTable';
 import {
@@ -33,6 +34,8 @@ export function RunDetails(props: {
   goToCellError?: string | null;
   /** The metric charts, rendered by the view. */
   charts?: React.ReactNode;
+  /** Registers the run's models; no Register button without it. */
+  registry?: RegistryAPI | null;
 }): JSX.Element {
   const { run, trans } = props;
   const info = run.info;
@@ -166,7 +169,11 @@ export function RunDetails(props: {
           testId="mlops-run-outputs"
           trans={trans}
         />
-        <ModelsSection models={run.models} trans={trans} />
+        <ModelsSection
+          models={run.models}
+          registry={props.registry}
+          trans={trans}
+        />
         <EnvironmentSection run={run} trans={trans} />
       </div>
     </div>

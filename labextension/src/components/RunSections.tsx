@@ -1,7 +1,9 @@
-import React, { useEffect, useRef } from 'react';
+import React, { useEffect, useRef, useState } from 'react';
 import { TranslationBundle } from '@jupyterlab/translation';
 
+import { RegistryAPI } from '../request';
 import { Mlops } from '../tokens';
+import { RegisterModelForm } from './RegisterModelForm';
 
 /** Paints `code` into `el` (as DOM text nodes only), e.g. with CodeMirror's highlighter. */
 export type Highlighter = (code: string, el: HTMLElement) => Promise<void>;
@@ -98,12 +100,15 @@ export function DatasetsSection(props: {
   );
 }
 
-/** Models the run logged. */
+/** Models the run logged, each with a Register button when the registry is at hand. */
 export function ModelsSection(props: {
   models: Mlops.ILoggedModel[];
+  /** Registers a logged model; no Register button without it. */
+  registry?: RegistryAPI | null;
   trans: TranslationBundle;
 }): JSX.Element {
-  const { models, trans } = props;
+  const { models, registry, trans } = props;
+  const [registering, setRegistering] = useState<string | null>(null);
   return (
     <section className="jp-mlops-Section" data-testid="mlops-run-models">
       <h3 className="jp-mlops-Section-title">
@@ -121,19 +126,59 @@ export function ModelsSection(props: {
               <th>{trans.__('Name')}</th>
               <th>{trans.__('Class')}</th>
               <th>{trans.__('Id')}</th>
+              {registry && <th aria-label={trans.__('Registry')} />}
             </tr>
           </thead>
           <tbody>
             {models.map(m => (
-              <tr key={m.id}>
-                <td>{m.name}</td>
-                <td title={`${m.flavor} · ${m.model_class}`}>
-                  {m.model_class}
-                </td>
-                <td title={m.id}>
-                  <code>{m.id.slice(0, 12)}</code>
-                </td>
-              </tr>
+              <React.Fragment key={m.id}>
+                <tr data-model={m.name}>
+                  <td>{m.name}</td>
+                  <td title={`${m.flavor} · ${m.model_class}`}>
+                    {m.model_class}
+                  </td>
+                  <td title={m.id}>
+                    <code>{m.id.slice(0, 12)}</code>
+                  </td>
+                  {registry && (
+                    <td>
+                      <button
+                        className="jp-mlops-Button jp-mlops-SmallButton"
+                        data-testid="mlops-register-model"
+                        data-model={m.name}
+                        aria-expanded={registering === m.id}
+                        title={trans.__(
+                          'Register %1 as a new version of a registered model',
+                          m.name
+                        )}
+                        onClick={() =>
+                          setRegistering(old => (old === m.id ? null : m.id))
+                        }
+                      >
+                        {trans.__('Register')}
+                      </button>
+                    </td>
+                  )}
+                </tr>
+                {registry && registering === m.id && (
+                  <tr className="jp-mlops-RegisterRow">
+                    <td colSpan={4}>
+                      <RegisterModelForm
+                        api={registry}
+                        runId={m.run_id}
+                        modelName={m.name}
+                        modelId={
+                          models.filter(o => o.name === m.name).length > 1
+                            ? m.id
+                            : null
+                        }
+                        onClose={() => setRegistering(null)}
+                        trans={trans}
+                      />
+                    </td>
+                  </tr>
+                )}
+              </React.Fragment>
             ))}
           </tbody>
         </table>

@@ -1,19 +1,23 @@
-import React, { useState } from 'react';
+import React, { useEffect, useState } from 'react';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { ServerConnection } from '@jupyterlab/services';
 import { Message } from '@lumino/messaging';
 
 import { ExperimentsTab } from '../components/ExperimentsTab';
+import { IModelsActions, ModelsTab } from '../components/ModelsTab';
 import { IPipelineActions, PipelinesTab } from '../components/PipelinesTab';
 import { mlopsIcon } from '../icons';
 import { RunsModel } from '../model';
 import { PipelinesAPI } from '../pipelines';
+import { ModelsModel } from '../registry';
+import { RegistryAPI } from '../request';
 import { Mlops } from '../tokens';
 
 /**
  * The "MLOps" side panel. Its tabs are views over the store: Experiments (runs) first, then
- * Pipelines (graphs, runs and schedules).
+ * Pipelines (graphs, runs and schedules), then Models (the registry).
  */
 export class MlopsPanel extends ReactWidget {
   constructor(options: MlopsPanel.IOptions) {
@@ -28,6 +32,12 @@ export class MlopsPanel extends ReactWidget {
       openNotebook: options.onOpenNotebook,
       openUrl: options.onOpenUrl
     };
+    this._models = new ModelsModel({ api: new RegistryAPI(options.settings) });
+    this._modelsActions = {
+      openRun: (id, name) => this._onOpenRun(runStub(id, name)),
+      goToCell: options.goToCell,
+      rendermime: options.rendermime ?? null
+    };
     this.id = 'jupyter-mlops-panel';
     this.addClass('jp-mlops-Panel');
     this.node.dataset.testid = 'mlops-panel';
@@ -39,8 +49,14 @@ export class MlopsPanel extends ReactWidget {
     return this._model;
   }
 
+  /** The state behind the Models tab. */
+  get models(): ModelsModel {
+    return this._models;
+  }
+
   dispose(): void {
     this._model.dispose();
+    this._models.dispose();
     super.dispose();
   }
 
@@ -52,6 +68,9 @@ export class MlopsPanel extends ReactWidget {
         onCompare={this._onCompare}
         pipelines={this._pipelines}
         pipelineActions={this._pipelineActions}
+        models={this._models}
+        modelsActions={this._modelsActions}
+        onTab={this._onTab}
         trans={this._trans}
       />
     );
@@ -79,7 +98,9 @@ export class MlopsPanel extends ReactWidget {
 
   /** Poll only while the panel is on screen; load on first sight. */
   private _setActive(active: boolean): void {
+    this._visible = active;
     this._model.active = active;
+    this._models.active = active && this._tab === 'models';
     if (active && !this._loaded) {
       this._loaded = true;
       void this._model.load();
@@ -93,6 +114,15 @@ export class MlopsPanel extends ReactWidget {
   private _trans: TranslationBundle;
   private _pipelines: PipelinesAPI;
   private _pipelineActions: IPipelineActions;
+  private _models: ModelsModel;
+  private _modelsActions: IModelsActions;
+  private _visible = false;
+  private _tab = 'experiments';
+  /** The registry is polled only while its tab is the one shown. */
+  private _onTab = (tab: string): void => {
+    this._tab = tab;
+    this._models.active = this._visible && tab === 'models';
+  };
 }
 
 export namespace MlopsPanel {
@@ -107,6 +137,10 @@ export namespace MlopsPanel {
     onOpenUrl?: (url: string) => void;
     /** The server (default: the one the lab was loaded from). */
     settings?: ServerConnection.ISettings;
+    /** Opens a notebook at a run's cell (a model's lineage); throws an Error to show. */
+    goToCell?: (info: Mlops.IRunInfo) => Promise<void>;
+    /** The lab's renderers, for model cards (Markdown). */
+    rendermime?: IRenderMimeRegistry | null;
     trans: TranslationBundle;
   }
 }
@@ -139,17 +173,26 @@ function PanelBody(props: {
   onCompare?: (runIds: string[]) => void;
   pipelines: PipelinesAPI;
   pipelineActions: IPipelineActions;
+  models: ModelsModel;
+  modelsActions: IModelsActions;
+  onTab: (tab: string) => void;
   trans: TranslationBundle;
 }): JSX.Element {
-  const { trans } = props;
+  const { trans, onTab } = props;
   const [tab, setTab] = useState<string>('experiments');
   const [pipelinesShown, setPipelinesShown] = useState(false);
   if (tab === 'pipelines' && !pipelinesShown) {
     setPipelinesShown(true);
   }
+  const [modelsShown, setModelsShown] = useState(false);
+  if (tab === 'models' && !modelsShown) {
+    setModelsShown(true);
+  }
+  useEffect(() => onTab(tab), [tab, onTab]);
   const tabs = [
     { id: 'experiments', label: trans.__('Experiments') },
-    { id: 'pipelines', label: trans.__('Pipelines') }
+    { id: 'pipelines', label: trans.__('Pipelines') },
+    { id: 'models', label: trans.__('Models') }
   ];
   return (
     <div className="jp-mlops-Panel-body">
@@ -190,6 +233,20 @@ function PanelBody(props: {
           <PipelinesTab
             api={props.pipelines}
             actions={props.pipelineActions}
+            trans={trans}
+          />
+        </div>
+      )}
+      {/* Kept once shown, so the open model and version survive a visit to another tab. */}
+      {(tab === 'models' || modelsShown) && (
+        <div
+          className="jp-mlops-Panel-tab"
+          hidden={tab !== 'models'}
+          role="tabpanel"
+        >
+          <ModelsTab
+            model={props.models}
+            actions={props.modelsActions}
             trans={trans}
           />
         </div>

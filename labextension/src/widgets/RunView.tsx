@@ -7,7 +7,7 @@ import { Message } from '@lumino/messaging';
 import { MetricCharts } from '../components/MetricCharts';
 import { RunDetails } from '../components/RunDetails';
 import { Highlighter } from '../components/RunSections';
-import { errorMessage, requestAPI } from '../request';
+import { RegistryAPI, errorMessage, requestAPI } from '../request';
 import { Mlops } from '../tokens';
 
 /** How often an open view of a running run reloads it. */
@@ -24,6 +24,7 @@ export class RunView extends ReactWidget {
     this._trans = options.trans;
     this._goToCell = options.goToCell ?? null;
     this._highlight = options.highlight ?? null;
+    this._registry = new RegistryAPI(this._settings);
     this.addClass('jp-mlops-RunView');
     this.title.label = this._trans.__('Run %1', this._runId.slice(0, 8));
     this.title.caption = this._trans.__('Run %1', this._runId);
@@ -117,6 +118,7 @@ export class RunView extends ReactWidget {
         highlight={this._highlight}
         onGoToCell={this._goToCell ? this._onGoToCell : null}
         goToCellError={this._goToCellError}
+        registry={this._registry}
         charts={
           <MetricCharts
             run={this._run}
@@ -152,6 +154,7 @@ export class RunView extends ReactWidget {
   private _goToCell: ((info: Mlops.IRunInfo) => Promise<void>) | null;
   private _goToCellError: string | null = null;
   private _highlight: Highlighter | null;
+  private _registry: RegistryAPI;
   private _onGoToCell = (): void => {
     void this.goToCell();
   };
