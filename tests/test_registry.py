@@ -476,3 +476,88 @@ def test_given_a_bad_time_when_asked_then_invalid_input(reg, at):
     _three_versions(reg)
     with pytest.raises(InvalidInput):
         reg.model_at("churn", "Production", at)
+
+
+def test_given_a_version_deleted_then_hidden_audited_and_its_number_not_reused(reg):
+    _, model_id = _logged(reg)
+    for _ in range(3):
+        reg.register_model(model_id, "churn")
+    reg.transition_model_version_stage("churn", 2, "Staging")
+    reg.set_model_alias("churn", "candidate", 3)
+    before = reg.model_audit()[-1].at
+
+    with pytest.raises(Conflict, match="candidate"):
+        reg.delete_model_version("churn", 3)
+    reg.delete_model_version("churn", 2, "superseded")
+    again = reg.register_model(model_id, "churn")
+
+    assert [v.version for v in reg.search_model_versions("churn")] == [1, 3, 4]
+    assert again.version == 4
+    with pytest.raises(NotFound, match="was deleted"):
+        reg.get_model_version("churn", 2)
+    with pytest.raises(NotFound):
+        reg.resolve_model_uri("models:/churn/Staging")
+    entry = [e for e in reg.model_audit("churn") if e.action == "delete_version"]
+    assert [(e.version, e.from_value, e.reason) for e in entry] == [(2, "Staging", "superseded")]
+    assert reg.holders_at("churn", before)["Staging"] == 2
+    assert reg.holders_at("churn", entry[0].at)["Staging"] is None
+    assert reg.verify_model_audit() is None
+
+
+def test_given_a_version_in_production_then_it_cannot_be_deleted(reg):
+    _, model_id = _logged(reg)
+    reg.register_model(model_id, "churn")
+    reg.transition_model_version_stage("churn", 1, "Production")
+    with pytest.raises(Conflict, match="archive it"):
+        reg.delete_model_version("churn", 1)
+
+
+def test_given_approvals_reports_and_settings_then_they_round_trip_on_every_backend(reg):
+    _, model_id = _logged(reg)
+    reg.register_model(model_id, "churn", actor="ana")
+    reg.update_registered_model(
+        "churn", required_approvals=2, intended_use="ranking", limitations="one region"
+    )
+    reg.set_model_gates("churn", "target: y\nmetrics: {accuracy: 0.8}\n")
+    reg.approve_model_version("churn", 1, "ok", actor="bob")
+    gates = reg.get_registered_model("churn").gates
+    from jupyter_mlops.client.gates import config_sha256
+
+    report = reg.save_gate_report(
+        "churn",
+        1,
+        {"gates": [{"gate": "metrics", "passed": True, "checks": []}], "x": 0.1},
+        model_sha256=reg.get_model_version("churn", 1).sha256,
+        config_sha256=config_sha256(gates),
+    )
+
+    model = reg.get_registered_model("churn")
+    assert (model.required_approvals, model.intended_use, model.limitations) == (
+        2,
+        "ranking",
+        "one region",
+    )
+    assert gates["metrics"] == {"accuracy": {"min": 0.8}}
+    assert [(a.actor, a.reason) for a in reg.get_model_approvals("churn", 1)] == [("bob", "ok")]
+    assert reg.get_gate_report(report.sha256) == report
+    assert reg.reusable_gate_report("churn", 1) == report
+    blockers, _ = reg.promotion_blockers("churn", 1, "Production")
+    assert blockers == [
+        "Production needs 2 approval(s) by someone other than ana, who registered it; it has 1."
+    ]
+    actions = [e.action for e in reg.model_audit("churn")]
+    assert actions[-4:] == ["update_model", "set_gates", "approve", "validate"]
+    assert reg.verify_model_audit() is None
+
+
+def test_given_triggers_dropped_when_the_last_entries_are_deleted_then_verify_finds_them(reg):
+    _audited(reg)
+    last = reg.model_audit()[-1].seq
+    _drop_guards(reg)
+
+    with _engine(reg).begin() as conn:
+        conn.exec_driver_sql(f"DELETE FROM registry_audit WHERE seq >= {last - 1}")
+
+    broken = reg.verify_model_audit()
+    assert broken is not None and broken.seq == last - 1 and broken.entry is None
+    assert broken.detail == f"entries {last - 1} to {last} were removed from the end"

@@ -1,8 +1,8 @@
-"""``models register|list|versions|show|stage|alias|validate|gates|approve|update|history|
-audit``: the model registry from the terminal. Every command is one call of the Client's
-registry domain (or of ``registry`` for gates), so the checks and the audit entry are the
-same as from a notebook or the server; this module only parses ``NAME/VERSION`` and
-``NAME@ALIAS`` and prints."""
+"""``models register|list|versions|show|stage|alias|validate|gates|approve|update|delete|
+history|audit|lineage|card``: the model registry from the terminal. Every command is one call
+of the Client's registry domain (or of ``registry`` for gates), so the checks and the audit
+entry are the same as from a notebook or the server; this module only parses
+``NAME/VERSION`` and ``NAME@ALIAS`` and prints."""
 
 from __future__ import annotations
 
@@ -218,6 +218,18 @@ def models_approve(ctx: click.Context, ref: str, reason: str | None) -> None:
         f"{approval.actor} approved models:/{name}/{number} "
         f"({count} of {model.required_approvals} required)"
     )
+
+
+@models.command("delete")
+@click.argument("ref", metavar="NAME/VERSION")
+@click.option("--reason", help="Why, recorded on the audit.")
+@click.pass_context
+@errors
+def models_delete(ctx: click.Context, ref: str, reason: str | None) -> None:
+    """Delete NAME/VERSION (not while in Production or aliased); its audit entries stay."""
+    name, number = split_ref(ref, "/", "NAME/VERSION", "churn/3")
+    client_of(ctx).delete_model_version(name, number, reason)
+    click.echo(f"deleted models:/{name}/{number}")
 
 
 @models.command("update")

@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from ..entities import LoggedModel
 
 MODELS_SCHEME = "models:/"
-_HISTORY_ACTIONS = frozenset({"register", "stage", "force", "set_alias", "delete_alias"})
+_HISTORY_ACTIONS = frozenset(
+    {"register", "stage", "force", "set_alias", "delete_alias", "delete_version"}
+)
 _STAGE_BY_LOWER = {stage.lower(): stage for stage in STAGES}
 MAX_REASON = 10_000
 MAX_CARD_TEXT = 100_000
@@ -308,6 +310,19 @@ class RegistryMixin(ClientBase):
             now_ms(),
         )
 
+    def delete_model_version(
+        self, name: str, version: int | str, reason: str | None = None, *, actor: str | None = None
+    ) -> None:
+        """Delete a version (not while it is in Production or an alias points at it). Its
+        number is not reused and its audit entries and gate reports stay. Audited."""
+        self.store.delete_version(
+            validate_key(name, "model"),
+            _version_number(version),
+            self._actor(actor),
+            _reason(reason),
+            now_ms(),
+        )
+
     def get_model_aliases(self, name: str) -> list[ModelAlias]:
         return self.store.list_aliases(validate_key(name, "model"))
 
@@ -372,6 +387,8 @@ class RegistryMixin(ClientBase):
                 stages[entry.version] = "None"
             elif entry.action == "stage" and entry.version is not None and entry.to_value:
                 stages[entry.version] = entry.to_value
+            elif entry.action == "delete_version" and entry.version is not None:
+                stages.pop(entry.version, None)
             elif entry.alias and entry.action in ("set_alias", "delete_alias"):
                 held[entry.alias] = int(entry.to_value) if entry.to_value else None
         for stage in STAGES:

@@ -446,3 +446,11 @@ class Store(
     @abc.abstractmethod
     def get_gate_report(self, sha256: str) -> GateReport:
         """A gate report by its sha256; NotFound when there is none."""
+
+    @abc.abstractmethod
+    def delete_version(
+        self, name: str, version: int, actor: str, reason: str | None, now_ms: int
+    ) -> None:
+        """Delete a version: hidden from every read, its number never reused, its audit
+        entries and reports kept. Conflict while it is in Production or an alias points at
+        it; NotFound when there is none."""

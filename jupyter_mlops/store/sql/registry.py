@@ -210,6 +210,11 @@ class RegistryMixin(SqlBase):
                 f"Model {shown(name)} has no version {version}. List its versions with "
                 "search_model_versions(name)."
             )
+        if row.deleted_at is not None:
+            raise NotFound(
+                f"Version {version} of model {shown(name)} was deleted; its audit entries "
+                "remain (jupyter-mlops models audit)."
+            )
         return row
 
     def _insert_model(
@@ -328,7 +333,7 @@ class RegistryMixin(SqlBase):
     def list_model_versions(self, name: str) -> list[ModelVersion]:
         stmt = (
             sa.select(model_versions)
-            .where(model_versions.c.name == name)
+            .where(model_versions.c.name == name, model_versions.c.deleted_at.is_(None))
             .order_by(model_versions.c.version)
         )
         with self.engine.connect() as conn:
@@ -337,7 +342,11 @@ class RegistryMixin(SqlBase):
     def latest_in_stage(self, name: str, stage: str) -> ModelVersion | None:
         stmt = (
             sa.select(model_versions)
-            .where(model_versions.c.name == name, model_versions.c.stage == stage)
+            .where(
+                model_versions.c.name == name,
+                model_versions.c.stage == stage,
+                model_versions.c.deleted_at.is_(None),
+            )
             .order_by(model_versions.c.version.desc())
             .limit(1)
         )
@@ -413,7 +422,11 @@ class RegistryMixin(SqlBase):
             if stage == "Production" and archive_existing:
                 current = conn.execute(
                     sa.select(model_versions)
-                    .where(model_versions.c.name == name, model_versions.c.stage == stage)
+                    .where(
+                        model_versions.c.name == name,
+                        model_versions.c.stage == stage,
+                        model_versions.c.deleted_at.is_(None),
+                    )
                     .order_by(model_versions.c.version)
                 ).all()
                 for old in current:
@@ -686,6 +699,55 @@ class RegistryMixin(SqlBase):
         if row is None:
             raise NotFound(f"No gate report with sha256 {shown(sha256)}.")
         return _report(row)
+
+    def delete_version(
+        self, name: str, version: int, actor: str, reason: str | None, now_ms: int
+    ) -> None:
+        def delete(conn: Connection) -> None:
+            self._lock_registry(conn)
+            row = self._version_row(conn, name, version)
+            if row.stage == "Production":
+                raise Conflict(
+                    f"{name}/{version} is in Production: archive it (or promote another "
+                    "version) before deleting it."
+                )
+            held = [
+                r.alias
+                for r in conn.execute(
+                    sa.select(model_aliases.c.alias).where(
+                        model_aliases.c.name == name, model_aliases.c.version == version
+                    )
+                )
+            ]
+            if held:
+                raise Conflict(
+                    f"Alias(es) {', '.join(held)} point at {name}/{version}: move or delete "
+                    "them before deleting it."
+                )
+            conn.execute(
+                sa.update(model_versions)
+                .where(model_versions.c.name == name, model_versions.c.version == version)
+                .values(deleted_at=now_ms)
+            )
+            self._audit(
+                conn,
+                now_ms,
+                actor,
+                "delete_version",
+                name,
+                version=version,
+                from_value=row.stage,
+                reason=reason,
+            )
+            self._insert_event(
+                conn,
+                MODEL_VERSION_EVENT,
+                name,
+                {"version": version, "deleted": True, "sha256": row.sha256},
+                now_ms,
+            )
+
+        self._write(delete)
 
 
 def _json_or_none(value: Any) -> str | None:

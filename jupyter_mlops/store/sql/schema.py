@@ -248,6 +248,9 @@ model_versions = sa.Table(
     sa.Column("description", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("created_by", sa.String(256), nullable=False),
+    # A deleted version keeps its row (its number is never reused, its audit entries and
+    # reports still name it) and is hidden from every read.
+    sa.Column("deleted_at", sa.BigInteger),
     sa.Index(None, "name", "stage"),
     sa.Index(None, "logged_model_id"),
 )

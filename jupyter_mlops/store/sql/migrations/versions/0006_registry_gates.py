@@ -1,4 +1,5 @@
-"""registry: approvals, gate configuration and reports, model card fields, audit chain head
+"""registry: approvals, gate configuration and reports, model card fields, deleted versions,
+audit chain head
 
 Revision ID: 0006
 Revises: 0005
@@ -24,6 +25,8 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column('limitations', sa.Text(), server_default='', nullable=False)
         )
+    with op.batch_alter_table('model_versions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('deleted_at', sa.BigInteger(), nullable=True))
     op.create_table(
         'registry_head',
         sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
@@ -80,6 +83,8 @@ def downgrade() -> None:
     op.drop_table('gate_reports')
     op.drop_table('model_approvals')
     op.drop_table('registry_head')
+    with op.batch_alter_table('model_versions', schema=None) as batch_op:
+        batch_op.drop_column('deleted_at')
     with op.batch_alter_table('registered_models', schema=None) as batch_op:
         batch_op.drop_column('limitations')
         batch_op.drop_column('intended_use')
