@@ -89,7 +89,9 @@ export function ModelVersions(props: {
                     .map(a => `${a.actor}${a.reason ? `: ${a.reason}` : ''}`)
                     .join('\n')}
                 >
-                  {`${approvals.length}/${props.requiredApprovals}`}
+                  {props.requiredApprovals > 0
+                    ? `${approvals.length}/${props.requiredApprovals}`
+                    : `${approvals.length}`}
                 </td>
                 <td title={`${formatTime(v.created_at)} · ${v.created_by}`}>
                   {`${v.created_by} · ${formatShortTime(v.created_at)}`}

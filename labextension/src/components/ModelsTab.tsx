@@ -206,10 +206,12 @@ function ModelDetail(props: {
         )}
         <div className="jp-mlops-ModelDetail-facts">
           <span>
-            {trans.__(
-              'Production needs %1 approval(s)',
-              info.required_approvals
-            )}
+            {info.required_approvals > 0
+              ? trans.__(
+                  'Production needs %1 approval(s)',
+                  info.required_approvals
+                )
+              : trans.__('No approval needed for Production')}
           </span>
           {tags.map(([k, v]) => (
             <span key={k} className="jp-mlops-Tag" title={`${k}=${v}`}>

@@ -170,7 +170,9 @@ export function VersionDetail(props: {
         <div className="jp-mlops-Lineage-title">
           {trans.__('Approvals')}
           <span className="jp-mlops-KeyValueTable-count">
-            {`${approvals.length}/${model.required_approvals}`}
+            {model.required_approvals > 0
+              ? `${approvals.length}/${model.required_approvals}`
+              : `${approvals.length}`}
           </span>
         </div>
         {approvals.length === 0 ? (
