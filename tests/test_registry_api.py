@@ -526,6 +526,28 @@ async def test_given_an_alias_when_put_then_deleted_then_it_points_and_is_gone_a
     assert (last.action, last.alias, last.reason) == ("delete_alias", "champion", "retired")
 
 
+async def test_given_a_version_when_deleted_then_204_hidden_audited_and_production_refused(
+    lab: Lab, trained: str, client: Client
+) -> None:
+    _register(client, trained, times=2)
+    client.transition_model_version_stage("churn", 2, "Production")
+
+    response = await lab.fetch("DELETE", lab.url("models", "churn", "versions", "1", reason="old"))
+    refused = await lab.refused("DELETE", "models", "churn", "versions", "2", status=409)
+
+    assert response.code == 204
+    assert [v.version for v in client.search_model_versions("churn")] == [2]
+    await lab.refused("GET", "models", "churn", "versions", "1", status=404)
+    last = client.model_audit("churn")[-1]
+    assert (last.action, last.version, last.reason, last.actor) == (
+        "delete_version",
+        1,
+        "old",
+        await lab.user(),
+    )
+    assert "archive it" in refused["message"]
+
+
 @pytest.mark.parametrize("alias", ["production", "latest", "7"])
 async def test_given_an_alias_that_reads_as_a_stage_or_version_when_put_then_400(
     lab: Lab, trained: str, client: Client, alias: str

@@ -234,6 +234,13 @@ class VersionHandler(RegistryHandler):
 
         self.reply(await self.call(detail, self.client))
 
+    @web.authenticated
+    async def delete(self, name: str, version: str) -> None:
+        reason = self.text_arg("reason", 10_000)
+        await self.call(self.client.delete_model_version, name, version, reason, actor=self.actor)
+        self.set_status(204)
+        self.finish()
+
 
 class StageHandler(RegistryHandler):
     @web.authenticated
