@@ -233,6 +233,44 @@ def test_given_runs_when_mlops_line_magics_then_tables(ip, store):
         ip.run_line_magic("mlops", "bogus")
 
 
+def test_given_a_tracked_cell_that_fitted_a_model_when_mlops_register_then_a_version(
+    ip, store, capsys
+):
+    with pytest.raises(UsageError, match="No tracked cell has run"):
+        ip.run_line_magic("mlops", "register churn")
+    ip.run_cell(
+        "%%track -e reg\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "clf = LogisticRegression().fit([[0], [1], [2], [3]], [0, 0, 1, 1])"
+    )
+
+    ip.run_line_magic("mlops", "register churn -d 'first fit'")
+    run = only_run(store, experiment="reg")
+    ip.run_line_magic("mlops", f"register churn runs:/{run.id}/clf")
+
+    versions = store.search_model_versions("churn")
+    assert [(v.version, v.run_id, v.description) for v in versions] == [
+        (1, run.id, "first fit"),
+        (2, run.id, ""),
+    ]
+    assert "Registered models:/churn/1" in capsys.readouterr().out
+    assert list(ip.run_line_magic("mlops", "versions churn").index) == [1, 2]
+    assert ip.run_line_magic("mlops", "models").loc["churn", "versions"] == 2
+    ip.run_cell(
+        "%%track -e reg\n"
+        "a = LogisticRegression().fit([[0], [1]], [0, 1])\n"
+        "b = LogisticRegression(C=2.0).fit([[0], [1]], [0, 1])"
+    )
+    with pytest.raises(UsageError, match=r"logged 2 models .*name one with -m"):
+        ip.run_line_magic("mlops", "register churn")
+    ip.run_line_magic("mlops", "register churn -m b")
+    assert store.get_model_version("churn", 3).logged_model_id == next(
+        m.id
+        for m in store.get_run(store.get_model_version("churn", 3).run_id).models
+        if m.name == "b"
+    )
+
+
 # A real kernel ------------------------------------------------------------------------------
 
 
