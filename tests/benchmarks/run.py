@@ -44,6 +44,8 @@ SCRIPTS = [
     ("pipeline", "ours", "ours_pipeline.py"),
     ("mlflow_cli", "peer", "peer_mlflow_cli.py"),
     ("cli", "ours", "ours_cli.py"),
+    ("mlflow_registry", "peer", "peer_mlflow_registry.py"),
+    ("registry", "ours", "ours_registry.py"),
 ]
 
 
@@ -346,6 +348,7 @@ def build_rows(raw: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
             higher_is_better=False,
             peer_text="—",
         )
+    registry_rows(raw.get("mlflow_registry"), raw.get("registry"), add)
     return rows
 
 
@@ -525,6 +528,226 @@ def cli_rows(
         + (fmt_ms(papermill) if papermill else "error")
         + " (no cache)",
         ours_text=(f"{timing(rerun)}; {cached}" if rerun else None),
+    )
+
+
+def registry_rows(
+    peer: dict[str, Any] | None, ours: dict[str, Any] | None, add: Callable[..., None]
+) -> None:
+    """Rows of ours_registry.py / peer_mlflow_registry.py: per-call medians of warm calls
+    (p95 beside them), first calls in fresh processes, and what MLflow has no equivalent for."""
+
+    def timing(stats: dict[str, Any] | None) -> str | None:
+        if not stats:
+            return None
+        median, p95 = fmt_ms(stats["median_ms"]), fmt_ms(stats["p95_ms"])
+        return f"{median} (median of {stats['n']}, p95 {p95})"
+
+    versions = get(ours, "versions") or get(peer, "versions") or 0
+    audited = "hash-chained audit entry + event in the same transaction"
+    fluent = get(peer, "register_fluent")
+    warm = (
+        (
+            "register",
+            f"register a logged sklearn model as the next version (×{versions})",
+            "create_model_version",
+            f'register_model("runs:/…"), {audited}',
+            f'; mlflow.register_model("runs:/…") {timing(fluent)}' if fluent else "",
+        ),
+        (
+            "stage_move",
+            "move a version into Production, archiving the one there",
+            "transition_model_version_stage (deprecated)",
+            f"transition_model_version_stage: gates checked, {audited} for each move",
+            "",
+        ),
+        (
+            "alias_move",
+            "move the alias champion to another version",
+            "set_registered_model_alias",
+            f"set_model_alias, {audited}",
+            "",
+        ),
+        (
+            "search_versions",
+            f"list the {versions} versions of a model",
+            "search_model_versions(\"name='churn'\")",
+            "search_model_versions",
+            "",
+        ),
+        (
+            "resolve_alias",
+            "resolve an alias to its version",
+            "get_model_version_by_alias",
+            "get_model_version_by_alias",
+            "",
+        ),
+        (
+            "load_model_alias",
+            "load the model by alias (models:/churn@champion)",
+            "mlflow.sklearn.load_model",
+            "load_model, sha256 checked",
+            "",
+        ),
+    )
+    for key, label, peer_call, ours_call, peer_extra in warm:
+        peer_stats, ours_stats = get(peer, key), get(ours, key)
+        peer_text = f"MLflow {peer_call} " + (timing(peer_stats) or "error") + peer_extra
+        if key == "stage_move" and get(peer, "stage_move_error"):
+            peer_text = f"MLflow {peer_call}: {get(peer, 'stage_move_error')}"
+        ours_text = None
+        if ours_stats:
+            ours_text = f"{ours_call}: {timing(ours_stats)}"
+            if key == "search_versions":
+                ours_text += f"; {get(ours, 'search_versions_found')} found"
+            elif key == "resolve_alias" and get(ours, "resolve_uri"):
+                ours_text += f"; resolve_model_uri {timing(get(ours, 'resolve_uri'))}"
+            elif key == "load_model_alias" and not get(ours, "load_model_predicts_same"):
+                ours_text += "; PREDICTIONS DIFFER"
+        add(
+            f"registry (SQLite): {label}, warm, per call",
+            get(peer_stats, "median_ms"),
+            get(ours_stats, "median_ms"),
+            fmt_ms,
+            "—",
+            None,
+            higher_is_better=False,
+            peer_text=peer_text,
+            ours_text=ours_text,
+        )
+
+    for key, label in (
+        ("register", "register a version"),
+        ("alias", "move an alias"),
+        ("search", f"list the {versions} versions"),
+        ("resolve", "resolve an alias"),
+        ("load", "load the model by alias, which imports scikit-learn"),
+    ):
+        peer_stats, ours_stats = get(peer, "first_call", key), get(ours, "first_call", key)
+
+        def cold(stats: dict[str, Any] | None) -> str | None:
+            if not stats:
+                return None
+            return (
+                f"{fmt_ms(stats['first_call_ms'])} (import + it: "
+                f"{fmt_ms(stats['import_and_first_call_ms'])}; median of "
+                f"{len(stats['samples_ms'])})"
+            )
+
+        add(
+            f"registry: first call in a fresh process, {label} (after import; store opening timed)",
+            get(peer_stats, "first_call_ms"),
+            get(ours_stats, "first_call_ms"),
+            fmt_ms,
+            "—",
+            None,
+            higher_is_better=False,
+            peer_text="MLflow " + (cold(peer_stats) or "error"),
+            ours_text=cold(ours_stats),
+        )
+
+    no_history = "n/a: MLflow keeps no history of stage and alias moves"
+    travel = get(ours, "time_travel") or {}
+    small, large = travel.get("200"), travel.get("2000")
+    for key, label in (
+        ("model_at_stage", 'model_at(name, "Production", at=…)'),
+        ("holders_at", "holders_at(name, at=…): every stage and alias at once"),
+    ):
+        ours_text = None
+        if small:
+            ours_text = timing(small[key]) or ""
+            if key == "model_at_stage":
+                ours_text += f"; alias champion {timing(small['model_at_alias'])}"
+            if large:
+                ours_text += f"; 2,000 moves: {timing(large[key])}"
+            if not (small["correct"] and (large is None or large["correct"])):
+                ours_text += "; WRONG VERSION"
+        entries = get(small, "audit_entries")
+        add(
+            f"registry time travel: {label} at the middle of 200 moves "
+            f"({entries} audit entries), warm",
+            None,
+            get(small, key, "median_ms"),
+            fmt_ms,
+            "—",
+            None,
+            higher_is_better=False,
+            peer_text=no_history,
+            ours_text=ours_text,
+        )
+
+    cli = get(ours, "cli") or {}
+    for key, label in (
+        ("models_versions", f"`jupyter-mlops models versions churn` ({versions} versions)"),
+        ("models_show", "`jupyter-mlops models show churn@champion`"),
+    ):
+        add(
+            f"{label}, whole process from start to exit",
+            None,
+            get(cli, key, "median_ms"),
+            fmt_ms,
+            "—",
+            None,
+            higher_is_better=False,
+            peer_text="n/a: MLflow's CLI has no registry commands",
+            ours_text=timing(cli.get(key)),
+        )
+
+    lineage, parts = get(ours, "lineage"), get(peer, "lineage_parts")
+    add(
+        "registry: a version's lineage in one call (model_lineage: card, run, notebook cell, git, "
+        "datasets, params, metrics, environment, logged model, approvals, moves, gate report), "
+        "warm",
+        None,
+        get(lineage, "median_ms"),
+        fmt_ms,
+        "—",
+        None,
+        higher_is_better=False,
+        peer_text="n/a: no lineage call; get_model_version + get_run + get_logged_model (what "
+        f"MLflow keeps of it) {timing(parts) or 'error'}",
+        ours_text=get(lineage, "error") or timing(lineage),
+    )
+    check, every = get(ours, "validation"), get(ours, "validation", "all")
+    mlflow_check = get(peer, "validation")
+    n_rows = get(check, "rows") or get(mlflow_check, "rows") or 0
+    sandbox = get(check, "sklearn_import_process")
+    ours_text = get(check, "error")
+    if not ours_text and get(check, "metrics"):
+        ours_text = (
+            f"registry.validate, metrics gate: {timing(check['metrics'])}; the model runs in a "
+            "sandbox process (a fresh interpreter importing scikit-learn alone: "
+            f"{fmt_ms(sandbox['median_ms']) if sandbox else '?'})"
+        )
+    add(
+        f"validate a version on a {n_rows:,}-row holdout: accuracy and ROC AUC thresholds",
+        get(mlflow_check, "median_ms"),
+        get(check, "metrics", "median_ms"),
+        fmt_ms,
+        "—",
+        None,
+        higher_is_better=False,
+        peer_text="MLflow mlflow.models.evaluate (default evaluator, explainability off; logs "
+        "its metrics and plots to a run) + validate_evaluation_results "
+        + (timing(mlflow_check) or get(peer, "validation_error") or "error"),
+        ours_text=ours_text,
+    )
+    add(
+        f"validate a version on a {n_rows:,}-row holdout, every gate: thresholds, champion "
+        "(bootstrap against the Production version), robustness probes, latency",
+        None,
+        get(every, "median_ms"),
+        fmt_ms,
+        "—",
+        None,
+        higher_is_better=False,
+        peer_text="n/a: MLflow validates thresholds and changes against a baseline's metrics",
+        ours_text=get(check, "error")
+        or (
+            f"{timing(every)}; " + ("passed" if get(every, "passed") else "NOT passed")
+            if every
+            else None
+        ),
     )
 
 
