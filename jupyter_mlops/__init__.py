@@ -15,8 +15,10 @@ if TYPE_CHECKING:
     from .entities import (
         DatasetVersion,
         Experiment,
+        GateReport,
         LoggedModel,
         Metric,
+        ModelVersion,
         Run,
         RunInfo,
         RunStatus,
@@ -131,10 +133,13 @@ __all__ = [
     "log_model",
     "log_param",
     "log_params",
+    "promote_model",
+    "register_model",
     "set_store",
     "set_tag",
     "set_tags",
     "start_run",
+    "validate_model",
 ]
 
 
@@ -147,10 +152,64 @@ def fingerprint(obj: Any) -> str:
 
 
 def load_model(ref: str) -> Any:
-    """Load a logged model by id or ``runs:/<run_id>/<name>`` (sha256-verified)."""
+    """Load a model after checking its sha256: a logged model by id or
+    ``runs:/<run_id>/<name>``, or a registered version by ``models:/churn@champion``,
+    ``models:/churn/Production`` or ``models:/churn/3``."""
     from .tracking.fluent import get_client
 
     return get_client().load_model(ref)
+
+
+def register_model(
+    source: str,
+    name: str,
+    description: str | None = None,
+    tags: dict[str, Any] | None = None,
+) -> ModelVersion:
+    """Register a logged model (``runs:/<run_id>/<model name>`` or a logged model's id) as
+    the next version of ``name``, created when missing. In a notebook, ``%mlops register
+    NAME`` registers the model the last tracked cell fitted."""
+    from .tracking.fluent import get_client
+
+    return get_client().register_model(source, name, description, tags)
+
+
+def validate_model(name: str, version: int | str, holdout: Any = None) -> GateReport:
+    """Run ``name``'s validation gates on ``version`` (``holdout``: a DataFrame instead of
+    the configured dataset version) and store the report; shown as a table in a notebook."""
+    from .registry import validate
+    from .tracking.fluent import get_client
+
+    return validate(get_client(), name, version, holdout=holdout, progress=True)
+
+
+def promote_model(
+    name: str,
+    version: int | str,
+    stage: str = "Production",
+    *,
+    reason: str | None = None,
+    force: bool = False,
+    archive_existing: bool = True,
+    holdout: Any = None,
+) -> ModelVersion:
+    """Move ``version`` of ``name`` to ``stage``, running the gates first when the stage is
+    guarded (a failure or missing approvals raise ``PromotionBlocked`` unless ``force`` with
+    a ``reason``, which is audited)."""
+    from .registry import promote
+    from .tracking.fluent import get_client
+
+    return promote(
+        get_client(),
+        name,
+        version,
+        stage,
+        reason=reason,
+        force=force,
+        archive_existing=archive_existing,
+        holdout=holdout,
+        progress=True,
+    )
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

@@ -507,3 +507,23 @@ def test_cli_validate_prints_the_numbers_and_exits_1_on_a_failed_gate(client, tm
     assert "accuracy" in failed.output and ">= 0.99" in failed.output and "FAIL" in failed.output
     assert blocked.exit_code == 1 and "gate metrics failed" in blocked.output
     assert forced.exit_code == 0 and "is in Production" in forced.output
+
+
+def test_fluent_register_validate_and_promote_use_the_notebooks_store(store):
+    import jupyter_mlops as mlops
+
+    with mlops.start_run("fluent") as run:
+        mlops.log_model(_fitted(), "clf", input_example=TRAIN[FEATURES].head())
+    version = mlops.register_model(f"runs:/{run.id}/clf", "churn", "from the fluent API")
+    store.set_model_gates("churn", {"target": "y", "metrics": {"accuracy": 0.99}})
+
+    report = mlops.validate_model("churn", version.version, holdout=HOLDOUT)
+    with pytest.raises(PromotionBlocked):
+        mlops.promote_model("churn", version.version)
+    moved = mlops.promote_model("churn", version.version, force=True, reason="trial")
+
+    assert "<details open>" in report._repr_html_() and "&gt;= 0.99" in report._repr_html_()
+    assert moved.stage == "Production"
+    assert mlops.load_model("models:/churn/Production").predict(HOLDOUT[FEATURES]).shape == (
+        len(HOLDOUT),
+    )
