@@ -9,7 +9,6 @@ it percent-encoded, the routes take one path segment and tornado decodes it once
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from tornado import web
 from .. import capture
 from ..client.gates import config_sha256
 from ..client.registry import PromotionBlocked
+from ..entities import ID_RE
 from ..exceptions import InvalidInput, NotFound, shown
 from .base import MlopsHandler
 
@@ -58,9 +58,6 @@ def _aliases_of(aliases: list[ModelAlias], version: int) -> list[str]:
     return [a.alias for a in aliases if a.version == version]
 
 
-_RANDOM_ID = re.compile(r"[0-9a-f]{32}")
-
-
 class RegistryHandler(MlopsHandler):
     @property
     def actor(self) -> str:
@@ -71,9 +68,7 @@ class RegistryHandler(MlopsHandler):
         browser."""
         user = self.current_user
         username = str(user.username)
-        if str(getattr(user, "name", "")).startswith("Anonymous ") and _RANDOM_ID.fullmatch(
-            username
-        ):
+        if str(getattr(user, "name", "")).startswith("Anonymous ") and ID_RE.fullmatch(username):
             return capture.user()
         return username
 
