@@ -9,43 +9,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import views
-from ..entities import GateReport
+from ..lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ..client import Client
     from ..entities import ModelVersion
+    from .gates import ShownReport, validate
 
 __all__ = ["ShownReport", "promote", "validate"]
 
 
-class ShownReport(GateReport):
-    """A gate report that shows itself as a table in a notebook and in a terminal."""
-
-    def _repr_html_(self) -> str:
-        return views.gate_report_html(self)
-
-    def __str__(self) -> str:
-        return views.gate_report_text(self)
-
-
-def validate(
-    client: Client,
-    name: str,
-    version: int | str,
-    *,
-    holdout: Any = None,
-    progress: bool = False,
-    actor: str | None = None,
-) -> ShownReport:
-    """Run ``name``'s validation gates on ``version`` and store the report with it.
-
-    ``holdout``: a DataFrame to judge on instead of the configured dataset version. The
-    model runs in a child process; ``progress`` shows a bar per gate (tqdm)."""
-    from .gates import run_gates
-
-    report = run_gates(client, name, version, holdout=holdout, progress=progress, actor=actor)
-    return ShownReport(**vars(report))
+# Imported on first use: promoting into a stage without gates needs no numpy.
+__getattr__ = lazy_exports(__name__, {"ShownReport": "gates", "validate": "gates"})
 
 
 def promote(
@@ -75,6 +50,8 @@ def promote(
         and client.reusable_gate_report(name, version) is None
         and (holdout is not None or model.gates.get("holdout") is not None)
     ):
+        from .gates import validate
+
         validate(client, name, version, holdout=holdout, progress=progress, actor=actor)
     return client.transition_model_version_stage(
         name,

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import views
 from ..client.gates import CLASSIFICATION_METRICS, METRICS, config_sha256
 from ..config import store_env
 from ..entities import GateReport
@@ -45,6 +46,16 @@ if TYPE_CHECKING:
 PREDICT_TIMEOUT_S = 600.0
 PROBE_TEXT = "not a number"
 UNSEEN = "__unseen_category__"
+
+
+class ShownReport(GateReport):
+    """A gate report that shows itself as a table in a notebook and in a terminal."""
+
+    def _repr_html_(self) -> str:
+        return views.gate_report_html(self)
+
+    def __str__(self) -> str:
+        return views.gate_report_text(self)
 
 
 @dataclass
@@ -576,7 +587,7 @@ GATES: tuple[tuple[str, Callable[[GateRun], dict[str, Any]]], ...] = (
 )
 
 
-def run_gates(
+def validate(
     client: Client,
     name: str,
     version: int | str,
@@ -584,8 +595,12 @@ def run_gates(
     holdout: Any = None,
     progress: bool = False,
     actor: str | None = None,
-) -> GateReport:
-    """Run ``name``'s gates on ``version`` and store the report (see the module's docstring)."""
+) -> ShownReport:
+    """Run ``name``'s validation gates on ``version`` and store the report with it (see the
+    module's docstring).
+
+    ``holdout``: a DataFrame to judge on instead of the configured dataset version. The
+    model runs in a child process; ``progress`` shows a bar per gate (tqdm)."""
     model = client.get_registered_model(name)
     config = model.gates
     if not config:
@@ -621,7 +636,7 @@ def run_gates(
         "duration_s": round(time.perf_counter() - started, 3),
         "gates": results,
     }
-    return client.save_gate_report(
+    saved = client.save_gate_report(
         found.name,
         found.version,
         report,
@@ -629,3 +644,4 @@ def run_gates(
         config_sha256=config_sha256(config),
         actor=actor,
     )
+    return ShownReport(**vars(saved))

@@ -26,11 +26,10 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import child_env, emit, run_json, summary_ms
+from _common import child_env, emit, holdout_frame, run_json, summary_ms, timed
 
 NAME = "churn"
 VERSIONS = 50  # registrations timed, and the versions the searches see
@@ -80,28 +79,6 @@ else:
 first_ms = (time.perf_counter() - t0) * 1000.0
 print(json.dumps({"first_call_ms": first_ms, "import_ms": import_ms}))
 """
-
-
-def timed(n: int, call: Callable[[int], Any]) -> list[float]:
-    """``call(i)`` for i in range(n), each timed."""
-    samples = []
-    for i in range(n):
-        t0 = time.perf_counter()
-        call(i)
-        samples.append(time.perf_counter() - t0)
-    return samples
-
-
-def holdout_frame(x: Any, y: Any) -> Any:
-    """HOLDOUT_ROWS rows drawn from the data set with 1 % noise, and its ``target`` column
-    (seeded: the same frame as peer_mlflow_registry.py's)."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    rows = rng.integers(0, len(x), HOLDOUT_ROWS)
-    frame = x.iloc[rows].reset_index(drop=True) * rng.normal(1.0, 0.01, (HOLDOUT_ROWS, x.shape[1]))
-    frame["target"] = y.iloc[rows].to_numpy()
-    return frame
 
 
 def validation(client: Any, run_id: str, frame: Any) -> dict[str, Any]:
@@ -290,7 +267,7 @@ def main() -> None:
             }
         else:
             result["lineage"] = {"error": "no Client.model_lineage"}
-        result["validation"] = validation(client, run_id, holdout_frame(x, y))
+        result["validation"] = validation(client, run_id, holdout_frame(x, y, HOLDOUT_ROWS))
         client.close()
         result["first_call"] = first_calls(
             store, {"name": NAME, "run_id": run_id, "versions": VERSIONS}

@@ -32,11 +32,10 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import child_env, emit, run_json, summary_ms
+from _common import child_env, emit, holdout_frame, run_json, summary_ms, timed
 
 NAME = "churn"
 VERSIONS = 50  # registrations timed, and the versions the searches see
@@ -88,28 +87,6 @@ def silence() -> None:
     warnings.simplefilter("ignore")
     for name in ("mlflow", "alembic", "sqlalchemy", "git"):
         logging.getLogger(name).setLevel(logging.ERROR)
-
-
-def timed(n: int, call: Callable[[int], Any]) -> list[float]:
-    """``call(i)`` for i in range(n), each timed."""
-    samples = []
-    for i in range(n):
-        t0 = time.perf_counter()
-        call(i)
-        samples.append(time.perf_counter() - t0)
-    return samples
-
-
-def holdout_frame(x: Any, y: Any) -> Any:
-    """HOLDOUT_ROWS rows drawn from the data set with 1 % noise, and its ``target`` column
-    (seeded: the same frame as ours_registry.py's)."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    rows = rng.integers(0, len(x), HOLDOUT_ROWS)
-    frame = x.iloc[rows].reset_index(drop=True) * rng.normal(1.0, 0.01, (HOLDOUT_ROWS, x.shape[1]))
-    frame["target"] = y.iloc[rows].to_numpy()
-    return frame
 
 
 def validation(model_uri: str, frame: Any, experiment_id: str) -> dict[str, Any]:
@@ -244,7 +221,7 @@ def main() -> None:
 
         result["lineage_parts"] = summary_ms(timed(LINEAGE_CALLS, lineage))
         try:
-            frame = holdout_frame(x, y)
+            frame = holdout_frame(x, y, HOLDOUT_ROWS)
             result["validation"] = validation(f"models:/{NAME}/1", frame, experiment_id)
         except Exception as exc:  # a threshold missed, or evaluate changed: say so, keep the rest
             result["validation_error"] = f"{type(exc).__name__}: {exc}"[:500]
