@@ -48,6 +48,17 @@ def store_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
 
 
 @pytest.fixture
+def mlops_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The store folder of a test's Jupyter server (its ``jp_server_config`` names it). The
+    extension exports its store to the kernels it starts through the environment: the
+    variables are restored after the test (set to empty, which reads as unset: monkeypatch
+    would record nothing to undo if ``delenv`` found them absent)."""
+    for name in (STORE_ENV, ARTIFACTS_ENV, HOME_ENV):
+        monkeypatch.setenv(name, "")
+    return tmp_path / "mlops-store"
+
+
+@pytest.fixture
 def client(store_dir: Path) -> Iterator[Client]:
     """A Client of the test's own store."""
     c = Client(store_dir)

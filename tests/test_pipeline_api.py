@@ -20,7 +20,6 @@ from notebook_helpers import write_notebook
 from tornado.httpclient import HTTPClientError
 
 from jupyter_mlops.client import Client
-from jupyter_mlops.config import ARTIFACTS_ENV, STORE_ENV
 
 API = ("mlops", "api", "v1")
 RUN_TIMEOUT = 120.0  # seconds a pipeline run may take to start and end (a deadline, not a check)
@@ -60,14 +59,6 @@ steps:
     notebook: after.ipynb
     upstream: [check]
 """
-
-
-@pytest.fixture
-def mlops_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    # The extension exports its store through the environment: restore it after each test.
-    monkeypatch.setenv(STORE_ENV, "")
-    monkeypatch.setenv(ARTIFACTS_ENV, "")
-    return tmp_path / "mlops-store"
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from sklearn.linear_model import LogisticRegression
 from jupyter_mlops import capture
 from jupyter_mlops.client import Client
 from jupyter_mlops.client.gates import config_sha256
-from jupyter_mlops.config import ARTIFACTS_ENV, HOME_ENV, STORE_ENV
 
 API = "mlops/api/v1"
 SOMEONE = "someone"
@@ -34,13 +33,6 @@ target: y
 metrics:
   accuracy: {min: 0.6}
 """
-
-
-@pytest.fixture
-def mlops_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in (STORE_ENV, ARTIFACTS_ENV, HOME_ENV):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path / "mlops-store"
 
 
 @pytest.fixture

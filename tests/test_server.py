@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from pathlib import Path
 
 import pytest
 from tornado.httpclient import HTTPClientError
@@ -15,16 +14,6 @@ from jupyter_mlops.client import Client
 from jupyter_mlops.config import ARTIFACTS_ENV, STORE_ENV
 
 API = ("mlops", "api", "v1")
-
-
-@pytest.fixture
-def mlops_store(tmp_path, monkeypatch) -> Path:
-    # The extension exports its store to the kernels it starts through the environment:
-    # restore it after each test. (setenv, not delenv: monkeypatch records nothing to undo
-    # when delenv finds the variable absent. An empty value reads as unset.)
-    monkeypatch.setenv(STORE_ENV, "")
-    monkeypatch.setenv(ARTIFACTS_ENV, "")
-    return tmp_path / "mlops-store"
 
 
 @pytest.fixture

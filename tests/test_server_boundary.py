@@ -24,13 +24,6 @@ API = ("mlops", "api", "v1")
 
 
 @pytest.fixture
-def mlops_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in (STORE_ENV, ARTIFACTS_ENV, HOME_ENV):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path / "mlops-store"
-
-
-@pytest.fixture
 def jp_server_config(mlops_store: Path) -> dict[str, Any]:
     return {
         "ServerApp": {"jpserver_extensions": {"jupyter_mlops": True}},
