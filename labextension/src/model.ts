@@ -1,8 +1,7 @@
-import { Poll } from '@lumino/polling';
-import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { PolledModel } from './polled';
 import { ApiError, errorMessage, query, requestAPI } from './request';
 import { Mlops } from './tokens';
 
@@ -11,35 +10,20 @@ import { Mlops } from './tokens';
  * columns and a cache of run pages. Rows are fetched a page at a time for the range the table
  * shows, so a store of 100,000 runs costs a few pages, never the whole list.
  */
-export class RunsModel implements IDisposable {
+export class RunsModel extends PolledModel {
   constructor(options: RunsModel.IOptions = {}) {
+    super({
+      name: 'jupyter-mlops:changes',
+      interval: options.pollInterval ?? 1500,
+      max: 30 * 1000
+    });
     this._settings = options.settings ?? ServerConnection.makeSettings();
     this._pageSize = options.pageSize ?? 200;
-    this._poll = new Poll({
-      auto: false,
-      factory: () => this._checkChanges(),
-      frequency: {
-        interval: options.pollInterval ?? 1500,
-        backoff: true,
-        max: 30 * 1000
-      },
-      name: 'jupyter-mlops:changes',
-      standby: 'when-hidden'
-    });
-  }
-
-  /** Anything shown changed. */
-  get changed(): ISignal<this, void> {
-    return this._changed;
   }
 
   /** The rows were replaced wholesale (new query, sort or experiment): scroll to the top. */
   get reset(): ISignal<this, void> {
     return this._reset;
-  }
-
-  get isDisposed(): boolean {
-    return this._isDisposed;
   }
 
   get experiments(): readonly Mlops.IExperiment[] {
@@ -97,22 +81,6 @@ export class RunsModel implements IDisposable {
   /** Metric keys present in the runs loaded so far, sorted. */
   get metricKeys(): string[] {
     return [...this._metricKeys].sort();
-  }
-
-  /** Poll for new and ended runs only while someone looks at them. */
-  get active(): boolean {
-    return this._active;
-  }
-  set active(value: boolean) {
-    if (value === this._active || this._isDisposed) {
-      return;
-    }
-    this._active = value;
-    if (value) {
-      void this._poll.start();
-    } else {
-      void this._poll.stop();
-    }
   }
 
   /** The run at a row index, if its page is loaded (possibly from before a refresh). */
@@ -185,30 +153,27 @@ export class RunsModel implements IDisposable {
     this._columns = shown
       ? this._columns.filter(c => c.id !== column.id)
       : [...this._columns, column];
-    this._changed.emit();
+    this.emitChanged();
   }
 
   /** Reload experiments and the rows on screen, keeping the old rows until new ones come. */
   async refresh(): Promise<void> {
     this._generation++;
-    this._changed.emit();
+    this.emitChanged();
     this._fetchWanted();
     await this._loadExperiments();
   }
 
   dispose(): void {
-    if (this._isDisposed) {
-      return;
-    }
-    this._isDisposed = true;
-    this._poll.dispose();
     if (this._fetchTimer !== null) {
       window.clearTimeout(this._fetchTimer);
+      this._fetchTimer = null;
     }
-    Signal.clearData(this);
+    super.dispose();
   }
 
-  private async _checkChanges(): Promise<void> {
+  /** Poll for new and ended runs (only while someone looks at them). */
+  protected async poll(): Promise<void> {
     const { token } = await requestAPI<Mlops.IChanges>(
       'changes',
       {},
@@ -235,7 +200,7 @@ export class RunsModel implements IDisposable {
     } catch (error) {
       this._loadError = errorMessage(error);
     }
-    this._changed.emit();
+    this.emitChanged();
   }
 
   /**
@@ -248,7 +213,7 @@ export class RunsModel implements IDisposable {
   ): Promise<boolean> {
     const seq = ++this._replaceSeq;
     this._loading = true;
-    this._changed.emit();
+    this.emitChanged();
     let page: Mlops.IRunsPage;
     try {
       page = await this._requestPage(next, 0);
@@ -262,7 +227,7 @@ export class RunsModel implements IDisposable {
       } else {
         this._loadError = errorMessage(error);
       }
-      this._changed.emit();
+      this.emitChanged();
       return false;
     }
     if (seq !== this._replaceSeq) {
@@ -283,12 +248,12 @@ export class RunsModel implements IDisposable {
       this._columns = RunsModel.defaultColumns(page.runs);
     }
     this._reset.emit();
-    this._changed.emit();
+    this.emitChanged();
     return true;
   }
 
   private _fetchWanted(): void {
-    if (this._isDisposed || this._total === null) {
+    if (this.isDisposed || this._total === null) {
       return;
     }
     const [start, end] = this._wanted;
@@ -329,7 +294,7 @@ export class RunsModel implements IDisposable {
     } finally {
       this._inFlight.delete(key);
     }
-    this._changed.emit();
+    this.emitChanged();
   }
 
   private _requestPage(
@@ -363,10 +328,6 @@ export class RunsModel implements IDisposable {
 
   private _settings: ServerConnection.ISettings;
   private _pageSize: number;
-  private _poll: Poll;
-  private _active = false;
-  private _isDisposed = false;
-  private _changed = new Signal<this, void>(this);
   private _reset = new Signal<this, void>(this);
   private _experiments: Mlops.IExperiment[] = [];
   private _query: RunsModel.IQuery = {

@@ -1,7 +1,4 @@
-import { Poll } from '@lumino/polling';
-import { IDisposable } from '@lumino/disposable';
-import { ISignal, Signal } from '@lumino/signaling';
-
+import { PolledModel } from './polled';
 import { RegistryAPI, errorMessage } from './request';
 import { Mlops } from './tokens';
 
@@ -11,34 +8,17 @@ import { Mlops } from './tokens';
  * model's row changed (another user promoted, a notebook registered a version), the model and
  * its audit are read again, so the tab follows the registry without a refresh button.
  */
-export class ModelsModel implements IDisposable {
+export class ModelsModel extends PolledModel {
   constructor(options: ModelsModel.IOptions) {
-    this.api = options.api;
-    this._poll = new Poll({
-      auto: false,
-      factory: async () => {
-        await this._loadModels();
-      },
-      frequency: {
-        interval: options.pollInterval ?? 4000,
-        backoff: true,
-        max: 60 * 1000
-      },
+    super({
       name: 'jupyter-mlops:models',
-      standby: 'when-hidden'
+      interval: options.pollInterval ?? 4000,
+      max: 60 * 1000
     });
+    this.api = options.api;
   }
 
   readonly api: RegistryAPI;
-
-  /** Anything shown changed. */
-  get changed(): ISignal<this, void> {
-    return this._changed;
-  }
-
-  get isDisposed(): boolean {
-    return this._isDisposed;
-  }
 
   /** The registered models; null until the first reply. */
   get models(): readonly Mlops.IModelSummary[] | null {
@@ -75,22 +55,6 @@ export class ModelsModel implements IDisposable {
     return this._generation;
   }
 
-  /** Poll only while the tab is shown in a visible panel. */
-  get active(): boolean {
-    return this._active;
-  }
-  set active(value: boolean) {
-    if (value === this._active || this._isDisposed) {
-      return;
-    }
-    this._active = value;
-    if (value) {
-      void this._poll.start();
-    } else {
-      void this._poll.stop();
-    }
-  }
-
   /** Open a model (null: back to the list). */
   async select(name: string | null): Promise<void> {
     if (name === this._selected) {
@@ -101,7 +65,7 @@ export class ModelsModel implements IDisposable {
     this._detail = null;
     this._audit = null;
     this._detailError = null;
-    this._changed.emit();
+    this.emitChanged();
     if (name !== null) {
       await this.refreshModel();
     }
@@ -140,16 +104,12 @@ export class ModelsModel implements IDisposable {
       this._detailError = errorMessage(error);
     }
     this._generation++;
-    this._changed.emit();
+    this.emitChanged();
   }
 
-  dispose(): void {
-    if (this._isDisposed) {
-      return;
-    }
-    this._isDisposed = true;
-    this._poll.dispose();
-    Signal.clearData(this);
+  /** The poll's round, while the tab is shown: read the list. */
+  protected async poll(): Promise<void> {
+    await this._loadModels();
   }
 
   /** Read the list; resolves to whether the open model was read again with it. */
@@ -160,7 +120,7 @@ export class ModelsModel implements IDisposable {
     } catch (error) {
       this._loadError = errorMessage(error);
       this._models = this._models ?? [];
-      this._changed.emit();
+      this.emitChanged();
       throw error; // so the poll backs off while the server is away
     }
     const text = JSON.stringify(models);
@@ -175,7 +135,7 @@ export class ModelsModel implements IDisposable {
     this._openRowText = row;
     this._models = models;
     this._loadError = null;
-    this._changed.emit();
+    this.emitChanged();
     if (openChanged) {
       await this.refreshModel();
     }
@@ -191,10 +151,6 @@ export class ModelsModel implements IDisposable {
       : JSON.stringify(models.find(m => m.name === name));
   }
 
-  private _poll: Poll;
-  private _active = false;
-  private _isDisposed = false;
-  private _changed = new Signal<this, void>(this);
   private _models: Mlops.IModelSummary[] | null = null;
   private _listText: string | null = null;
   private _openRowText: string | undefined = undefined;

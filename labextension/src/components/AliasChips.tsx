@@ -17,7 +17,7 @@ export function AliasChips(props: {
         return (
           <span
             key={alias}
-            className="jp-mlops-AliasChip"
+            className="jp-mlops-Pill jp-mlops-AliasChip"
             title={text}
             data-testid="mlops-alias-chip"
             data-alias={alias}

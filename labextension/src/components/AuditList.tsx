@@ -1,8 +1,10 @@
-import React, { useState } from 'react';
+import React from 'react';
 import { TranslationBundle } from '@jupyterlab/translation';
 
 import { formatShortTime, formatTime } from '../format';
 import { Mlops } from '../tokens';
+import { usePages } from './hooks';
+import { ShowOlder } from './parts';
 
 /** Entries shown at first and added by "Show older": the audit only grows. */
 const PAGE = 50;
@@ -47,7 +49,7 @@ export function AuditList(props: {
   trans: TranslationBundle;
 }): JSX.Element {
   const { trans } = props;
-  const [count, setCount] = useState(PAGE);
+  const [count, more] = usePages(PAGE);
   if (props.entries === null) {
     return <div className="jp-mlops-Muted">{trans.__('Loading audit…')}</div>;
   }
@@ -123,15 +125,12 @@ export function AuditList(props: {
           );
         })}
       </ol>
-      {entries.length > shown.length && (
-        <button
-          className="jp-mlops-Button jp-mlops-SmallButton"
-          data-testid="mlops-audit-older"
-          onClick={() => setCount(n => n + PAGE)}
-        >
-          {trans.__('Show older (%1 more)', entries.length - shown.length)}
-        </button>
-      )}
+      <ShowOlder
+        hidden={entries.length - shown.length}
+        onClick={more}
+        testId="mlops-audit-older"
+        trans={trans}
+      />
     </div>
   );
 }

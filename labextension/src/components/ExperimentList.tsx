@@ -3,6 +3,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 
 import { formatCount } from '../format';
 import { Mlops } from '../tokens';
+import { pickable } from './parts';
 
 /** The experiments to pick from, with "All" first; `selected` null means All. */
 export function ExperimentList(props: {
@@ -32,23 +33,13 @@ export function ExperimentList(props: {
         return (
           <li
             key={item.name ?? '\u0000all'}
-            className={
-              'jp-mlops-ExperimentList-item' +
-              (isSelected ? ' jp-mod-selected' : '')
-            }
             role="option"
-            aria-selected={isSelected}
-            tabIndex={0}
+            {...pickable('jp-mlops-ExperimentList-item', isSelected, () =>
+              onSelect(item.name)
+            )}
             data-testid="mlops-experiment"
             data-experiment={item.name ?? ''}
             title={item.label}
-            onClick={() => onSelect(item.name)}
-            onKeyDown={event => {
-              if (event.key === 'Enter' || event.key === ' ') {
-                event.preventDefault();
-                onSelect(item.name);
-              }
-            }}
           >
             <span
               className={

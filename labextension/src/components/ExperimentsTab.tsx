@@ -1,6 +1,5 @@
 import React, { useState } from 'react';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { refreshIcon } from '@jupyterlab/ui-components';
 
 import { formatCount } from '../format';
 import { RunsModel } from '../model';
@@ -10,6 +9,7 @@ import { ExperimentList } from './ExperimentList';
 import { QueryBox } from './QueryBox';
 import { RunsTable } from './RunsTable';
 import { useSignal } from './hooks';
+import { RefreshButton } from './parts';
 
 /** Experiments, the filter, and the runs that match, for the side panel's first tab. */
 export function ExperimentsTab(props: {
@@ -80,15 +80,11 @@ export function ExperimentsTab(props: {
           onToggle={column => model.toggleColumn(column)}
           trans={trans}
         />
-        <button
-          className="jp-mlops-Button jp-mlops-IconButton"
-          title={trans.__('Refresh')}
-          aria-label={trans.__('Refresh')}
-          data-testid="mlops-refresh"
+        <RefreshButton
+          testId="mlops-refresh"
           onClick={() => void model.refresh()}
-        >
-          <refreshIcon.react tag="span" />
-        </button>
+          trans={trans}
+        />
       </div>
       {model.loadError && (
         <div className="jp-mlops-Error" role="alert" data-testid="mlops-error">

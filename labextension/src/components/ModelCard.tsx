@@ -1,9 +1,10 @@
-import React, { useEffect, useRef, useState } from 'react';
+import React, { useEffect, useRef } from 'react';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { RegistryAPI, errorMessage } from '../request';
+import { useFetched } from './hooks';
 
 const MARKDOWN = 'text/markdown';
 
@@ -22,29 +23,14 @@ export function ModelCard(props: {
   trans: TranslationBundle;
 }): JSX.Element {
   const { api, name, version, rendermime, trans } = props;
-  const [markdown, setMarkdown] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { value: markdown, error } = useFetched(
+    () =>
+      api
+        .card(name, version)
+        .then(text => (typeof text === 'string' ? text : '')),
+    [api, name, version, props.generation]
+  );
   const host = useRef<HTMLDivElement>(null);
-
-  useEffect(() => {
-    let cancelled = false;
-    api
-      .card(name, version)
-      .then(text => {
-        if (!cancelled) {
-          setMarkdown(typeof text === 'string' ? text : '');
-          setError(null);
-        }
-      })
-      .catch(e => {
-        if (!cancelled) {
-          setError(errorMessage(e));
-        }
-      });
-    return () => {
-      cancelled = true;
-    };
-  }, [api, name, version, props.generation]);
 
   useEffect(() => {
     const node = host.current;

@@ -1,9 +1,10 @@
-import React, { useEffect, useState } from 'react';
+import React, { useState } from 'react';
 import { TranslationBundle } from '@jupyterlab/translation';
 
 import { formatMetric, formatTime, formatValue } from '../format';
 import { RegistryAPI, errorMessage } from '../request';
 import { Mlops } from '../tokens';
+import { useFetched } from './hooks';
 
 type Dict = { [key: string]: unknown };
 
@@ -234,29 +235,14 @@ export function ModelLineage(props: {
   trans: TranslationBundle;
 }): JSX.Element {
   const { api, name, version, trans } = props;
-  const [lineage, setLineage] = useState<Dict | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { value: lineage, error } = useFetched<Dict>(
+    () =>
+      api
+        .lineage(name, version)
+        .then(found => (isDict(found) ? found : { lineage: found })),
+    [api, name, version, props.generation]
+  );
   const [cellError, setCellError] = useState<string | null>(null);
-
-  useEffect(() => {
-    let cancelled = false;
-    api
-      .lineage(name, version)
-      .then(found => {
-        if (!cancelled) {
-          setLineage(isDict(found) ? found : { lineage: found });
-          setError(null);
-        }
-      })
-      .catch(e => {
-        if (!cancelled) {
-          setError(errorMessage(e));
-        }
-      });
-    return () => {
-      cancelled = true;
-    };
-  }, [api, name, version, props.generation]);
 
   if (error) {
     return (

@@ -1,4 +1,4 @@
-import React, { useState } from 'react';
+import React from 'react';
 import { TranslationBundle } from '@jupyterlab/translation';
 
 import { formatShortTime, formatTime } from '../format';
@@ -6,6 +6,8 @@ import { Mlops } from '../tokens';
 import { AliasChips } from './AliasChips';
 import { GateVerdict } from './GateReport';
 import { StageBadge } from './StageBadge';
+import { usePages } from './hooks';
+import { ShowOlder, pickable } from './parts';
 
 /** Versions shown before "Show older": a model retrained every night has many. */
 const PAGE = 30;
@@ -22,7 +24,7 @@ export function ModelVersions(props: {
   trans: TranslationBundle;
 }): JSX.Element {
   const { trans, selected, onSelect } = props;
-  const [count, setCount] = useState(PAGE);
+  const [count, more] = usePages(PAGE);
   const versions = [...props.versions].sort((a, b) => b.version - a.version);
   // The selected version stays listed even when it is older than the page.
   const shown = versions.filter((v, i) => i < count || v.version === selected);
@@ -55,22 +57,14 @@ export function ModelVersions(props: {
             return (
               <tr
                 key={v.version}
-                className={
-                  'jp-mlops-ModelVersions-row' +
-                  (v.version === selected ? ' jp-mod-selected' : '')
-                }
-                tabIndex={0}
-                aria-selected={v.version === selected}
+                {...pickable(
+                  'jp-mlops-ModelVersions-row',
+                  v.version === selected,
+                  () => onSelect(v.version)
+                )}
                 data-testid="mlops-version-row"
                 data-version={v.version}
                 data-stage={v.stage}
-                onClick={() => onSelect(v.version)}
-                onKeyDown={event => {
-                  if (event.key === 'Enter' || event.key === ' ') {
-                    event.preventDefault();
-                    onSelect(v.version);
-                  }
-                }}
               >
                 <td className="jp-mlops-Number">{`v${v.version}`}</td>
                 <td>
@@ -101,15 +95,12 @@ export function ModelVersions(props: {
           })}
         </tbody>
       </table>
-      {versions.length > shown.length && (
-        <button
-          className="jp-mlops-Button jp-mlops-SmallButton"
-          data-testid="mlops-versions-older"
-          onClick={() => setCount(n => n + PAGE)}
-        >
-          {trans.__('Show older (%1 more)', versions.length - shown.length)}
-        </button>
-      )}
+      <ShowOlder
+        hidden={versions.length - shown.length}
+        onClick={more}
+        testId="mlops-versions-older"
+        trans={trans}
+      />
     </div>
   );
 }

@@ -1,7 +1,6 @@
 import React, { useEffect, useState } from 'react';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { refreshIcon } from '@jupyterlab/ui-components';
 
 import { ModelsModel } from '../registry';
 import { Mlops } from '../tokens';
@@ -11,6 +10,7 @@ import { ModelVersions } from './ModelVersions';
 import { StageBadge } from './StageBadge';
 import { VersionDetail } from './VersionDetail';
 import { useSignal } from './hooks';
+import { RefreshButton, Section, pickable } from './parts';
 
 /** Models listed before the filter has to narrow them. */
 const MAX_LISTED = 200;
@@ -59,22 +59,12 @@ function ModelList(props: {
             <li
               key={m.name}
               role="option"
-              tabIndex={0}
-              aria-selected={m.name === selected}
-              className={
-                'jp-mlops-ModelList-item' +
-                (m.name === selected ? ' jp-mod-selected' : '')
-              }
+              {...pickable('jp-mlops-ModelList-item', m.name === selected, () =>
+                onSelect(m.name)
+              )}
               data-testid="mlops-model"
               data-model={m.name}
               title={m.description || m.name}
-              onClick={() => onSelect(m.name)}
-              onKeyDown={event => {
-                if (event.key === 'Enter' || event.key === ' ') {
-                  event.preventDefault();
-                  onSelect(m.name);
-                }
-              }}
             >
               <div className="jp-mlops-ModelList-line">
                 <span className="jp-mlops-ModelList-name">{m.name}</span>
@@ -185,15 +175,15 @@ function ModelDetail(props: {
       data-testid="mlops-model-detail"
       data-model={info.name}
     >
-      <section className="jp-mlops-PipelineSection">
-        <header className="jp-mlops-PipelineSection-header">
-          <h3 className="jp-mlops-PipelineSection-title" title={info.name}>
-            {info.name}
-          </h3>
+      <Section
+        title={info.name}
+        titleHint={info.name}
+        extra={
           <span className="jp-mlops-PipelineSection-sub">
             {gatesLine(info.gates, trans)}
           </span>
-        </header>
+        }
+      >
         {model.detailError && (
           <div className="jp-mlops-InlineError" role="alert">
             {model.detailError}
@@ -226,7 +216,7 @@ function ModelDetail(props: {
           onSelect={setSelected}
           trans={trans}
         />
-      </section>
+      </Section>
       {row && (
         <section className="jp-mlops-PipelineSection">
           <VersionDetail
@@ -244,14 +234,9 @@ function ModelDetail(props: {
           />
         </section>
       )}
-      <section className="jp-mlops-PipelineSection">
-        <header className="jp-mlops-PipelineSection-header">
-          <h3 className="jp-mlops-PipelineSection-title">
-            {trans.__('Audit history')}
-          </h3>
-        </header>
+      <Section title={trans.__('Audit history')}>
         <AuditList entries={model.audit} trans={trans} />
-      </section>
+      </Section>
     </div>
   );
 }
@@ -286,15 +271,11 @@ export function ModelsTab(props: {
             {trans.__('All models')}
           </button>
         )}
-        <button
-          className="jp-mlops-Button jp-mlops-IconButton"
-          title={trans.__('Refresh')}
-          aria-label={trans.__('Refresh')}
-          data-testid="mlops-models-refresh"
+        <RefreshButton
+          testId="mlops-models-refresh"
           onClick={() => void model.refresh()}
-        >
-          <refreshIcon.react tag="span" />
-        </button>
+          trans={trans}
+        />
       </div>
       {model.loadError && (
         <div

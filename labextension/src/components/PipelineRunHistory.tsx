@@ -4,6 +4,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { formatDuration, formatShortTime, formatTime } from '../format';
 import { Mlops } from '../tokens';
 import { StatusBadge } from './StatusBadge';
+import { pickable } from './parts';
 
 /** `manual`, `schedule:<id>`, `event:<id>` as a word for the table. */
 export function triggerLabel(
@@ -81,12 +82,11 @@ export function PipelineRunHistory(props: {
         <li
           key={run.run_id}
           role="option"
-          tabIndex={0}
-          aria-selected={run.run_id === selected}
-          className={
-            'jp-mlops-PipelineRuns-row' +
-            (run.run_id === selected ? ' jp-mod-selected' : '')
-          }
+          {...pickable(
+            'jp-mlops-PipelineRuns-row',
+            run.run_id === selected,
+            () => onSelect(run)
+          )}
           data-testid="mlops-pipeline-run"
           data-run-id={run.run_id}
           data-status={run.status}
@@ -95,13 +95,6 @@ export function PipelineRunHistory(props: {
             run.run_id.slice(0, 8),
             formatTime(run.start_time)
           )}
-          onClick={() => onSelect(run)}
-          onKeyDown={e => {
-            if (e.key === 'Enter' || e.key === ' ') {
-              e.preventDefault();
-              onSelect(run);
-            }
-          }}
         >
           <span className="jp-mlops-PipelineRuns-line">
             <StatusBadge status={run.status} compact />

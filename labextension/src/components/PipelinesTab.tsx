@@ -6,7 +6,6 @@ import React, {
   useState
 } from 'react';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { refreshIcon } from '@jupyterlab/ui-components';
 
 import { PipelinesAPI } from '../pipelines';
 import { ApiError, errorMessage } from '../request';
@@ -17,6 +16,7 @@ import { PipelineRunHistory, pipelineRunDuration } from './PipelineRunHistory';
 import { PipelineSteps } from './PipelineSteps';
 import { ScheduleList } from './ScheduleList';
 import { StatusBadge } from './StatusBadge';
+import { RefreshButton, Section, pickable } from './parts';
 
 /** A launched run's record may appear this long after the launch reply (404 until then). */
 const LAUNCH_GRACE_MS = 8000;
@@ -78,15 +78,12 @@ export function PipelinesTab(props: {
     <div className="jp-mlops-PipelinesTab" data-testid="mlops-pipelines-tab">
       <div className="jp-mlops-ExperimentsTab-toolbar">
         <span className="jp-mlops-ExperimentsTab-count">{countText}</span>
-        <button
-          className="jp-mlops-Button jp-mlops-IconButton"
+        <RefreshButton
           title={trans.__('Look for pipelines again')}
-          aria-label={trans.__('Refresh')}
-          data-testid="mlops-pipelines-refresh"
+          testId="mlops-pipelines-refresh"
           onClick={() => void load()}
-        >
-          <refreshIcon.react tag="span" />
-        </button>
+          trans={trans}
+        />
       </div>
       {error && (
         <div className="jp-mlops-Error" role="alert">
@@ -107,22 +104,14 @@ export function PipelinesTab(props: {
               <li
                 key={p.path}
                 role="option"
-                tabIndex={0}
-                aria-selected={p.path === selected}
-                className={
-                  'jp-mlops-PipelineList-item' +
-                  (p.path === selected ? ' jp-mod-selected' : '')
-                }
+                {...pickable(
+                  'jp-mlops-PipelineList-item',
+                  p.path === selected,
+                  () => setSelected(p.path)
+                )}
                 data-testid="mlops-pipeline"
                 data-path={p.path}
                 title={p.path}
-                onClick={() => setSelected(p.path)}
-                onKeyDown={e => {
-                  if (e.key === 'Enter' || e.key === ' ') {
-                    e.preventDefault();
-                    setSelected(p.path);
-                  }
-                }}
               >
                 <span className="jp-mlops-PipelineList-name">{p.name}</span>
                 <span className="jp-mlops-PipelineList-info">
@@ -145,22 +134,6 @@ export function PipelinesTab(props: {
         )}
       </div>
     </div>
-  );
-}
-
-function Section(props: {
-  title: string;
-  extra?: React.ReactNode;
-  children: React.ReactNode;
-}): JSX.Element {
-  return (
-    <section className="jp-mlops-PipelineSection">
-      <header className="jp-mlops-PipelineSection-header">
-        <h3 className="jp-mlops-PipelineSection-title">{props.title}</h3>
-        {props.extra}
-      </header>
-      {props.children}
-    </section>
   );
 }
 
@@ -437,15 +410,11 @@ function PipelineDetail(props: {
       <Section
         title={trans.__('Runs')}
         extra={
-          <button
-            className="jp-mlops-Button jp-mlops-IconButton"
-            title={trans.__('Refresh')}
-            aria-label={trans.__('Refresh')}
-            data-testid="mlops-pipeline-runs-refresh"
+          <RefreshButton
+            testId="mlops-pipeline-runs-refresh"
             onClick={() => void loadRuns()}
-          >
-            <refreshIcon.react tag="span" />
-          </button>
+            trans={trans}
+          />
         }
       >
         {historyError && (

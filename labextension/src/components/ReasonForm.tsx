@@ -1,6 +1,19 @@
 import React, { useState } from 'react';
 import { TranslationBundle } from '@jupyterlab/translation';
 
+/** A labelled row of a form: the label, then its control (and any note) under it. */
+export function Field(props: {
+  label: string;
+  children: React.ReactNode;
+}): JSX.Element {
+  return (
+    <label className="jp-mlops-ReasonForm-field">
+      <span>{props.label}</span>
+      {props.children}
+    </label>
+  );
+}
+
 /**
  * The form under a registry action: its own fields (an alias name...), a reason for the
  * audit, and, when the server refused the move, a "Force with reason" box that holds the
@@ -48,10 +61,9 @@ export function ReasonForm(props: {
       <div className="jp-mlops-ReasonForm-title">{props.title}</div>
       {props.note && <div className="jp-mlops-Muted">{props.note}</div>}
       {props.children}
-      <label className="jp-mlops-ReasonForm-field">
-        <span>
-          {forcing ? trans.__('Reason (required)') : trans.__('Reason')}
-        </span>
+      <Field
+        label={forcing ? trans.__('Reason (required)') : trans.__('Reason')}
+      >
         <textarea
           className="jp-mlops-Input jp-mlops-ReasonForm-reason"
           data-testid="mlops-reason"
@@ -67,7 +79,7 @@ export function ReasonForm(props: {
             }
           }}
         />
-      </label>
+      </Field>
       {props.allowForce && (
         <label className="jp-mlops-ReasonForm-force">
           <input

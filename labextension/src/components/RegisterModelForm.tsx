@@ -2,6 +2,7 @@ import React, { useState } from 'react';
 import { TranslationBundle } from '@jupyterlab/translation';
 
 import { RegistryAPI, errorMessage } from '../request';
+import { Field } from './ReasonForm';
 
 /**
  * Register a model a run logged (`runs:/<run id>/<model name>`) as the next version of a
@@ -55,8 +56,7 @@ export function RegisterModelForm(props: {
         }
       }}
     >
-      <label className="jp-mlops-ReasonForm-field">
-        <span>{trans.__('Registered model')}</span>
+      <Field label={trans.__('Registered model')}>
         <input
           className="jp-mlops-Input"
           data-testid="mlops-register-name"
@@ -64,9 +64,8 @@ export function RegisterModelForm(props: {
           maxLength={500}
           onChange={event => setName(event.target.value)}
         />
-      </label>
-      <label className="jp-mlops-ReasonForm-field">
-        <span>{trans.__('Description of this version')}</span>
+      </Field>
+      <Field label={trans.__('Description of this version')}>
         <textarea
           className="jp-mlops-Input jp-mlops-ReasonForm-reason"
           data-testid="mlops-register-description"
@@ -74,7 +73,7 @@ export function RegisterModelForm(props: {
           value={description}
           onChange={event => setDescription(event.target.value)}
         />
-      </label>
+      </Field>
       <div className="jp-mlops-ReasonForm-buttons">
         <button
           type="submit"

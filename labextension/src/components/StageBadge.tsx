@@ -19,7 +19,7 @@ export function StageBadge(props: {
       : `${stage} v${props.version}`;
   return (
     <span
-      className={`jp-mlops-Stage jp-mlops-Stage-${stage.toLowerCase()}`}
+      className={`jp-mlops-Pill jp-mlops-Stage jp-mlops-Stage-${stage.toLowerCase()}`}
       title={props.title ?? text}
       data-testid="mlops-stage-badge"
       data-stage={stage}

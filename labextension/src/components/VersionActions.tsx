@@ -4,7 +4,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { RegistryAPI, blocked, errorMessage } from '../request';
 import { Mlops } from '../tokens';
 import { GateReport } from './GateReport';
-import { ReasonForm } from './ReasonForm';
+import { Field, ReasonForm } from './ReasonForm';
 
 type ActionId =
   | 'promote-staging'
@@ -265,8 +265,7 @@ export function VersionActions(props: {
           trans={trans}
         >
           {current.id === 'set-alias' && (
-            <label className="jp-mlops-ReasonForm-field">
-              <span>{trans.__('Alias')}</span>
+            <Field label={trans.__('Alias')}>
               <input
                 className="jp-mlops-Input"
                 data-testid="mlops-alias-name"
@@ -289,11 +288,10 @@ export function VersionActions(props: {
                   )}
                 </span>
               )}
-            </label>
+            </Field>
           )}
           {current.id === 'remove-alias' && (
-            <label className="jp-mlops-ReasonForm-field">
-              <span>{trans.__('Alias')}</span>
+            <Field label={trans.__('Alias')}>
               <select
                 className="jp-mlops-Select"
                 data-testid="mlops-remove-alias-name"
@@ -306,7 +304,7 @@ export function VersionActions(props: {
                   </option>
                 ))}
               </select>
-            </label>
+            </Field>
           )}
         </ReasonForm>
       )}

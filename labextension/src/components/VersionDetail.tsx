@@ -1,9 +1,9 @@
-import React, { useEffect, useState } from 'react';
+import React, { useState } from 'react';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { TranslationBundle } from '@jupyterlab/translation';
 
 import { formatTime } from '../format';
-import { RegistryAPI, errorMessage } from '../request';
+import { RegistryAPI } from '../request';
 import { Mlops } from '../tokens';
 import { AliasChips } from './AliasChips';
 import { GateReport } from './GateReport';
@@ -11,6 +11,7 @@ import { ModelCard } from './ModelCard';
 import { ModelLineage } from './ModelLineage';
 import { StageBadge } from './StageBadge';
 import { VersionActions } from './VersionActions';
+import { useFetched } from './hooks';
 
 /** A part of the version that is read only when opened (lineage, card). */
 function Disclosure(props: {
@@ -49,29 +50,11 @@ export function VersionDetail(props: {
   trans: TranslationBundle;
 }): JSX.Element {
   const { api, model, row, trans, generation } = props;
-  const [detail, setDetail] = useState<Mlops.IVersionDetail | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { value: detail, error } = useFetched(
+    () => api.version(model.name, row.version),
+    [api, model.name, row.version, generation]
+  );
   const [reportSha, setReportSha] = useState<string | null>(null);
-
-  useEffect(() => {
-    let cancelled = false;
-    api
-      .version(model.name, row.version)
-      .then(found => {
-        if (!cancelled) {
-          setDetail(found);
-          setError(null);
-        }
-      })
-      .catch(e => {
-        if (!cancelled) {
-          setError(errorMessage(e));
-        }
-      });
-    return () => {
-      cancelled = true;
-    };
-  }, [api, model.name, row.version, generation]);
 
   const reports = Array.isArray(detail?.reports) ? detail!.reports : [];
   const report =

@@ -1,4 +1,4 @@
-import React, { useEffect, useMemo, useState } from 'react';
+import React, { useMemo, useState } from 'react';
 import { ServerConnection } from '@jupyterlab/services';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
@@ -6,6 +6,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import { chartNumber } from '../charts';
 import { Plot } from '../components/Plot';
 import { StatusBadge } from '../components/StatusBadge';
+import { useFetched } from '../components/hooks';
 import { lineDiff } from '../diff';
 import { formatMetric } from '../format';
 import { errorMessage, query, requestAPI } from '../request';
@@ -230,6 +231,9 @@ function MetricBars(props: {
   return <Plot data={data} layout={layout} testId="mlops-compare-bars" />;
 }
 
+/** The histories' figure until they are read (one array, so the plot is drawn once). */
+const NO_TRACES: { [key: string]: unknown }[] = [];
+
 /** The chosen metric's step histories, one line per run. */
 function Histories(props: {
   runs: Mlops.IRun[];
@@ -239,26 +243,19 @@ function Histories(props: {
   trans: TranslationBundle;
 }): JSX.Element {
   const { runs, names, metric, settings, trans } = props;
-  const [data, setData] = useState<{ [key: string]: unknown }[]>([]);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    let cancelled = false;
-    Promise.all(
-      runs.map(r =>
-        r.metrics[metric] === undefined
-          ? Promise.resolve(null)
-          : requestAPI<Mlops.IMetricSeries>(
-              `runs/${encodeURIComponent(r.info.id)}/metrics/${encodeURIComponent(metric)}${query({ max_points: 1000 })}`,
-              {},
-              settings
-            )
-      )
-    )
-      .then(series => {
-        if (cancelled) {
-          return;
-        }
-        setError(null);
+  const { value, error } = useFetched(
+    () =>
+      Promise.all(
+        runs.map(r =>
+          r.metrics[metric] === undefined
+            ? Promise.resolve(null)
+            : requestAPI<Mlops.IMetricSeries>(
+                `runs/${encodeURIComponent(r.info.id)}/metrics/${encodeURIComponent(metric)}${query({ max_points: 1000 })}`,
+                {},
+                settings
+              )
+        )
+      ).then(series => {
         const traces: { [key: string]: unknown }[] = [];
         series.forEach((s, i) => {
           if (s) {
@@ -271,17 +268,11 @@ function Histories(props: {
             });
           }
         });
-        setData(traces);
-      })
-      .catch(err => {
-        if (!cancelled) {
-          setError(errorMessage(err));
-        }
-      });
-    return () => {
-      cancelled = true;
-    };
-  }, [runs, names, metric]);
+        return traces;
+      }),
+    [runs, names, metric]
+  );
+  const data = value ?? NO_TRACES;
   const layout = useMemo(
     () => ({
       height: 300,

@@ -26,15 +26,18 @@ export class MlopsPanel extends ReactWidget {
     this._onOpenRun = options.onOpenRun;
     this._onCompare = options.onCompare;
     this._trans = options.trans;
+    // A pipeline step's run and a model version's run are known by id and name.
+    const openRun = (id: string, name: string) =>
+      this._onOpenRun(runStub(id, name));
     this._pipelines = new PipelinesAPI(options.settings);
     this._pipelineActions = {
-      openRun: (id, name) => this._onOpenRun(runStub(id, name)),
+      openRun,
       openNotebook: options.onOpenNotebook,
       openUrl: options.onOpenUrl
     };
     this._models = new ModelsModel({ api: new RegistryAPI(options.settings) });
     this._modelsActions = {
-      openRun: (id, name) => this._onOpenRun(runStub(id, name)),
+      openRun,
       goToCell: options.goToCell,
       rendermime: options.rendermime ?? null
     };
@@ -167,6 +170,28 @@ function runStub(id: string, name: string): Mlops.IRunSummary {
   };
 }
 
+/**
+ * A tab's body, rendered from the first time its tab is the current one and then kept
+ * (hidden while another tab is current), so what was open in it survives the visit.
+ */
+function KeptTab(props: {
+  current: boolean;
+  children: React.ReactNode;
+}): JSX.Element | null {
+  const [shown, setShown] = useState(false);
+  if (props.current && !shown) {
+    setShown(true);
+  }
+  if (!props.current && !shown) {
+    return null;
+  }
+  return (
+    <div className="jp-mlops-Panel-tab" hidden={!props.current} role="tabpanel">
+      {props.children}
+    </div>
+  );
+}
+
 function PanelBody(props: {
   model: RunsModel;
   onOpenRun: (run: Mlops.IRunSummary) => void;
@@ -180,14 +205,6 @@ function PanelBody(props: {
 }): JSX.Element {
   const { trans, onTab } = props;
   const [tab, setTab] = useState<string>('experiments');
-  const [pipelinesShown, setPipelinesShown] = useState(false);
-  if (tab === 'pipelines' && !pipelinesShown) {
-    setPipelinesShown(true);
-  }
-  const [modelsShown, setModelsShown] = useState(false);
-  if (tab === 'models' && !modelsShown) {
-    setModelsShown(true);
-  }
   useEffect(() => onTab(tab), [tab, onTab]);
   const tabs = [
     { id: 'experiments', label: trans.__('Experiments') },
@@ -223,34 +240,22 @@ function PanelBody(props: {
           trans={trans}
         />
       )}
-      {/* Kept once shown, so the selected pipeline and run survive a visit to Experiments. */}
-      {(tab === 'pipelines' || pipelinesShown) && (
-        <div
-          className="jp-mlops-Panel-tab"
-          hidden={tab !== 'pipelines'}
-          role="tabpanel"
-        >
-          <PipelinesTab
-            api={props.pipelines}
-            actions={props.pipelineActions}
-            trans={trans}
-          />
-        </div>
-      )}
-      {/* Kept once shown, so the open model and version survive a visit to another tab. */}
-      {(tab === 'models' || modelsShown) && (
-        <div
-          className="jp-mlops-Panel-tab"
-          hidden={tab !== 'models'}
-          role="tabpanel"
-        >
-          <ModelsTab
-            model={props.models}
-            actions={props.modelsActions}
-            trans={trans}
-          />
-        </div>
-      )}
+      {/* The selected pipeline and run survive a visit to another tab. */}
+      <KeptTab current={tab === 'pipelines'}>
+        <PipelinesTab
+          api={props.pipelines}
+          actions={props.pipelineActions}
+          trans={trans}
+        />
+      </KeptTab>
+      {/* The open model and version survive a visit to another tab. */}
+      <KeptTab current={tab === 'models'}>
+        <ModelsTab
+          model={props.models}
+          actions={props.modelsActions}
+          trans={trans}
+        />
+      </KeptTab>
     </div>
   );
 }
