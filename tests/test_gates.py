@@ -527,3 +527,25 @@ def test_fluent_register_validate_and_promote_use_the_notebooks_store(store):
     assert mlops.load_model("models:/churn/Production").predict(HOLDOUT[FEATURES]).shape == (
         len(HOLDOUT),
     )
+
+
+def test_given_a_model_that_aborts_on_nan_then_the_other_missing_probes_are_not_rerun(client):
+    v = _register(client, AbortsOnNaN(_fitted()))
+    client.set_model_gates("churn", {"robustness": {"rows": 5, "probes": ["missing"]}})
+
+    gate = _gate(registry.validate(client, "churn", v, holdout=HOLDOUT), "robustness")
+
+    first, second = gate["checks"]
+    assert "crashed: the process died" in first["note"]
+    assert second["note"] == "not run: the model already crashed on a missing probe"
+    assert not gate["passed"]
+
+
+def test_given_a_version_already_in_the_stage_then_the_move_is_a_no_op_not_a_block(client):
+    v = _register(client, _fitted())
+    client.transition_model_version_stage("churn", v, "Production")
+    client.update_registered_model("churn", required_approvals=1)
+    before = len(client.model_audit("churn"))
+
+    assert client.transition_model_version_stage("churn", v, "Production").stage == "Production"
+    assert len(client.model_audit("churn")) == before

@@ -257,6 +257,9 @@ class RegistryMixin(ClientBase):
         number = _version_number(version)
         stage = canonical_stage(stage)
         why = _reason(reason)
+        current = self.get_model_version(name, number)
+        if current.stage == stage:  # nothing moves, so nothing needs allowing
+            return current
         blockers, report = self.promotion_blockers(name, number, stage)
         if blockers and not force:
             raise PromotionBlocked(

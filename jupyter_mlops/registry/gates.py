@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 PREDICT_TIMEOUT_S = 600.0
 PROBE_TEXT = "not a number"
+PROBE_CONTRACT = "finite predictions or a clear error"
 UNSEEN = "__unseen_category__"
 
 
@@ -440,9 +441,19 @@ class GateRun:
                 f"the model did not load: {loaded.describe()}",
             )
         checks = []
+        # A model that killed or stalled the sandbox on one kind of probe would do it again
+        # on the next column: each costs a restart (and a timeout), so the rest of that kind
+        # are recorded as not run.
+        broken: dict[str, str] = {}
         for kind, what, frame in self._probe_frames(base):
+            if kind in broken:
+                note = f"not run: the model already {broken[kind]} on a {kind} probe"
+                checks.append(_check(f"{kind}: {what}", None, PROBE_CONTRACT, False, note))
+                continue
             outcome = self.box.predict("candidate", frame, cfg["timeout_s"])
             checks.append(self._probe_check(kind, what, frame, outcome))
+            if outcome.status in ("crashed", "hung"):
+                broken[kind] = "hung" if outcome.status == "hung" else "crashed"
         failed = [c for c in checks if not c["passed"]]
         summary = (
             f"{len(checks) - len(failed)} of {len(checks)} probes answered or refused cleanly"
@@ -456,7 +467,7 @@ class GateRun:
 
     @staticmethod
     def _probe_check(kind: str, what: str, frame: pd.DataFrame, outcome: Outcome) -> dict[str, Any]:
-        threshold = "finite predictions or a clear error"
+        threshold = PROBE_CONTRACT
         name = f"{kind}: {what}"
         if outcome.ok:
             pred = np.asarray(outcome.value[0])
