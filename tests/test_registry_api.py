@@ -194,6 +194,22 @@ async def test_given_registered_models_when_listed_then_each_has_counts_stages_a
     assert {"description", "tags", "required_approvals", "gates"} <= set(churn)
 
 
+async def test_given_an_approval_made_elsewhere_then_the_models_row_changes(
+    lab: Lab, trained: str, client: Client
+) -> None:
+    _register(client, trained)
+    before = (await lab.call("GET", "models"))["models"][0]
+
+    client.approve_model_version("churn", 1, "looks fine", actor="someone else")
+    after = (await lab.call("GET", "models"))["models"][0]
+
+    # Nothing else in the row moved: the audit's seq tells the panel to read the model again.
+    assert {k: v for k, v in after.items() if k != "audit_seq"} == {
+        k: v for k, v in before.items() if k != "audit_seq"
+    }
+    assert after["audit_seq"] == client.model_audit("churn")[-1].seq > before["audit_seq"]
+
+
 async def test_given_a_model_when_fetched_then_versions_carry_aliases_approvals_and_report(
     lab: Lab, trained: str, client: Client
 ) -> None:

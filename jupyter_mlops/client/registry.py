@@ -410,6 +410,11 @@ class RegistryMixin(ClientBase):
         version = self.holders_at(name, at).get(what)
         return None if version is None else self.get_model_version(name, version)
 
+    def model_audit_heads(self) -> dict[str, int]:
+        """Each model's newest audit ``seq``: it changes with every registration, move,
+        approval, gate run or edit of that model, so a view knows when to read it again."""
+        return self.store.audit_heads()
+
     def model_audit(self, name: str | None = None) -> list[AuditEntry]:
         """The registry's audit entries (of one model, when given), oldest first."""
         return self.store.audit_entries(None if name is None else validate_key(name, "model"))

@@ -106,6 +106,9 @@ class ModelsHandler(RegistryHandler):
     async def get(self) -> None:
         def listing(client: Client) -> list[dict[str, Any]]:
             rows = []
+            # The newest audit entry of each model: any decision about it (an approval,
+            # a gate run) changes its row, so the panel re-reads the model it shows.
+            heads = client.model_audit_heads()
             for model in client.list_registered_models():
                 versions = client.search_model_versions(model.name)
                 # Oldest first: the last one seen in a stage is the newest there.
@@ -117,6 +120,7 @@ class ModelsHandler(RegistryHandler):
                         "versions": len(versions),
                         "stages": {stage: newest.get(stage) for stage in _LISTED_STAGES},
                         "aliases": {a.alias: a.version for a in aliases},
+                        "audit_seq": heads.get(model.name, 0),
                     }
                 )
             return rows

@@ -384,6 +384,11 @@ class RegistryStore(abc.ABC):
         """Audit entries (of one model, when given) in the order they were written."""
 
     @abc.abstractmethod
+    def audit_heads(self) -> dict[str, int]:
+        """The ``seq`` of each model's newest audit entry: it moves with every decision
+        about the model (a cheap thing for a panel to poll)."""
+
+    @abc.abstractmethod
     def verify_audit(self) -> AuditBreak | None:
         """The first entry whose hash does not match its fields or whose ``seq`` or
         ``prev_hash`` breaks the chain (a row edited or removed), or entries missing after

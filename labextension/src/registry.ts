@@ -128,7 +128,8 @@ export class ModelsModel extends PolledModel {
       return false;
     }
     this._listText = text;
-    // The open model's row moved (a stage, an alias, a new version): read it again.
+    // The open model's row moved (a stage, an alias, a new version, or any audited decision
+    // such as an approval or a gate run, through its audit_seq): read it again.
     const name = this._selected;
     const row = this._rowText(name, models);
     const openChanged = name !== null && row !== this._openRowText;

@@ -399,6 +399,11 @@ export namespace Mlops {
     stages: { Staging?: number | null; Production?: number | null };
     /** Alias → version. */
     aliases: { [alias: string]: number };
+    /**
+     * The seq of the model's newest audit entry: any decision about it (an approval, a gate
+     * run made elsewhere) changes the row, so the open model is read again.
+     */
+    audit_seq: number;
   }
 
   export interface IModelsReply {

@@ -338,3 +338,23 @@ def test_given_champion_on_v2_when_set_on_v1_with_a_reason_then_it_moves_and_is_
         "[data-testid='mlops-model'][data-model='churn'] "
         "[data-testid='mlops-alias-chip']:has-text('@champion v1')"
     )
+
+
+def test_given_a_model_open_when_someone_approves_elsewhere_then_the_tab_shows_it(page, reg_lab):
+    open_models(page, reg_lab.lab)
+    open_model(page, "fraud")
+    approvals = f"{version_row(page, 1)} [data-testid='mlops-version-approvals']"
+    assert page.inner_text(approvals) == "0"
+
+    from jupyter_mlops.client import Client
+
+    client = Client(reg_lab.store)
+    try:  # a colleague approves from a notebook: nothing in the model's row but its audit
+        client.approve_model_version("fraud", 1, "checked the data", actor="carol")
+    finally:
+        client.close()
+
+    # The tab polls the list; the model's audit seq moved, so it reads the model again.
+    page.wait_for_function(
+        "s => document.querySelector(s)?.textContent === '1'", arg=approvals, timeout=30_000
+    )

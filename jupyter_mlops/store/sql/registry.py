@@ -553,6 +553,13 @@ class RegistryMixin(SqlBase):
         with self.engine.connect() as conn:
             return [_entry(r) for r in conn.execute(stmt)]
 
+    def audit_heads(self) -> dict[str, int]:
+        stmt = sa.select(registry_audit.c.name, sa.func.max(registry_audit.c.seq)).group_by(
+            registry_audit.c.name
+        )
+        with self.engine.connect() as conn:
+            return {name: int(seq) for name, seq in conn.execute(stmt)}
+
     def verify_audit(self) -> AuditBreak | None:
         stmt = sa.select(registry_audit).order_by(registry_audit.c.seq)
         expected_seq, prev_hash = 1, AUDIT_GENESIS
