@@ -49,3 +49,26 @@ def test_demo_registers_the_best_model_validates_promotes_and_prints_lineage_and
     assert f"lineage of models:/{DEMO_MODEL}/{champion.version}" in out
     assert f"# Model card: {DEMO_MODEL} version {champion.version}" in out
     assert str(notebook) in out  # the lineage names the notebook the model came from
+
+
+@pytest.mark.kernel
+def test_registry_notebook_runs_and_leaves_a_champion_and_a_refused_challenger(
+    tmp_path: Path, client: Client
+) -> None:
+    # Given a copy of the registry notebook, When it runs in a real kernel on the store
+    notebook = tmp_path / "registry.ipynb"
+    shutil.copy(NOTEBOOK.parent / "registry.ipynb", notebook)
+    from jupyter_mlops.config import store_env
+    from jupyter_mlops.pipelines.notebook import execute_notebook
+
+    execute_notebook(notebook, output_path=tmp_path / "out.ipynb", env=store_env(client.location))
+
+    # Then the forest is the champion in Production, the logistic regression was refused
+    champion = client.resolve_model_uri("models:/churn@champion")
+    assert champion.stage == "Production" and champion.description == "random forest"
+    challenger = client.get_model_version("churn", champion.version + 1)
+    assert challenger.stage == "None"
+    assert client.get_gate_reports("churn", challenger.version)[0].failed == ["champion"]
+    out = (tmp_path / "out.ipynb").read_text()
+    assert "may not enter Production: gate champion failed" in out
+    assert "# Model card: churn version 1" in out

@@ -264,7 +264,7 @@ class RegistryMixin(ClientBase):
         if blockers and not force:
             raise PromotionBlocked(
                 f"{name}/{number} may not enter {stage}: "
-                + " ".join(blockers)
+                + " ".join(b if b.endswith(".") else f"{b}." for b in blockers)
                 + " To override, force it with a reason (audited).",
                 blockers,
                 report,
