@@ -34,7 +34,7 @@ export function ModelVersions(props: {
     );
   }
   return (
-    <div className="jp-mlops-TableScroll">
+    <div className="jp-mlops-TableScroll jp-mlops-ModelVersions-scroll">
       <table
         className="jp-mlops-Grid jp-mlops-ModelVersions"
         data-testid="mlops-model-versions"
@@ -43,12 +43,16 @@ export function ModelVersions(props: {
           <tr>
             <th>{trans.__('Version')}</th>
             <th>{trans.__('Stage')}</th>
-            <th>{trans.__('Aliases')}</th>
+            <th className="jp-mlops-ModelVersions-wide">
+              {trans.__('Aliases')}
+            </th>
             <th>{trans.__('Gates')}</th>
             <th title={trans.__('Approvals / required for Production')}>
               {trans.__('Appr.')}
             </th>
-            <th>{trans.__('Created')}</th>
+            <th className="jp-mlops-ModelVersions-wide">
+              {trans.__('Created')}
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -70,7 +74,7 @@ export function ModelVersions(props: {
                 <td>
                   <StageBadge stage={v.stage} />
                 </td>
-                <td>
+                <td className="jp-mlops-ModelVersions-wide">
                   <AliasChips aliases={v.aliases ?? []} />
                 </td>
                 <td>
@@ -87,7 +91,10 @@ export function ModelVersions(props: {
                     ? `${approvals.length}/${props.requiredApprovals}`
                     : `${approvals.length}`}
                 </td>
-                <td title={`${formatTime(v.created_at)} · ${v.created_by}`}>
+                <td
+                  className="jp-mlops-ModelVersions-wide"
+                  title={`${formatTime(v.created_at)} · ${v.created_by}`}
+                >
                   {`${v.created_by} · ${formatShortTime(v.created_at)}`}
                 </td>
               </tr>
