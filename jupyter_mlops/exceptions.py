@@ -6,6 +6,8 @@ once (to an exit status, a ``UsageError`` or an HTTP status) instead of matching
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class MlopsError(Exception):
     """Base class: ``message`` says what went wrong and how to fix it.
@@ -29,8 +31,9 @@ class MlopsError(Exception):
         else:
             self.public = f"{type(self).__name__}: the server could not do this; see its log."
 
-    def to_dict(self) -> dict[str, str]:
-        """What an HTTP client is told: the code and the public message."""
+    def to_dict(self) -> dict[str, Any]:
+        """What an HTTP client is told: the code and the public message (a subclass adds
+        what a client needs to act on it)."""
         return {"code": self.code, "message": self.public}
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..entities import jsonable
 from ..exceptions import NotFound
 from .base import ClientBase
+from .registry import shown_gate_report
 
 if TYPE_CHECKING:
     from ..entities import (
@@ -170,8 +171,6 @@ class LineageMixin(ClientBase):
             self, name: str, version: int | str | None = None
         ) -> list[GateReport]: ...
 
-        def reusable_gate_report(self, name: str, version: int | str) -> GateReport | None: ...
-
         def model_audit(self, name: str | None = None) -> list[AuditEntry]: ...
 
         def get_run(self, run_id: str) -> Run: ...
@@ -204,12 +203,10 @@ class LineageMixin(ClientBase):
         except NotFound:
             logged = None
 
-        reusable = self.reusable_gate_report(model.name, found.version)
-        if reusable is None:
-            reports = self.get_gate_reports(model.name, found.version)
-            report = _report(reports[0], current=False) if reports else None
-        else:
-            report = _report(reusable, current=True)
+        shown, current = shown_gate_report(
+            model, found, self.get_gate_reports(model.name, found.version)
+        )
+        report = None if shown is None else _report(shown, current)
 
         return jsonable(
             {

@@ -52,6 +52,28 @@ class PromotionBlocked(Conflict):
         self.blockers = blockers
         self.report = report  # the gate report the move would have relied on
 
+    def to_dict(self) -> dict[str, Any]:
+        """The 409 body: each blocker, and the gate report (with its numbers) it relied on."""
+        return {
+            **super().to_dict(),
+            "blockers": list(self.blockers),
+            "report": None if self.report is None else self.report.to_dict(),
+        }
+
+
+def shown_gate_report(
+    model: RegisteredModel, version: ModelVersion, reports: list[GateReport]
+) -> tuple[GateReport | None, bool]:
+    """The report that speaks for ``version`` and whether it is current: the newest made for
+    its bytes and ``model``'s gate configuration as they are now (what a stage move relies
+    on), else its newest one. ``reports``: newest first; other versions' are skipped."""
+    own = [r for r in reports if r.version == version.version]
+    wanted = config_sha256(model.gates)
+    for report in own:
+        if report.model_sha256 == version.sha256 and report.config_sha256 == wanted:
+            return report, True
+    return (own[0] if own else None), False
+
 
 def canonical_stage(stage: Any) -> str:
     """A stage in its canonical spelling, whatever the case it was given in."""
@@ -494,11 +516,10 @@ class RegistryMixin(ClientBase):
         configuration: what a stage move relies on instead of running the gates again."""
         model = self.get_registered_model(name)
         found = self.get_model_version(name, version)
-        wanted = config_sha256(model.gates)
-        for report in self.store.gate_reports(found.name, found.version):
-            if report.model_sha256 == found.sha256 and report.config_sha256 == wanted:
-                return report
-        return None
+        report, current = shown_gate_report(
+            model, found, self.store.gate_reports(found.name, found.version)
+        )
+        return report if current else None
 
     def promotion_blockers(
         self, name: str, version: int | str, stage: str

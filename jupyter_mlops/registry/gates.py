@@ -209,6 +209,7 @@ class GateRun:
         self.config = config
         self.holdout = holdout
         self.logged = client.get_logged_model(version.logged_model_id)
+        self.uri = f"models:/{version.name}/{version.version}"
         self.box = ModelSandbox(store_env(client.location))
         self.target = config.get("target")
         self.features: list[str] = []
@@ -261,7 +262,7 @@ class GateRun:
         return result
 
     def _candidate(self) -> stats.Predictions | Outcome:
-        return self.predictions("candidate", f"models:/{self.version.name}/{self.version.version}")
+        return self.predictions("candidate", self.uri)
 
     # Gates ----------------------------------------------------------------------------------
     def metrics(self) -> dict[str, Any]:
@@ -433,7 +434,7 @@ class GateRun:
         cfg = self.config["robustness"]
         assert self.holdout is not None
         base = self.holdout.frame[self.features].head(cfg["rows"]).reset_index(drop=True)
-        loaded = self.box.load("candidate", f"models:/{self.version.name}/{self.version.version}")
+        loaded = self.box.load("candidate", self.uri)
         if not loaded.ok:
             return _gate(
                 "robustness",
@@ -496,7 +497,7 @@ class GateRun:
         batch = frame.sample(
             n=cfg["batch_size"], replace=len(frame) < cfg["batch_size"], random_state=0
         )
-        loaded = self.box.load("candidate", f"models:/{self.version.name}/{self.version.version}")
+        loaded = self.box.load("candidate", self.uri)
         if not loaded.ok:
             return _gate(
                 "latency",

@@ -156,7 +156,11 @@ class ModelSandbox:
         self._kill()
 
     def load(self, key: str, uri: str, timeout: float = 600) -> Outcome:
-        """Load ``uri`` (``models:/name/3``) under ``key``; the sha256 is checked first."""
+        """Load ``uri`` (``models:/name/3``) under ``key``; the sha256 is checked first. A
+        model already loaded under ``key`` is not read again (a child started after a crash
+        reloads what its predecessor held)."""
+        if self._loaded.get(key) == uri:
+            return Outcome("ok")
         outcome = self._ask(("load", key, uri), timeout)
         if outcome.ok:
             self._loaded[key] = uri

@@ -15,15 +15,14 @@ from typing import TYPE_CHECKING, Any
 from tornado import web
 
 from .. import capture
-from ..client.gates import config_sha256
-from ..client.registry import PromotionBlocked
+from ..client.registry import shown_gate_report
 from ..entities import ID_RE
 from ..exceptions import InvalidInput, NotFound, shown
 from .base import MlopsHandler
 
 if TYPE_CHECKING:
     from ..client import Client
-    from ..entities import GateReport, ModelAlias, ModelVersion, RegisteredModel
+    from ..entities import GateReport, ModelAlias
 
 # The stages the model list says which version holds (the newest one in it).
 _LISTED_STAGES = ("Staging", "Production")
@@ -39,19 +38,6 @@ def _report_summary(report: GateReport | None) -> dict[str, Any] | None:
         "created_at": report.created_at,
         "failed": report.failed,
     }
-
-
-def _shown_report(
-    model: RegisteredModel, version: ModelVersion, reports: list[GateReport]
-) -> GateReport | None:
-    """The report a version shows: the one a stage move would rely on (for its bytes and the
-    current gate configuration), else its newest. ``reports``: the model's, newest first."""
-    own = [r for r in reports if r.version == version.version]
-    wanted = config_sha256(model.gates)
-    current = next(
-        (r for r in own if r.model_sha256 == version.sha256 and r.config_sha256 == wanted), None
-    )
-    return current or (own[0] if own else None)
 
 
 def _aliases_of(aliases: list[ModelAlias], version: int) -> list[str]:
@@ -154,7 +140,7 @@ class ModelHandler(RegistryHandler):
                     **v.to_dict(),
                     "aliases": _aliases_of(aliases, v.version),
                     "approvals": [a.to_dict() for a in approvals if a.version == v.version],
-                    "report": _report_summary(_shown_report(model, v, reports)),
+                    "report": _report_summary(shown_gate_report(model, v, reports)[0]),
                 }
                 for v in client.search_model_versions(model.name)
             ]
@@ -251,39 +237,18 @@ class StageHandler(RegistryHandler):
         reason = self.text(data, "reason")
         force = self.flag(data, "force", False)
         archive_existing = self.flag(data, "archive_existing", True)
-        try:
-            moved = await self.call(
-                promote,
-                self.client,
-                name,
-                version,
-                stage,
-                archive_existing=archive_existing,
-                reason=reason,
-                force=force,
-                actor=self.actor,
-            )
-        except PromotionBlocked as blocked:
-            await self.blocked(blocked, name, version, stage)
-            return
+        moved = await self.call(
+            promote,
+            self.client,
+            name,
+            version,
+            stage,
+            archive_existing=archive_existing,
+            reason=reason,
+            force=force,
+            actor=self.actor,
+        )
         self.reply(moved.to_dict())
-
-    async def blocked(self, exc: PromotionBlocked, name: str, version: str, stage: str) -> None:
-        """409 with each blocker and the gate report the move relied on (None: no gate)."""
-        report: GateReport | None = getattr(exc, "report", None)
-        if report is None:
-            _, report = await self.call(self.client.promotion_blockers, name, version, stage)
-        self.log.warning(
-            "409 %s %s: %s", self.request.method, self.request.path[:200], exc.message[:300]
-        )
-        self.reply(
-            {
-                **exc.to_dict(),
-                "blockers": list(exc.blockers),
-                "report": None if report is None else report.to_dict(),
-            },
-            status=exc.http_status,
-        )
 
 
 class ApproveHandler(RegistryHandler):
