@@ -20,6 +20,7 @@ ID_PREFIX_PATTERN = r"[0-9a-fA-F]{1,32}"
 DATASET_VERSION_EVENT = "dataset.version"
 MODEL_VERSION_EVENT = "model.version"  # a version registered (key: the model's name)
 MODEL_ALIAS_EVENT = "model.alias"  # an alias or a stage moved (key: the model's name)
+MODEL_SERVER_EVENT = "model.server"  # a model server started, switched or ended (key: name)
 
 # The stages of a model version, in their canonical spelling (MLflow's).
 STAGES = ("None", "Staging", "Production", "Archived")
@@ -47,6 +48,21 @@ class RunStatus(str, Enum):
     FINISHED = "FINISHED"
     FAILED = "FAILED"
     KILLED = "KILLED"
+
+
+class ServerStatus(str, Enum):
+    """A model server's state. STARTING until its model is loaded and its port answers;
+    STOPPED when it ended as asked (or idle), FAILED when it could not start, KILLED when its
+    process died without saying so."""
+
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    STOPPED = "STOPPED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+
+ACTIVE_SERVER_STATES = (ServerStatus.STARTING.value, ServerStatus.RUNNING.value)
 
 
 def jsonable(value: Any) -> Any:
@@ -372,3 +388,33 @@ class AuditBreak(_Entity):
     seq: int
     detail: str
     entry: AuditEntry | None
+
+
+@dataclass
+class ModelServer(_Entity):
+    """A model server process: what it serves (``ref`` is what it follows: ``@champion``,
+    ``/Production`` or ``/3``; ``version`` the version answering now), where, who started
+    it, and how it is doing (``stats``: requests, errors, rate, p95 latency, dropped
+    records, refreshed with each heartbeat)."""
+
+    id: str
+    name: str
+    ref: str
+    version: int | None
+    url: str
+    host: str
+    pid: int | None
+    started_by: str
+    status: str  # one of ServerStatus
+    started_at: int
+    heartbeat: int
+    ended_at: int | None = None
+    reason: str = ""
+    stop_requested: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def uri(self) -> str:
+        """The ``models:/`` URI of what this server follows."""
+        return f"models:/{self.name}{self.ref}"

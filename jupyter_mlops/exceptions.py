@@ -47,6 +47,27 @@ class InvalidInput(MlopsError):
     http_status = 400
 
 
+class TooLarge(InvalidInput):
+    """A request body over the size limit."""
+
+    code = "TOO_LARGE"
+    http_status = 413
+
+
+class Unauthorized(MlopsError):
+    """A request without the bearer token a server asks for."""
+
+    code = "UNAUTHORIZED"
+    http_status = 401
+
+
+class Forbidden(MlopsError):
+    """A request a server refuses whoever sends it (a ``Host`` it does not answer to)."""
+
+    code = "FORBIDDEN"
+    http_status = 403
+
+
 class Conflict(MlopsError):
     code = "CONFLICT"
     http_status = 409

@@ -23,6 +23,10 @@ COMMANDS = {
     "pipelines": ("pipelines", "Notebook pipelines: run, inspect, schedule."),
     "runs": ("runs", "List, show, compare and delete runs."),
     "scheduler": ("scheduler", "Run due schedules and triggers until stopped (Ctrl-C / SIGTERM)."),
+    "serve": (
+        "serve",
+        "Serve a registered model over HTTP: `serve churn@champion | churn/Production | churn/3`.",
+    ),
 }
 
 

@@ -21,6 +21,7 @@ from .models import ModelsMixin
 from .registry import RegistryMixin
 from .runs import DEFAULT_EXPERIMENT, MAX_PAGE, STALE_AFTER_S, RunsMixin
 from .schedules import SchedulesMixin
+from .serving import ServingMixin
 from .validation import metric_row, now_ms, param_text, validate_artifact_path, validate_key
 
 __all__ = [
@@ -47,6 +48,7 @@ class Client(
     LineageMixin,
     EventsMixin,
     SchedulesMixin,
+    ServingMixin,
 ):
     """Programmatic access to a store.
 

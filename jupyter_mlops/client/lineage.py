@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..entities import jsonable
+from ..entities import ACTIVE_SERVER_STATES, MODEL_SERVER_EVENT, jsonable
 from ..exceptions import NotFound
 from .base import ClientBase
 from .registry import shown_gate_report
@@ -19,10 +19,12 @@ if TYPE_CHECKING:
     from ..entities import (
         AuditEntry,
         DatasetVersion,
+        Event,
         GateReport,
         LoggedModel,
         ModelAlias,
         ModelApproval,
+        ModelServer,
         ModelVersion,
         RegisteredModel,
         Run,
@@ -177,6 +179,14 @@ class LineageMixin(ClientBase):
 
         def get_logged_model(self, ref: str) -> LoggedModel: ...
 
+        def list_model_servers(
+            self, name: str | None = None, *, active_only: bool = False
+        ) -> list[ModelServer]: ...
+
+        def events_after(
+            self, cursor: int, type_: str | None = None, key: str | None = None, limit: int = 1000
+        ) -> list[Event]: ...
+
     def model_lineage(self, name: str, version: int | str) -> dict[str, Any]:
         """Everything that made version ``version`` of ``name`` and everything decided about
         it, as one JSON-able dict: the version and the aliases it holds, the registered
@@ -243,8 +253,34 @@ class LineageMixin(ClientBase):
                 ],
                 "promotions": _moves(self.model_audit(model.name), found.version),
                 "gate_report": report,
-                # Where this version is served, and since when: filled in by serving (its
-                # deployments name the version they serve); nothing serves it yet.
-                "served": [],
+                "served": self._served(model.name, found.version),
             }
         )
+
+    def _served(self, name: str, version: int) -> list[dict[str, Any]]:
+        """The servers that serve ``version`` now or served it before switching: their
+        ``model.server`` events name each version they answered with."""
+        servers = {s.id: s for s in self.list_model_servers(name)}
+        seen: dict[str, int] = {}
+        for event in self.events_after(0, MODEL_SERVER_EVENT, name, limit=10_000):
+            if event.payload.get("version") == version:
+                seen.setdefault(str(event.payload.get("server_id")), event.created_at)
+        out = []
+        for server_id, since in seen.items():
+            server = servers.get(server_id)
+            if server is None:
+                continue
+            now = server.version == version and server.status in ACTIVE_SERVER_STATES
+            out.append(
+                {
+                    "server_id": server.id,
+                    "url": server.url,
+                    "ref": server.ref,
+                    "status": server.status,
+                    "serving_now": now,
+                    "since": since,
+                    "started_by": server.started_by,
+                    "ended_at": server.ended_at,
+                }
+            )
+        return out

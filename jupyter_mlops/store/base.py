@@ -28,6 +28,7 @@ from ..entities import (
     Metric,
     ModelAlias,
     ModelApproval,
+    ModelServer,
     ModelVersion,
     RegisteredModel,
     Run,
@@ -403,6 +404,81 @@ class RegistryStore(abc.ABC):
         when it was about to be loaded (``detail`` says how)."""
 
 
+@dataclass
+class PredictionBatch:
+    """Recorded predictions of one model server, encoded (an Arrow IPC stream)."""
+
+    server_id: str
+    name: str
+    first_at: int
+    last_at: int
+    rows: int
+    data: bytes
+
+
+class ServingStore(abc.ABC):
+    """Model servers' records, their recorded predictions and the labels that follow."""
+
+    @abc.abstractmethod
+    def create_server(self, server: ModelServer, pid_start: int | None) -> ModelServer:
+        """Insert a server record (its ``model.server`` event in the same transaction)."""
+
+    @abc.abstractmethod
+    def update_server(
+        self, server_id: str, values: Mapping[str, Any], now_ms: int, event: bool
+    ) -> ModelServer:
+        """Change a live (STARTING or RUNNING) server's record and beat its heartbeat; an
+        ended record is returned unchanged. ``event``: the change is one others react to
+        (a status or version change), written with a ``model.server`` event."""
+
+    @abc.abstractmethod
+    def request_server_stop(self, server_id: str) -> ModelServer:
+        """Flag a server to stop (it sees the flag at its next heartbeat)."""
+
+    @abc.abstractmethod
+    def get_server(self, server_id: str) -> ModelServer:
+        """A server by id or unique id prefix; NotFound when there is none."""
+
+    @abc.abstractmethod
+    def list_servers(self, name: str | None, active_only: bool) -> list[ModelServer]:
+        """Servers (of one model, when given; only STARTING and RUNNING ones, when asked),
+        newest first."""
+
+    @abc.abstractmethod
+    def reconcile_dead_servers(
+        self,
+        stale_before_ms: int,
+        host: str,
+        is_alive: Callable[[int, int | None], bool],
+        now_ms: int,
+    ) -> list[str]:
+        """Mark live servers whose process died as KILLED (by pid on this host, by a stale
+        heartbeat elsewhere); the ids marked."""
+
+    @abc.abstractmethod
+    def append_predictions(self, batches: Sequence[PredictionBatch]) -> None:
+        """Store batches of recorded predictions in one transaction."""
+
+    @abc.abstractmethod
+    def prediction_batches(
+        self,
+        name: str,
+        since_ms: int | None,
+        until_ms: int | None,
+        server_id: str | None,
+    ) -> list[bytes]:
+        """The encoded batches of ``name`` (of one server, when given) that may hold rows
+        recorded in ``[since_ms, until_ms)``, oldest first (the caller filters rows)."""
+
+    @abc.abstractmethod
+    def log_labels(self, rows: Sequence[tuple[str, int, str, Any]], now_ms: int) -> int:
+        """Upsert ``(request_id, row, name, label)`` rows; how many were written."""
+
+    @abc.abstractmethod
+    def labels(self, name: str, since_ms: int | None = None) -> list[tuple[str, int, Any, int]]:
+        """``(request_id, row, label, at)`` of ``name``'s labels (given since a time)."""
+
+
 class Store(
     RunStore,
     DatasetStore,
@@ -411,6 +487,7 @@ class Store(
     ScheduleStore,
     LeaseStore,
     RegistryStore,
+    ServingStore,
 ):
     """A whole backend: every domain's interface, plus the connection's lifetime."""
 

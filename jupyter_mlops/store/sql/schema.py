@@ -323,3 +323,56 @@ gate_reports = sa.Table(
     sa.ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
     sa.Index(None, "name", "version", "created_at"),
 )
+
+# A model server process (serving/): its record outlives it, so that who served what, where
+# and until when stays known; ``heartbeat`` and ``pid`` tell a live one from a dead one.
+model_servers = sa.Table(
+    "model_servers",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("ref", sa.String(300), nullable=False),
+    sa.Column("version", sa.Integer),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("host", sa.String(256), nullable=False),
+    sa.Column("pid", sa.Integer),
+    sa.Column("pid_start", sa.BigInteger),
+    sa.Column("started_by", sa.String(256), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.BigInteger, nullable=False),
+    sa.Column("heartbeat", sa.BigInteger, nullable=False),
+    sa.Column("ended_at", sa.BigInteger),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("stop_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("options", sa.JSON, nullable=False),
+    sa.Column("stats", sa.JSON, nullable=False),
+    sa.Index(None, "name", "status"),
+)
+
+# Recorded predictions, a batch per row: ``data`` is an Arrow IPC stream (request id, row,
+# time, version, status, latency, one column per input, the outputs), so that monitoring reads
+# a window back as arrays without parsing a row at a time.
+prediction_batches = sa.Table(
+    "prediction_batches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("server_id", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("first_at", sa.BigInteger, nullable=False),
+    sa.Column("last_at", sa.BigInteger, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Index(None, "name", "last_at"),
+)
+
+# The true outcome of a recorded prediction (``row`` within its request), when it is known.
+prediction_labels = sa.Table(
+    "prediction_labels",
+    metadata,
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("row", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("label", sa.JSON, nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Index(None, "name", "at"),
+)

@@ -17,6 +17,7 @@ from .migrate import ensure_schema
 from .registry import RegistryMixin
 from .runs import RunsMixin
 from .schedules import SchedulesMixin
+from .serving import ServingMixin
 
 
 class SqlStore(
@@ -28,6 +29,7 @@ class SqlStore(
     SchedulesMixin,
     LeasesMixin,
     RegistryMixin,
+    ServingMixin,
     Store,
 ):
     """A store in any SQLAlchemy database; the schema is created or upgraded on open."""

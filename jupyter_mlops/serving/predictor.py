@@ -1,0 +1,99 @@
+"""A loaded model version and how it answers.
+
+:func:`load_predictor` resolves what a server follows (``@champion``, ``/Production``,
+``/3``) to one version, loads its bytes through the Client, which checks them against the
+sha256 recorded at registration before anything is deserialised, reads its input spec, and
+answers one request before it is used, so a version that cannot predict is never switched to.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..exceptions import InvalidInput
+from .spec import InputSpec, spec_for
+
+if TYPE_CHECKING:
+    from ..client import Client
+
+log = logging.getLogger("jupyter_mlops.serving")
+
+
+@dataclass(frozen=True)
+class Predictor:
+    name: str
+    version: int
+    sha256: str
+    model: Any
+    spec: InputSpec
+    flavor: str
+    model_class: str
+
+    @property
+    def has_proba(self) -> bool:
+        return callable(getattr(self.model, "predict_proba", None))
+
+    def predict(self, inputs: Any, method: str = "predict") -> np.ndarray:
+        if method == "predict_proba":
+            if not self.has_proba:
+                raise InvalidInput(
+                    f"Model {self.name} version {self.version} ({self.model_class}) has no "
+                    "predict_proba."
+                )
+            return np.asarray(self.model.predict_proba(inputs))
+        from ..models import predict
+
+        return np.asarray(predict(self.model, inputs))
+
+    def classes(self) -> list[Any] | None:
+        classes = getattr(self.model, "classes_", None)
+        return None if classes is None else np.asarray(classes).tolist()
+
+
+def resolve_version(client: Client, name: str, ref: str) -> int:
+    """The version ``models:/<name><ref>`` names now."""
+    return client.resolve_model_uri(f"models:/{name}{ref}").version
+
+
+def load_predictor(client: Client, name: str, version: int) -> Predictor:
+    """Load and check version ``version`` of ``name``; it has answered one request."""
+    found = client.get_model_version(name, version)
+    logged = client.get_logged_model(found.logged_model_id)
+    model = client.load_model(f"models:/{name}/{version}", actor="model server")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        spec = spec_for(model, logged.signature)
+    predictor = Predictor(
+        name=name,
+        version=found.version,
+        sha256=found.sha256,
+        model=model,
+        spec=spec,
+        flavor=logged.flavor,
+        model_class=logged.model_class,
+    )
+    _warm_up(predictor)
+    return predictor
+
+
+def _warm_up(predictor: Predictor) -> None:
+    """One prediction on a row of zeros (numbers) or empty text, so the first client does
+    not pay for lazy imports and caches, and a model that cannot predict fails here."""
+    spec = predictor.spec
+    if not spec.numeric or spec.width is None:
+        return
+    row = [[0.0] * spec.width]
+    try:
+        predictor.predict(spec.from_rows(row, None))
+    except Exception:
+        log.warning(
+            "model %s version %s failed its warm-up prediction",
+            predictor.name,
+            predictor.version,
+            exc_info=True,
+        )

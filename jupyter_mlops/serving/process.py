@@ -1,0 +1,437 @@
+"""A model server process: one supervisor and its workers.
+
+The supervisor binds the port, writes the server's record (STARTING, then RUNNING with the
+version once every worker has loaded it), beats its heartbeat with the workers' figures every
+couple of seconds, and ends the record: STOPPED when asked (``serve stop``, SIGTERM, Ctrl+C)
+or idle for ``idle_timeout``, FAILED when the model cannot be served. A reader marks it KILLED
+when the supervisor dies without ending it. It owns no model and no request.
+
+Each worker (a fresh interpreter, started with ``spawn``) loads and checks the model, serves
+the shared socket with uvicorn, records predictions, and follows what the server was started
+for: on a ``model.alias`` event for its model (an alias or stage moved) it resolves the
+reference again, loads and checks the new version on a thread and switches to it at once;
+requests in flight finish on the version they started on. A worker whose supervisor is gone
+stops (Linux's parent-death signal, and a check of its parent's pid).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import logging
+import multiprocessing as mp
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import warnings
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from ..client import Client
+from ..config import StoreLocation
+from ..entities import MODEL_ALIAS_EVENT, ServerStatus
+from ..exceptions import MlopsError
+from .metrics import SLOT, Counters, Snapshot, quantile
+from .options import TOKEN_ENV, ServeOptions
+
+log = logging.getLogger("jupyter_mlops.serving")
+
+HEARTBEAT_S = 2.0
+FOLLOW_S = 1.0
+READY_TIMEOUT_S = 300.0
+RATE_WINDOW_S = 10.0
+
+
+def pinned(ref: str) -> bool:
+    """A reference to one version number (``/3``) follows nothing."""
+    return ref.startswith("/") and ref[1:].isdigit()
+
+
+@dataclass(frozen=True)
+class WorkerArgs:
+    slot: int
+    slots: int
+    server_id: str
+    name: str
+    ref: str
+    version: int
+    options: dict[str, Any]
+    token: str | None
+    location: StoreLocation
+    url_host: str
+    parent_pid: int
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    if shown == "::":
+        shown = "::1"
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+class Supervisor:
+    def __init__(
+        self,
+        client: Client,
+        server_id: str,
+        name: str,
+        ref: str,
+        options: ServeOptions,
+        actor: str | None,
+    ) -> None:
+        self.client = client
+        self.server_id = server_id
+        self.name = name
+        self.ref = ref
+        self.options = options
+        self.actor = actor
+        self.stop_reason: str | None = None
+        self.ctx = mp.get_context("spawn")
+        self.values: Any = self.ctx.RawArray("d", SLOT * options.workers)
+        self.errors: Any = self.ctx.SimpleQueue()
+        self.workers: list[Any] = []
+        self.window: deque[tuple[float, Snapshot]] = deque()
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self.values, self.options.workers)
+
+    def run(self) -> int:
+        opts = self.options
+        try:
+            sock = _bind(opts.host, opts.port)
+        except OSError as exc:
+            print(
+                f"Cannot listen on {opts.host}:{opts.port}: {exc.strerror or exc}", file=sys.stderr
+            )
+            return 1
+        url = url_of(opts.host, sock.getsockname()[1])
+        record = self.client.create_model_server(
+            self.name,
+            self.ref,
+            url,
+            pid=os.getpid(),
+            options=opts.to_json(),
+            actor=self.actor,
+            server_id=self.server_id,
+        )
+        log.info("server %s starting for %s at %s", record.id, record.uri, url)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+        try:
+            from .predictor import resolve_version
+
+            version = resolve_version(self.client, self.name, self.ref)
+        except MlopsError as exc:
+            self._end(ServerStatus.FAILED, exc.message)
+            print(exc.message, file=sys.stderr)
+            return 1
+        self.version = version
+        self.args = [
+            WorkerArgs(
+                slot=i,
+                slots=opts.workers,
+                server_id=self.server_id,
+                name=self.name,
+                ref=self.ref,
+                version=version,
+                options=opts.to_json(),
+                token=opts.token,
+                location=self.client.location,
+                url_host=url,
+                parent_pid=os.getpid(),
+            )
+            for i in range(opts.workers)
+        ]
+        self.sock = sock
+        self.workers = [self._spawn(a) for a in self.args]
+        failure = self._wait_ready()
+        if failure is not None:
+            self._stop_workers()
+            self._end(ServerStatus.FAILED, failure)
+            print(failure, file=sys.stderr)
+            return 1
+        self.client.update_model_server(
+            self.server_id, status=ServerStatus.RUNNING, version=version, stats=self._stats()
+        )
+        print(
+            f"Serving {self.name} version {version} at {url} (server {self.server_id})", flush=True
+        )
+        self._loop()
+        self._stop_workers()
+        reason = self.stop_reason or "stopped"
+        try:
+            if self.client.get_model_server(self.server_id).stop_requested:
+                reason = "stopped by request"
+        except MlopsError:
+            pass
+        self._end(ServerStatus.STOPPED, reason)
+        return 0
+
+    def _spawn(self, args: WorkerArgs) -> Any:
+        process = self.ctx.Process(
+            target=worker_main, args=(args, self.values, self.sock, self.errors), daemon=False
+        )
+        process.start()
+        return process
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        names = {
+            int(signal.SIGTERM): "SIGTERM",
+            int(signal.SIGINT): "interrupted",
+            int(signal.SIGHUP): "SIGHUP",
+        }
+        self.stop_reason = self.stop_reason or f"stopped ({names.get(signum, str(signum))})"
+
+    def _wait_ready(self) -> str | None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if not self.errors.empty():
+                return str(self.errors.get())
+            if self.stop_reason is not None:
+                return f"Stopped while starting: {self.stop_reason}."
+            if self.snapshot().all_ready():
+                return None
+            dead = [w for w in self.workers if not w.is_alive()]
+            if dead:
+                return (
+                    f"A worker exited with status {dead[0].exitcode} while loading the model; "
+                    "see the server's log."
+                )
+            time.sleep(0.05)
+        return f"The model did not load within {READY_TIMEOUT_S:.0f} s."
+
+    def _loop(self) -> None:
+        opts = self.options
+        started = time.time()
+        next_beat = time.monotonic() + HEARTBEAT_S
+        while self.stop_reason is None:
+            time.sleep(0.1)
+            for i, worker in enumerate(self.workers):
+                if not worker.is_alive() and self.stop_reason is None:
+                    log.error("worker %d exited with %s; starting another", i, worker.exitcode)
+                    self.workers[i] = self._spawn(self.args[i])
+            snap = self.snapshot()
+            if opts.idle_timeout is not None:
+                last = max(snap.latest("last_request"), started)
+                if time.time() - last > opts.idle_timeout:
+                    self.stop_reason = f"idle: no request for {opts.idle_timeout:g} s"
+                    break
+            if time.monotonic() < next_beat:
+                continue
+            next_beat = time.monotonic() + HEARTBEAT_S
+            version = int(snap.latest("version")) or None
+            try:
+                record = self.client.update_model_server(
+                    self.server_id,
+                    version=version if version != self.version else None,
+                    stats=self._stats(),
+                )
+            except Exception:
+                log.exception("heartbeat failed")
+                continue
+            if version is not None:
+                self.version = version
+            if record.status not in (ServerStatus.RUNNING.value, ServerStatus.STARTING.value):
+                self.stop_reason = f"record ended elsewhere ({record.status})"
+            elif record.stop_requested:
+                self.stop_reason = "stopped by request"
+
+    def _stats(self) -> dict[str, Any]:
+        now = time.monotonic()
+        snap = self.snapshot()
+        self.window.append((now, snap))
+        while len(self.window) > 1 and now - self.window[0][0] > RATE_WINDOW_S:
+            self.window.popleft()
+        then, old = self.window[0]
+        span = now - then
+        recent = [a - b for a, b in zip(snap.latency_counts(), old.latency_counts(), strict=True)]
+        p50, p95, p99 = (quantile(recent, q) for q in (0.5, 0.95, 0.99))
+        last = snap.latest("last_request")
+        return {
+            "requests": int(snap.requests),
+            "errors": int(snap.get("client_errors") + snap.get("server_errors")),
+            "server_errors": int(snap.get("server_errors")),
+            "rows": int(snap.get("rows")),
+            "rate": round((snap.requests - old.requests) / span, 2) if span > 0 else 0.0,
+            "p50_ms": None if p50 is None else round(p50 * 1000, 3),
+            "p95_ms": None if p95 is None else round(p95 * 1000, 3),
+            "p99_ms": None if p99 is None else round(p99 * 1000, 3),
+            "recorded": int(snap.get("recorded")),
+            "dropped": int(snap.get("dropped")),
+            "queued": int(snap.get("queued")),
+            "switches": int(snap.get("switches")),
+            "workers": sum(1 for w in self.workers if w.is_alive()),
+            "last_request_at": int(last * 1000) if last else None,
+        }
+
+    def _stop_workers(self) -> None:
+        for worker in self.workers:
+            if worker.is_alive() and worker.pid is not None:
+                os.kill(worker.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15.0
+        for worker in self.workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+            if worker.is_alive():
+                worker.kill()
+                worker.join(2.0)
+
+    def _end(self, status: ServerStatus, reason: str) -> None:
+        try:
+            self.client.update_model_server(
+                self.server_id, status=status, reason=reason, stats=self._stats()
+            )
+        except Exception:
+            log.exception("could not end the server's record")
+
+
+# -- workers ----------------------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM when the supervisor dies (a no-op elsewhere)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def worker_main(args: WorkerArgs, values: Any, sock: socket.socket, errors: Any) -> None:
+    _die_with_parent()
+    # A model fitted on a frame of numbers is given arrays in its own column order (see
+    # serving/spec.py); scikit-learn would warn about the missing names on every request.
+    warnings.filterwarnings("ignore", message="X does not have valid feature names")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        from ..version import __version__
+    except ImportError:  # a source tree never installed
+        __version__ = "0+unknown"
+    from .app import Batcher, ServingState, build_app
+    from .openapi import openapi_document
+    from .predictor import load_predictor
+    from .recorder import Recorder
+
+    options = ServeOptions.from_json(args.options | {"token": args.token})
+    counters = Counters(values, args.slot, args.slots)
+    client = Client(args.location)
+    hosts = {"localhost", "127.0.0.1", "::1", "[::1]", options.host.lower()}
+    hosts.update(h.lower() for h in options.allowed_hosts)
+    state = ServingState(
+        name=args.name,
+        ref=args.ref,
+        server_id=args.server_id,
+        counters=counters,
+        snapshot=lambda: Snapshot(values, args.slots),
+        token=options.token,
+        allowed_hosts=frozenset(hosts),
+        any_host="*" in options.allowed_hosts,
+        max_body=int(options.max_body_mb * 1024 * 1024),
+        openapi=openapi_document,
+        server_version=__version__,
+    )
+    try:
+        state.predictor = load_predictor(client, args.name, args.version)
+    except Exception as exc:
+        log.exception("cannot load %s version %s", args.name, args.version)
+        message = exc.message if isinstance(exc, MlopsError) else f"{type(exc).__name__}: {exc}"
+        errors.put(f"Cannot load {args.name} version {args.version}: {message}")
+        sys.exit(3)
+    if options.record:
+        state.recorder = Recorder(
+            client, args.server_id, args.name, counters, capacity=options.queue_rows
+        )
+    if options.max_batch > 1:
+        state.batcher = Batcher(options.max_batch, options.max_wait_ms / 1000.0, counters)
+    counters.set("version", args.version)
+    counters.set("ready", 1)
+    import uvicorn
+
+    config = uvicorn.Config(
+        build_app(state),
+        loop="auto",
+        http="auto",
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    follower = threading.Thread(
+        target=_follow, args=(client, state, counters, server, args), daemon=True
+    )
+    follower.start()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if state.recorder is not None:
+            state.recorder.close()
+        client.close()
+
+
+def _follow(client: Client, state: Any, counters: Counters, server: Any, args: WorkerArgs) -> None:
+    """Switch to the version the server's reference names whenever an alias or stage of
+    its model moves; stop when the supervisor is gone."""
+    from .predictor import load_predictor, resolve_version
+
+    cursor = client.last_event_id()
+    follows = not pinned(args.ref)
+    while not server.should_exit:
+        time.sleep(FOLLOW_S)
+        if os.getppid() != args.parent_pid:
+            server.should_exit = True
+            return
+        if not follows:
+            continue
+        try:
+            events = client.events_after(cursor, MODEL_ALIAS_EVENT, args.name)
+            if not events:
+                continue
+            cursor = events[-1].id
+            version = resolve_version(client, args.name, args.ref)
+            current = state.predictor
+            if current is not None and version == current.version:
+                continue
+            predictor = load_predictor(client, args.name, version)
+        except Exception:
+            log.exception("following models:/%s%s failed; serving on", args.name, args.ref)
+            continue
+        state.predictor = predictor
+        counters.set("version", version)
+        counters.add("switches")
+        log.info("switched to %s version %s", args.name, version)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jupyter_mlops.serving")
+    parser.add_argument("--server-id", required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--ref", required=True)
+    parser.add_argument("--options", default="{}", help="ServeOptions as JSON (no token)")
+    parser.add_argument("--actor", default=None)
+    ns = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    data = json.loads(ns.options)
+    options = ServeOptions.from_json(
+        {**data, "token": os.environ.get(TOKEN_ENV) or data.get("token")}
+    )
+    client = Client()
+    try:
+        return Supervisor(client, ns.server_id, ns.name, ns.ref, options, ns.actor).run()
+    finally:
+        client.close()

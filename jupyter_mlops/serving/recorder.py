@@ -1,0 +1,183 @@
+"""Every prediction recorded, off the response path.
+
+A request appends one tuple to a bounded in-memory queue (a deque append: no lock, no I/O,
+no encoding) and is answered. A writer thread wakes a few times a second, takes what is
+queued, builds one Arrow table per version from whole arrays (a request's rows are already
+an array), and hands them to the Client in one transaction. When the queue holds
+``capacity`` rows, new records are counted as dropped (``/metrics``, the server's record)
+instead of blocking a response or growing memory without bound.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..client.serving import INPUT_PREFIX, OUTPUT_PREFIX
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from ..client import Client
+    from .metrics import Counters
+
+log = logging.getLogger("jupyter_mlops.serving")
+
+# (request id, at ms, version, status, latency ms, input names, input, output name, output,
+#  error text)
+Record = tuple[str, int, int, int, float, Any, Any, str, Any, str | None]
+
+
+class Recorder:
+    def __init__(
+        self,
+        client: Client,
+        server_id: str,
+        name: str,
+        counters: Counters,
+        capacity: int = 100_000,
+        interval: float = 0.5,
+    ) -> None:
+        self.client = client
+        self.server_id = server_id
+        self.name = name
+        self.counters = counters
+        self.capacity = capacity
+        self.interval = interval
+        self.queue: collections.deque[Record] = collections.deque()
+        self.queued_rows = 0
+        self.dropped = 0
+        self._count = threading.Lock()  # queued_rows changes on two threads
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mlops-recorder", daemon=True)
+        self._thread.start()
+
+    def add(
+        self,
+        request_id: str,
+        at_ms: int,
+        version: int,
+        status: int,
+        latency_ms: float,
+        names: list[str] | None,
+        inputs: Any,
+        output_name: str,
+        outputs: Any,
+        error: str | None = None,
+    ) -> None:
+        rows = 1 if inputs is None else len(inputs)
+        with self._count:
+            if self.queued_rows + rows > self.capacity:
+                self.dropped += rows
+                self.counters.add("dropped", rows)
+                return
+            self.queued_rows += rows
+        self.queue.append(
+            (request_id, at_ms, version, status, latency_ms, names, inputs, output_name,
+             outputs, error)
+        )  # fmt: skip
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then stop the thread."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            self._flush()
+        self._flush()
+
+    def _flush(self) -> None:
+        records: list[Record] = []
+        while self.queue:
+            records.append(self.queue.popleft())
+        if not records:
+            return
+        rows = sum(1 if r[6] is None else len(r[6]) for r in records)
+        try:
+            tables = tables_of(records)
+            written = self.client.log_predictions(self.server_id, self.name, tables)
+            self.counters.add("recorded", written)
+        except Exception:
+            # The store is down or refused the batch: count the rows as dropped, keep serving.
+            log.exception("recording %d prediction rows failed", rows)
+            with self._count:
+                self.dropped += rows
+                self.counters.add("dropped", rows)
+        finally:
+            with self._count:
+                self.queued_rows -= rows
+                self.counters.set("queued", self.queued_rows)
+
+
+def tables_of(records: list[Record]) -> list[pa.Table]:
+    """One Arrow table per run of records that share inputs' layout and output name."""
+    groups: dict[tuple[Any, ...], list[Record]] = {}
+    for record in records:
+        inputs = record[6]
+        layout: Any = (
+            "error"
+            if inputs is None
+            else ("frame", tuple(inputs.columns))
+            if hasattr(inputs, "columns")
+            else ("array", tuple(record[5] or ()), inputs.shape[1])
+        )
+        groups.setdefault((layout, record[7]), []).append(record)
+    return [_table(group) for group in groups.values()]
+
+
+def _table(records: list[Record]) -> pa.Table:
+    import pyarrow as pa
+
+    counts = np.array([1 if r[6] is None else len(r[6]) for r in records])
+
+    def per_row(i: int, dtype: Any) -> np.ndarray:
+        return np.repeat(np.array([r[i] for r in records], dtype=dtype), counts)
+
+    columns: dict[str, Any] = {
+        "request_id": pa.array(np.repeat(np.array([r[0] for r in records], dtype=object), counts)),
+        "row": pa.array(np.concatenate([np.arange(c, dtype=np.int32) for c in counts])),
+        "at": pa.array(per_row(1, np.int64)),
+        "version": pa.array(per_row(2, np.int32)),
+        "status": pa.array(per_row(3, np.int16)),
+        "latency_ms": pa.array(per_row(4, np.float32)),
+    }
+    first = records[0]
+    if first[6] is None:
+        columns["error"] = pa.array([r[9] for r in records], type=pa.string())
+        return pa.table(columns)
+    if hasattr(first[6], "columns"):
+        import pandas as pd
+
+        frame = pd.concat([r[6] for r in records], ignore_index=True)
+        for name in frame.columns:
+            columns[INPUT_PREFIX + str(name)] = pa.array(frame[name].to_numpy(), from_pandas=True)
+    else:
+        matrix = np.concatenate([r[6] for r in records]) if len(records) > 1 else first[6]
+        names = first[5] or [str(j) for j in range(matrix.shape[1])]
+        for j, name in enumerate(names):
+            columns[INPUT_PREFIX + name] = pa.array(matrix[:, j])
+    outputs = [np.asarray(r[8]) for r in records]
+    out = np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
+    if out.ndim == 1:
+        columns[OUTPUT_PREFIX + first[7]] = _array(out)
+    else:
+        for j in range(out.shape[1]):
+            columns[f"{OUTPUT_PREFIX}{first[7]}.{j}"] = _array(out[:, j])
+    return pa.table(columns)
+
+
+def _array(values: np.ndarray) -> pa.Array:
+    import pyarrow as pa
+
+    if values.dtype.kind == "O":
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+    return pa.array(values)
