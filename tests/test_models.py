@@ -3,18 +3,21 @@ library's models through a real Client so they load back to the same predictions
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 import textwrap
 import threading
+import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import BaggingClassifier, GradientBoostingClassifier
+from sklearn.ensemble import BaggingClassifier, GradientBoostingClassifier, RandomForestClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -395,14 +398,145 @@ def test_given_statsmodels_formula_logit_when_logged_then_predicts_the_same(clie
     assert np.array_equal(loaded.predict(X), result.predict(X))
 
 
-def test_given_pipeline_with_a_lambda_when_logged_then_it_loads(client, frame):
+def _stored_meta(client, logged) -> dict:
+    """The ``MLmodel.json`` of a model's stored zip."""
+    with zipfile.ZipFile(io.BytesIO(client.artifacts.read_bytes(logged.sha256))) as archive:
+        return json.loads(archive.read("MLmodel.json"))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda X, y: LogisticRegression().fit(X[["age", "fare"]], y),
+        lambda X, y: _baseline().fit(X, y),
+        lambda X, y: RandomForestClassifier(n_estimators=10, random_state=0).fit(
+            X[["age", "fare"]], y
+        ),
+        lambda X, y: GridSearchCV(_baseline(), {"clf__C": [0.1, 1.0]}, cv=3).fit(X, y),
+    ],
+    ids=["logistic", "pipeline", "forest", "grid_search"],
+)
+def test_given_sklearn_model_when_logged_then_saved_with_skops_and_predicts_the_same(
+    client, frame, make
+):
+    X, y = frame
+    model = make(X, y)
+    logged, loaded = _logged_and_loaded(client, model, "sk")
+    assert logged.flavor == "sklearn" and logged.artifact_path == "models/sk/model.zip"
+    meta = _stored_meta(client, logged)
+    assert meta["format"] == "skops" and meta["file"] == "model.skops"
+    assert meta["model_class"] == f"{type(model).__module__}.{type(model).__qualname__}"
+    assert type(loaded) is type(model)
+    inputs = X[list(model.feature_names_in_)]
+    assert np.array_equal(loaded.predict_proba(inputs), model.predict_proba(inputs))
+
+
+class _Clip(TransformerMixin, BaseEstimator):
+    """An estimator written by the user (here in the test module, as in a notebook)."""
+
+    def fit(self, X, y=None):
+        self.high_ = np.asarray(X).max(axis=0)
+        return self
+
+    def transform(self, X):
+        return np.minimum(np.asarray(X), self.high_)
+
+
+@pytest.mark.parametrize(
+    "step",
+    [FunctionTransformer(lambda a: np.log1p(np.abs(a))), _Clip()],
+    ids=["lambda", "own_class"],
+)
+def test_given_pipeline_with_code_outside_sklearn_when_logged_then_pickled_and_loads(
+    client, frame, step
+):
     X, y = _numeric(frame)
-    pipe = Pipeline(
-        [("log", FunctionTransformer(lambda a: np.log1p(np.abs(a)))), ("lr", LinearRegression())]
-    ).fit(X, y)
+    pipe = Pipeline([("step", step), ("lr", LinearRegression())]).fit(X, y)
     logged, loaded = _logged_and_loaded(client, pipe, "pipe")
-    assert logged.flavor == "sklearn"
+    assert logged.flavor == "sklearn" and logged.artifact_path == "models/pipe/model.joblib"
     assert np.array_equal(loaded.predict(X), pipe.predict(X))
+
+
+def _skops_model_zip(payload: bytes) -> bytes:
+    """A model zip as log_model writes one for scikit-learn, holding ``payload``."""
+    meta = {"flavor": "sklearn", "format": "skops", "file": "model.skops"}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("MLmodel.json", json.dumps(meta))
+        archive.writestr("model.skops", payload)
+    return buf.getvalue()
+
+
+class _Marker:
+    """What an attacker's class does when it is rebuilt: run code (here, write a file)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __setstate__(self, state: dict) -> None:
+        with open(state["path"], "w") as out:
+            out.write("ran")
+
+
+def test_given_skops_file_naming_a_class_outside_sklearn_then_refused_and_nothing_runs(
+    tmp_path,
+):
+    import skops.io
+
+    from jupyter_mlops.models import load_model_bytes
+
+    marker = tmp_path / "marker"
+    payload = skops.io.dumps(_Marker(str(marker)))
+    with pytest.raises(mlops.IntegrityError, match=r"Refusing to load .*_Marker"):
+        load_model_bytes(_skops_model_zip(payload))
+    assert not marker.exists()
+    # What the refusal prevented: skops told to trust the class runs its code.
+    skops.io.loads(payload, trusted=skops.io.get_untrusted_types(data=payload))
+    assert marker.read_text() == "ran"
+
+
+def test_given_skops_file_calling_a_numpy_function_then_refused_and_nothing_is_written(
+    tmp_path,
+):
+    import skops.io
+
+    from jupyter_mlops.models import load_model_bytes
+
+    target = tmp_path / "written.pth"
+    # numpy is trusted, but numpy.savetxt called with the file's arguments writes any text
+    # to any path (a .pth file in site-packages runs at the next interpreter start).
+    args = [str(target), [[0]], "%d", " ", "\n", "import os", "", ""]
+    schema = {
+        "__class__": "savetxt",
+        "__module__": "numpy",
+        "__loader__": "ConstructorFromReduceNode",
+        "content": {
+            "__class__": "tuple",
+            "__module__": "builtins",
+            "__loader__": "TupleNode",
+            "content": [
+                {
+                    "__class__": "str",
+                    "__module__": "builtins",
+                    "__loader__": "JsonNode",
+                    "content": json.dumps(a),
+                    "is_json": True,
+                }
+                for a in args
+            ],
+        },
+    }
+    with zipfile.ZipFile(io.BytesIO(skops.io.dumps([]))) as real:
+        schema["protocol"] = json.loads(real.read("schema.json"))["protocol"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("schema.json", json.dumps(schema))
+    payload = buf.getvalue()
+    with pytest.raises(mlops.IntegrityError, match=r"numpy\.savetxt"):
+        load_model_bytes(_skops_model_zip(payload))
+    assert not target.exists()
+    skops.io.loads(payload, trusted=skops.io.get_untrusted_types(data=payload))
+    assert target.read_text().startswith("import os")
 
 
 class _MeanModel:

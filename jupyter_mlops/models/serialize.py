@@ -2,14 +2,19 @@
 
 The bytes stored for a model say how to load them:
 
-* a model its library saves in its own portable format (an xgboost or lightgbm Booster) is a
-  zip holding ``MLmodel.json`` (flavor, format, class, library version) and that file
-  (``model.ubj``, ``model.txt``), which the library itself loads once unzipped;
-* any other model (scikit-learn, statsmodels, an object with ``predict``) is a pickle, which
-  ``joblib.load`` reads, as stores written before the zip existed hold.
+* a model saved in a format that is not pickle is a zip holding ``MLmodel.json`` (flavor,
+  format, class, library version) and that file: an xgboost or lightgbm Booster in its
+  library's own portable format (``model.ubj``, ``model.txt``), which the library itself loads
+  once unzipped; a scikit-learn model whose types are all scikit-learn's, numpy's or scipy's
+  in skops' format (``model.skops``), which loads without running pickle code (see
+  :mod:`.estimators`);
+* any other model (a scikit-learn model holding a notebook's class or a lambda, xgboost's and
+  lightgbm's scikit-learn wrappers, statsmodels results, an object with ``predict``) is a
+  pickle, which ``joblib.load`` reads, as stores written before the zip existed hold.
 
 Pickle runs code when loaded, which is why the Client only loads bytes whose sha256 matches
-the registry row.
+the registry row. A skops file naming a type outside those libraries is refused: log_model
+never writes one, so it was altered or crafted.
 """
 
 from __future__ import annotations
