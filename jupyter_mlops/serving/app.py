@@ -598,5 +598,7 @@ def _feedback_labels(data: Any) -> list[tuple[str, Any]]:
         value = item["labels"] if "labels" in item else item["label"]
         if "labels" in item and (not isinstance(value, list) or not value):
             raise InvalidInput(f"Feedback {i}: labels must be a non-empty list.")
+        if "label" in item and isinstance(value, list | dict):
+            raise InvalidInput(f"Feedback {i}: label is one value; give a list as labels.")
         out.append((item["request_id"], value))
     return out
