@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         MlopsWarning,
         NotFound,
     )
+    from .serving import ServerHandle
     from .tracking.fluent import (
         ActiveRun,
         active_run,
@@ -135,6 +136,7 @@ __all__ = [
     "log_params",
     "promote_model",
     "register_model",
+    "serve",
     "set_store",
     "set_tag",
     "set_tags",
@@ -210,6 +212,18 @@ def promote_model(
         holdout=holdout,
         progress=True,
     )
+
+
+def serve(target: str, **options: Any) -> ServerHandle:
+    """Serve a registered version over HTTP in its own process (it outlives this kernel):
+    ``mlops.serve("churn@champion")`` follows the alias, ``"churn/Production"`` the stage,
+    ``"churn/3"`` one version. ``options`` are those of ``jupyter-mlops serve`` (``port``,
+    ``host``, ``token``, ``workers``, ``idle_timeout``, ``max_batch``, ``max_wait_ms``,
+    ``record``...). Returns a handle with ``url``, ``predict(data)`` and ``stop()``."""
+    from .serving import ServeOptions, start_server
+    from .tracking.fluent import get_client
+
+    return start_server(get_client(), target, ServeOptions(**options))
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

@@ -19,7 +19,10 @@ USAGE = """%mlops runs [-e EXPERIMENT] [-f FILTER] [-o ORDER] [-n LIMIT]
 %mlops store
 %mlops register NAME [SOURCE] [-m MODEL] [-d DESCRIPTION]
 %mlops models
-%mlops versions NAME"""
+%mlops versions NAME
+%mlops serve TARGET [--port N] [--token T] [--workers N] [--idle-timeout S] [--no-record]
+%mlops servers [-a]
+%mlops stop SERVER_ID"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,6 +54,19 @@ def _parser() -> _Parser:
     sub.add_parser("models", add_help=False)
     versions = sub.add_parser("versions", add_help=False)
     versions.add_argument("name")
+    serve = sub.add_parser("serve", add_help=False)
+    serve.add_argument("target")
+    serve.add_argument("--port", type=int, default=0)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--token")
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--idle-timeout", type=float)
+    serve.add_argument("--max-batch", type=int, default=1)
+    serve.add_argument("--no-record", action="store_true")
+    servers = sub.add_parser("servers", add_help=False)
+    servers.add_argument("-a", "--all", action="store_true")
+    stop = sub.add_parser("stop", add_help=False)
+    stop.add_argument("server_id")
     return parser
 
 
@@ -123,6 +139,30 @@ def dispatch(client: Client, argv: list[str], last_run: str | None = None) -> An
             for v in client.search_model_versions(args.name)
         ]
         return views.frame(rows, "version")
+    if args.command == "serve":
+        from .serving import ServeOptions, start_server
+
+        options = ServeOptions(
+            host=args.host,
+            port=args.port,
+            token=args.token,
+            workers=args.workers,
+            idle_timeout=args.idle_timeout,
+            max_batch=args.max_batch,
+            record=not args.no_record,
+        )
+        return start_server(client, args.target, options)
+    if args.command == "servers":
+        servers = client.list_model_servers(active_only=not args.all)
+        return views.frame([views.server_row(s) for s in servers], "id")
+    if args.command == "stop":
+        from .serving import stop_server
+
+        record = stop_server(client, args.server_id)
+        print(
+            f"Server {record.id[:8]} ({record.name}{record.ref}): {record.status}, {record.reason}"
+        )
+        return None
     if args.command == "store":
         loc = client.location
         return views.frame(

@@ -20,6 +20,7 @@ from .entities import (
     Experiment,
     GateReport,
     ModelAlias,
+    ModelServer,
     ModelVersion,
     RegisteredModel,
     Run,
@@ -519,6 +520,23 @@ def version_row(version: ModelVersion, aliases: list[str], raw: bool) -> dict[st
         "created": version.created_at if raw else fmt_time(version.created_at),
         "created_by": version.created_by,
         "description": version.description,
+    }
+
+
+def server_row(server: ModelServer) -> dict[str, Any]:
+    """A model server as the notebook's table and ``serve list`` show it."""
+    return {
+        "id": server.id[:8],
+        "model": server.name + server.ref,
+        "version": server.version,
+        "status": server.status,
+        "url": server.url,
+        "req/s": server.stats.get("rate"),
+        "p95_ms": server.stats.get("p95_ms"),
+        "requests": server.stats.get("requests"),
+        "started": fmt_time(server.started_at),
+        "by": server.started_by,
+        "reason": server.reason,
     }
 
 

@@ -511,3 +511,27 @@ def test_given_an_interrupt_while_hashing_data_then_the_run_ends_killed(
     run = only_run(store)
     assert run.info.status == "KILLED"  # never left RUNNING
     assert mlops.active_run() is None
+
+
+@pytest.mark.slow
+def test_given_a_registered_version_when_mlops_serve_then_it_answers_and_mlops_stop_ends_it(
+    ip, store, capsys
+):
+    ip.run_cell(
+        "%%track -e serve\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "clf = LogisticRegression().fit([[0], [1], [2], [3]], [0, 0, 1, 1])"
+    )
+    ip.run_line_magic("mlops", "register churn")
+    handle = ip.run_line_magic("mlops", "serve churn/1 --no-record")
+    try:
+        assert handle.predict([[0.0], [3.0]]) == [0, 1]
+        table = ip.run_line_magic("mlops", "servers")
+        assert table.loc[handle.id[:8], "status"] == "RUNNING"
+        assert table.loc[handle.id[:8], "model"] == "churn/1"
+    finally:
+        ip.run_line_magic("mlops", f"stop {handle.id[:8]}")
+    assert "STOPPED, stopped by request" in capsys.readouterr().out
+    assert ip.run_line_magic("mlops", "servers").empty
+    with pytest.raises(UsageError, match="no alias"):
+        ip.run_line_magic("mlops", "serve churn@nobody")

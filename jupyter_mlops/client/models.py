@@ -36,8 +36,9 @@ class ModelsMixin(ClientBase):
     def log_model(
         self, run_id: str, model: Any, name: str = "model", input_example: Any = None
     ) -> LoggedModel:
-        """Save ``model`` under ``name`` in the run: any object that can be pickled (one
-        with ``predict`` is what serving needs), a Booster in its library's own format."""
+        """Save ``model`` under ``name`` in the run: a scikit-learn model with skops where it
+        can (loading it runs no pickle code), a Booster in its library's own format, any
+        other object that can be pickled (one with ``predict`` is what serving needs)."""
         from ..models import (
             artifact_name,
             chosen_params,
@@ -95,7 +96,8 @@ class ModelsMixin(ClientBase):
 
         Raises:
             IntegrityError: the stored bytes no longer match the sha256 recorded for them
-                (for a registered version, the one recorded at registration). Nothing is
+                (for a registered version, the one recorded at registration), or a
+                scikit-learn model saved with skops names a type it may not load. Nothing is
                 unpickled; for a registered version, an ``integrity_failure`` entry naming
                 who tried is appended to the registry's audit.
         """
@@ -115,13 +117,15 @@ class ModelsMixin(ClientBase):
                 )
                 raise IntegrityError(text, public=text)
             data = self.artifacts.read_bytes(version.sha256)
+            # A skops file naming a type outside scikit-learn, numpy and scipy is refused
+            # here too, before anything in it runs.
+            return load_model_bytes(data)
         except IntegrityError as exc:
             # The audit keeps the public text: where the blob lives is for the log only.
             self.store.record_integrity_failure(
                 version.name, version.version, self._actor(actor), exc.public, now_ms()
             )
             raise
-        return load_model_bytes(data)
 
     def latest_model_sha(self, name: str) -> str | None:
         """The sha256 of the newest model logged under ``name`` (None if there is none)."""
