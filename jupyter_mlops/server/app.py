@@ -126,7 +126,9 @@ class MlopsApp(ExtensionApp):
         from .handlers import routes
         from .pipeline_handlers import pipeline_routes
         from .registry_handlers import registry_routes
+        from .serving_handlers import serving_routes
 
         self.handlers.extend(routes(API_PREFIX))
         self.handlers.extend(pipeline_routes(API_PREFIX))
         self.handlers.extend(registry_routes(API_PREFIX))
+        self.handlers.extend(serving_routes(API_PREFIX))
