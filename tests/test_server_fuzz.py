@@ -25,6 +25,8 @@ from jupyter_mlops.server.app import API_PREFIX
 from jupyter_mlops.server.handlers import routes
 from jupyter_mlops.server.pipeline_handlers import pipeline_routes
 from jupyter_mlops.server.registry_handlers import registry_routes
+from jupyter_mlops.server.serving_handlers import serving_routes
+from jupyter_mlops.serving.launch import stop_server
 
 TOKEN = "mlops-fuzz"
 METHODS = ("GET", "POST", "PATCH", "DELETE", "PUT")
@@ -34,15 +36,26 @@ ROUTES = [
     for pattern, handler in routes(API_PREFIX)
     + pipeline_routes(API_PREFIX)
     + registry_routes(API_PREFIX)
+    + serving_routes(API_PREFIX)
 ]
 ARGS = ["filter", "order_by", "limit", "offset", "params", "metrics", "experiment", "runs",
-        "path", "name", "max_points", "at", "reason"]  # fmt: skip
+        "path", "name", "max_points", "at", "reason", "model", "all"]  # fmt: skip
 FIELDS = ["path", "params", "force", "from_step", "executor", "scheduler_address",
           "max_workers", "cron", "timezone", "dataset", "missed", "enabled"]  # fmt: skip
 # The fields of the registry's bodies (register, patch, gates, stage, approve, alias).
 REGISTRY_FIELDS = ["source", "name", "description", "tags", "required_approvals",
                    "intended_use", "limitations", "reason", "config", "yaml", "stage", "force",
                    "archive_existing", "version"]  # fmt: skip
+# The fields of a model server's start body, and targets to serve: none names a version of the
+# seeded store (an unknown model, alias, stage or number), so a start is refused before any
+# process is spawned; the server fixture still stops (and reports) whatever was started.
+SERVING_FIELDS = ["target", "options"]
+SERVE_OPTIONS = ["host", "port", "token", "workers", "idle_timeout", "max_batch", "max_wait_ms",
+                 "record", "max_body_mb", "allowed_hosts", "queue_rows", "token_set"]  # fmt: skip
+# (The fuzz itself registers versions, moves stages and sets aliases of churn: no target may
+# name one it can reach, such as churn/Production or churn@challenger.)
+UNSERVABLE = ["nope@champion", "churn@no-such-alias", "churn/999999", "team a/churn@never",
+              "models:/nope/1", "churn", "@", "/"]  # fmt: skip
 # A registry route's path segments are quoted whole ("/" too): a model name may hold one.
 WHOLE_SEGMENTS = ("name", "version", "alias", "sha256")
 
@@ -95,13 +108,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     schedule = client.create_schedule(
         str(root / "pipes" / "pipeline.yaml"), "fuzz", cron="0 3 * * *"
     )
-    client.close()
+    # An ended server record, so the serving routes reach past "no such server".
+    ended = client.create_model_server("churn", "/1", "http://127.0.0.1:9", pid=None)
+    client.update_model_server(ended.id, status="STOPPED", reason="seeded")
     args = ["--MlopsApp.run_scheduler=False"]
     cache = {"JUPYTER_MLOPS_CACHE_DIR": os.environ.get("JUPYTER_MLOPS_CACHE_DIR", str(root / ".c"))}
     with jupyter_process("jupyter_server", root, TOKEN, args, cache) as url:
         port = int(urllib.parse.urlsplit(url).port or 0)
-        ids = {"run": run, "schedule": schedule.id, "report": report.sha256}
-        yield Server(port, ids, root.parent / f"{root.name}.log")
+        ids = {"run": run, "schedule": schedule.id, "report": report.sha256, "server": ended.id}
+        try:
+            yield Server(port, ids, root.parent / f"{root.name}.log")
+        finally:
+            started = client.list_model_servers(active_only=True)
+            for live in started:
+                stop_server(client, live.id)
+            client.close()
+            assert not started, f"the fuzz started model servers: {started}"
 
 
 def _json_values() -> st.SearchStrategy[Any]:
@@ -114,13 +136,17 @@ def _json_values() -> st.SearchStrategy[Any]:
         | st.sampled_from(["local", "dask", "0 3 * * *", "UTC", "pipes/pipeline.yaml", "skip"])
         | st.sampled_from(["Staging", "production", "Archived", "churn", "team a/churn", "1"])
         | st.sampled_from(["stages: [Staging]\nrobustness: true", "metrics: {accuracy: {min: 2}}"])
+        | st.sampled_from(UNSERVABLE)
     )
     return st.recursive(
         scalars,
         lambda inner: (
             st.lists(inner, max_size=4)
             | st.dictionaries(
-                st.sampled_from(FIELDS + REGISTRY_FIELDS) | st.text(max_size=8), inner, max_size=4
+                st.sampled_from(FIELDS + REGISTRY_FIELDS + SERVING_FIELDS + SERVE_OPTIONS)
+                | st.text(max_size=8),
+                inner,
+                max_size=4,
             )
         ),
         max_leaves=12,
@@ -153,18 +179,33 @@ def _bodies(server: Server) -> st.SearchStrategy[bytes | None]:
                 b'{"required_approvals": 1, "tags": {"team": "risk"}}',
                 b'{"yaml": "stages: [Staging]\\nrobustness: {rows: 2}"}',
                 b'{"config": null}',
+                b'{"target": "nope@champion", "options": {"port": "x", "workers": 0}}',
+                b'{"target": "churn/999999", "options": {"allowed_hosts": 5, "record": "yes"}}',
+                b'{"target": "churn@no-such-alias", "options": {"port": 0, "record": false}}',
                 b"{}",
             ]
         ),
     )
 
 
+def _serve_bodies() -> st.SearchStrategy[bytes]:
+    """Bodies of a model server's start: a target none of which the store can serve, and
+    options of every kind (each may be refused, or all be fine: then the target is)."""
+    options = st.dictionaries(st.sampled_from(SERVE_OPTIONS), _json_values(), max_size=3)
+    serving = st.fixed_dictionaries(
+        {"target": st.sampled_from(UNSERVABLE) | _json_values(), "options": options}
+    ) | st.fixed_dictionaries(
+        {"target": st.sampled_from(UNSERVABLE)}, optional={"options": _json_values()}
+    )
+    return serving.map(lambda d: json.dumps(d).encode())
+
+
 def _segment(server: Server, group: str) -> st.SearchStrategy[str]:
     """A path segment for a route's group: mostly of the shape the route takes (so the
     request reaches its handler), sometimes anything."""
     anything = st.text(min_size=1, max_size=40) | st.just("x" * 3000)
-    if group in ("run_id", "schedule_id"):
-        known = server.ids["run" if group == "run_id" else "schedule"]
+    if group in ("run_id", "schedule_id", "server_id"):
+        known = server.ids[group.removesuffix("_id")]
         shaped = st.sampled_from([known, known[:6], "f" * 32]) | st.text(
             alphabet="0123456789abcdefABCDEF", min_size=1, max_size=32
         )
@@ -207,7 +248,10 @@ def requests(draw: st.DrawFn, server: Server) -> tuple[str, str, bytes | None]:
         )
     )
     method = draw(st.sampled_from(allowed) | st.sampled_from(allowed) | st.sampled_from(METHODS))
-    body = draw(_bodies(server)) if method in ("POST", "PATCH", "PUT") else None
+    # A start of a model server half the time on its route (the only body it takes).
+    shaped_start = pattern.endswith("/servers") and draw(st.booleans())
+    bodies = _serve_bodies() if shaped_start else _bodies(server)
+    body = draw(bodies) if method in ("POST", "PATCH", "PUT") else None
     url = path + ("?" + urllib.parse.urlencode(query) if query else "")
     return method, url, body
 
