@@ -139,3 +139,166 @@ def holdout_frame(x: Any, y: Any, rows: int) -> Any:
     frame = x.iloc[picked].reset_index(drop=True) * rng.normal(1.0, 0.01, (rows, x.shape[1]))
     frame["target"] = y.iloc[picked].to_numpy()
     return frame
+
+
+# -- HTTP load (peer_mlflow_serve.py, asgi_choice.py, ours_serve.py) ----------------------
+
+AB = "/usr/bin/ab"  # ApacheBench (Debian's apache2-utils)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen[Any] | None = None) -> float:
+    """Poll ``GET url`` until it answers 200; return the seconds waited.
+
+    Raises ``TimeoutError`` after ``timeout`` seconds, or ``RuntimeError`` as soon as ``proc``
+    (the server's process, if given) has exited.
+    """
+    import urllib.error
+    import urllib.request
+
+    t0 = time.perf_counter()
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2.0) as response:
+                if response.status == 200:
+                    response.read()
+                    return time.perf_counter() - t0
+        except (OSError, urllib.error.URLError):
+            pass
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode} before {url} answered")
+        if time.perf_counter() - t0 > timeout:
+            raise TimeoutError(f"{url} did not answer 200 within {timeout} s")
+        time.sleep(0.02)
+
+
+def _ab_number(text: str, label: str) -> float | None:
+    for line in text.splitlines():
+        if line.strip().startswith(label):
+            value = line.split(":", 1)[1].split()
+            return float(value[0]) if value else None
+    return None
+
+
+def ab_load(
+    url: str,
+    body: bytes,
+    content_type: str,
+    n: int,
+    c: int,
+    headers: dict[str, str] | None = None,
+    timeout: float = 300.0,
+    keep_alive: bool = False,
+) -> dict[str, Any]:
+    """POST ``body`` ``n`` times, ``c`` at a time, with ApacheBench; 127.0.0.1 only.
+
+    Returns ``rps``, ``p50_ms``, ``p95_ms``, ``p99_ms`` (from ab's CSV of percentiles, to the
+    microsecond; ab's printed table rounds to whole milliseconds), ``failed`` (ab's "Failed
+    requests", with its ``failed_length`` part: a response whose length differs from the first
+    one's), ``non2xx``, ``n``, ``c``, ``keep_alive`` and how many requests ab sent on a kept
+    connection. Without ``keep_alive`` every request opens its own connection, as a client
+    without a session (``requests.post``, ``urllib``) does.
+    """
+    import tempfile
+    import urllib.parse
+
+    host = urllib.parse.urlsplit(url).hostname
+    if host != "127.0.0.1":
+        raise ValueError(f"ab_load only loads 127.0.0.1, not {host!r}")
+    with tempfile.TemporaryDirectory(prefix="mlops-ab-") as tmp:
+        body_path, csv_path = os.path.join(tmp, "body"), os.path.join(tmp, "percentiles.csv")
+        with open(body_path, "wb") as fh:
+            fh.write(body)
+        argv = [AB, "-q", "-n", str(n), "-c", str(c), "-s", str(int(timeout)), "-e", csv_path]
+        if keep_alive:
+            argv.append("-k")
+        argv += ["-p", body_path, "-T", content_type]
+        for name, value in (headers or {}).items():
+            argv += ["-H", f"{name}: {value}"]
+        argv.append(url)
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout + 30, check=False
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"ab exited with {proc.returncode}:\n{proc.stderr[-2000:]}")
+        percentiles: dict[int, float] = {}
+        if os.path.exists(csv_path):
+            with open(csv_path, encoding="utf-8") as fh:
+                for line in fh.read().splitlines()[1:]:
+                    share, _, value = line.partition(",")
+                    if share.strip().isdigit() and value:
+                        percentiles[int(share)] = float(value)
+    text = proc.stdout
+    table: dict[int, float] = {}
+    in_table = False
+    for line in text.splitlines():
+        if line.startswith("Percentage of the requests served"):
+            in_table = True
+        elif in_table and "%" in line:
+            share, _, value = line.strip().partition("%")
+            if share.isdigit() and value.split():
+                table[int(share)] = float(value.split()[0])
+    failed_line = next((ln for ln in text.splitlines() if ln.startswith("Failed requests")), "")
+    breakdown = next((ln for ln in text.splitlines() if ln.strip().startswith("(Connect:")), "")
+    failed_length = 0
+    if "Length:" in breakdown:
+        failed_length = int(breakdown.split("Length:")[1].split(",")[0])
+
+    def pick(share: int) -> float | None:
+        value = percentiles.get(share, table.get(share))
+        return round(value, 3) if value is not None else None
+
+    return {
+        "rps": _ab_number(text, "Requests per second"),
+        "p50_ms": pick(50),
+        "p95_ms": pick(95),
+        "p99_ms": pick(99),
+        "max_ms": pick(100),
+        "failed": int(failed_line.split(":", 1)[1]) if failed_line else None,
+        "failed_length": failed_length,
+        "non2xx": int(_ab_number(text, "Non-2xx responses") or 0),
+        "complete": int(_ab_number(text, "Complete requests") or 0),
+        "keep_alive_requests": int(_ab_number(text, "Keep-Alive requests") or 0),
+        "n": n,
+        "c": c,
+        "keep_alive": keep_alive,
+    }
+
+
+# -- the serving workload (peer_mlflow_serve.py, asgi_choice.py, ours_serve.py) -------------
+
+SERVING_FEATURES = tuple(f"f{i}" for i in range(20))
+
+
+def serving_model_data(seed: int = 0, rows: int = 5000) -> tuple[list[list[float]], list[int]]:
+    """``rows`` rows of the 20 numeric features f0..f19 and a binary target (a linear logit
+    with noise), as plain lists: seeded and standard library only, so every venv fits its
+    ``LogisticRegression(max_iter=1000)`` on the very same numbers."""
+    import random
+
+    rng = random.Random(seed)
+    weights = [rng.gauss(0.0, 1.0) for _ in SERVING_FEATURES]
+    x: list[list[float]] = []
+    y: list[int] = []
+    for _ in range(rows):
+        row = [round(rng.gauss(0.0, 1.0), 6) for _ in SERVING_FEATURES]
+        logit = 0.3 + sum(w * v for w, v in zip(weights, row, strict=True)) + rng.gauss(0.0, 1.0)
+        x.append(row)
+        y.append(1 if logit > 0 else 0)
+    return x, y
+
+
+def serving_body(rows: Sequence[Sequence[float]]) -> bytes:
+    """The ``/invocations`` request MLflow's scoring server takes: ``dataframe_split``."""
+    payload = {
+        "dataframe_split": {"columns": list(SERVING_FEATURES), "data": [list(r) for r in rows]}
+    }
+    return json.dumps(payload).encode()

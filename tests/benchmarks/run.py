@@ -46,6 +46,9 @@ SCRIPTS = [
     ("cli", "ours", "ours_cli.py"),
     ("mlflow_registry", "peer", "peer_mlflow_registry.py"),
     ("registry", "ours", "ours_registry.py"),
+    # The model server; ours_serve.py ("serve") will time jupyter-mlops' on the same workload.
+    ("mlflow_serve", "peer", "peer_mlflow_serve.py"),
+    ("asgi_choice", "ours", "asgi_choice.py"),
 ]
 
 
@@ -349,6 +352,8 @@ def build_rows(raw: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
             peer_text="—",
         )
     registry_rows(raw.get("mlflow_registry"), raw.get("registry"), add)
+    serve_rows(raw.get("mlflow_serve"), raw.get("serve"), "serve" in raw, add)
+    asgi_rows(raw.get("asgi_choice"), add)
     return rows
 
 
@@ -748,6 +753,151 @@ def registry_rows(
             if every
             else None
         ),
+    )
+
+
+def serve_rows(
+    peer: dict[str, Any] | None,
+    ours: dict[str, Any] | None,
+    ours_ran: bool,
+    add: Callable[..., None],
+) -> None:
+    """Rows of peer_mlflow_serve.py / ours_serve.py: one-row POST /invocations under ab, a
+    connection per request. ours_serve.py may not exist yet: its column then shows "—"."""
+
+    def fmt_rps(value: float) -> str:
+        return f"{value:,.0f} req/s"
+
+    def errors(data: dict[str, Any] | None, c: int) -> str:
+        failed = (get(data, f"failed_c{c}") or 0) + (get(data, f"non2xx_c{c}") or 0)
+        return f"; {failed} failed or non-2xx" if failed else ""
+
+    def text(data: dict[str, Any] | None, ran: bool, key: str, fmt: Callable[[float], str]) -> str:
+        if not ran:
+            return "—"
+        value = get(data, key)
+        if value is None:
+            return "error"
+        if key.endswith("_c32"):
+            return fmt(value) + errors(data, 32)
+        return fmt(value) + (errors(data, 8) if key.endswith("_c8") else "")
+
+    size = get(peer, "request_bytes") or get(ours, "request_bytes")
+    size_text = f" ({size} B)" if size else ""
+    stack = ""
+    if peer:
+        uvloop = "uvloop" if peer.get("uvloop_installed") else "asyncio"
+        http = "httptools" if peer.get("httptools_installed") else "h11"
+        stack = f", uvicorn on {uvloop} + {http}, access log on"
+    version = f" {peer['version']}" if get(peer, "version") else ""
+    peer_name = f"MLflow `mlflow models serve`{version} (1 worker{stack})"
+    mismatch = "" if get(peer, "predictions_match") in (True, None) else "; WRONG PREDICTIONS"
+    if get(ours, "predictions_match") is False:
+        mismatch += "; ours: WRONG PREDICTIONS"
+    n = get(peer, "requests") or get(ours, "requests") or "?"
+    what = (
+        f"model server: POST /invocations, one-row dataframe_split{size_text}, sklearn "
+        f"LogisticRegression (20 features), ab -n {n}, a connection per request"
+    )
+    for key, label, fmt, higher in (
+        ("rps_c8", "8 concurrent, throughput", fmt_rps, True),
+        ("rps_c32", "32 concurrent, throughput", fmt_rps, True),
+        ("p50_ms_c8", "8 concurrent, p50 latency", fmt_ms, False),
+        ("p99_ms_c8", "8 concurrent, p99 latency", fmt_ms, False),
+    ):
+        peer_text = f"{peer_name}: {text(peer, True, key, fmt)}{mismatch}"
+        inprocess = get(peer, "inprocess_invocations", "median_ms")
+        if key == "rps_c8" and inprocess is not None:
+            peer_text += (
+                f" (its request path alone, scoring_server.invocations in-process: "
+                f"{fmt_ms(inprocess)} a request)"
+            )
+        if key == "rps_c32" and get(peer, "p99_ms_c32") is not None:
+            peer_text += f" (p50 {fmt_ms(peer['p50_ms_c32'])}, p99 {fmt_ms(peer['p99_ms_c32'])})"
+        add(
+            f"{what}: {label}",
+            get(peer, key),
+            get(ours, key),
+            fmt,
+            "—",
+            None,
+            higher_is_better=higher,
+            peer_text=peer_text,
+            ours_text=text(ours, ours_ran, key, fmt),
+        )
+    add(
+        "model server start: process start → GET /ping answers 200 (model loaded)",
+        get(peer, "server_start_ms"),
+        get(ours, "server_start_ms"),
+        fmt_ms,
+        "—",
+        None,
+        higher_is_better=False,
+        peer_text=f"{peer_name}: {text(peer, True, 'server_start_ms', fmt_ms)}",
+        ours_text=text(ours, ours_ran, "server_start_ms", fmt_ms),
+    )
+
+
+def asgi_rows(asgi: dict[str, Any] | None, add: Callable[..., None]) -> None:
+    """Rows of asgi_choice.py: Starlette (ours) against a bare ASGI callable (the floor) and
+    FastAPI, on the same uvicorn, the same model and the same one-row request."""
+    variants = get(asgi, "variants") or {}
+    rounds = f", median of {asgi['rounds']} rounds" if get(asgi, "rounds") else ""
+    load = f"ab -n {get(asgi, 'requests') or '?'} -c {get(asgi, 'c') or '?'}"
+
+    def timing(stats: dict[str, Any] | None) -> str | None:
+        if not stats:
+            return None
+        line = (
+            f"{stats['rps']:,.0f} req/s (p50 {fmt_ms(stats['p50_ms'])}, "
+            f"p99 {fmt_ms(stats['p99_ms'])}; {stats['us_per_request']:,.0f} µs/request"
+        )
+        if stats.get("us_over_bare"):
+            line += f", bare {stats['us_over_bare']:+,.0f} µs"
+        if stats.get("failed") or stats.get("non2xx"):
+            line += f"; {stats['failed'] + stats['non2xx']} failed or non-2xx"
+        if stats.get("predictions_match") is False:
+            line += "; WRONG PREDICTIONS"
+        return line + ")"
+
+    skipped = get(asgi, "fastapi_skipped")
+    for handler, what in (
+        ("model", "predicts with the model"),
+        ("empty", "empty handler: body received, constant answer (framework cost alone)"),
+    ):
+        starlette = variants.get(f"starlette/{handler}")
+        for peer_key, peer_name in (
+            ("bare", "bare ASGI callable"),
+            ("fastapi_pydantic", "FastAPI, body as a pydantic model"),
+            ("fastapi_request", "FastAPI, raw Request"),
+        ):
+            stats = variants.get(f"{peer_key}/{handler}")
+            peer_text = f"{peer_name} " + (timing(stats) or "error")
+            if stats is None and skipped and peer_key.startswith("fastapi"):
+                peer_text = f"{peer_name}: skipped (FastAPI not installed)"
+            add(
+                f"ASGI choice: Starlette against {peer_name}, uvicorn (1 worker, uvloop, "
+                f"httptools), one-row request, {what}; {load}{rounds}",
+                get(stats, "rps"),
+                get(starlette, "rps"),
+                lambda v: f"{v:,.0f} req/s",
+                "—",
+                None,
+                peer_text=peer_text,
+                ours_text=f"Starlette {timing(starlette)}" if starlette else None,
+            )
+    h11, bare = variants.get("bare_h11/model"), variants.get("bare/model")
+    add(
+        "ASGI choice, for info: the bare app on uvicorn's pure-Python stack (asyncio + h11, "
+        "what `mlflow models serve` runs on without uvloop/httptools) against uvloop + "
+        "httptools, predicting",
+        get(h11, "rps"),
+        get(bare, "rps"),
+        lambda v: f"{v:,.0f} req/s",
+        "—",
+        None,
+        peer_text="asyncio + h11 " + (timing(h11) or "error"),
+        ours_text=f"uvloop + httptools {timing(bare)}" if bare else None,
     )
 
 
