@@ -1,6 +1,6 @@
 """``models register|list|versions|show|stage|alias|validate|gates|approve|update|delete|
-history|audit|lineage|card``: the model registry from the terminal. Every command is one call
-of the Client's registry domain (or of ``registry`` for gates), so the checks and the audit
+history|audit|lineage|card|build-docker``: the model registry from the terminal. Every command
+is one call of the Client's registry domain (or of ``registry`` for gates), so the checks and the audit
 entry are the same as from a notebook or the server; this module only parses
 ``NAME/VERSION`` and ``NAME@ALIAS`` and prints."""
 
@@ -401,3 +401,27 @@ def _verify(ctx: click.Context) -> None:
         where = f" ({entry.action} {subject}, {fmt_time(entry.at)})"
     click.echo(f"broken at seq {broken.seq}{where}: {broken.detail}", err=True)
     sys.exit(1)
+
+
+@models.command("build-docker")
+@click.argument("target", metavar="NAME@ALIAS|NAME/STAGE|NAME/VERSION")
+@click.option("--output", "-o", required=True, help="The build context's folder (new or empty).")
+@click.option("--port", default=8080, show_default=True, help="The port the image serves on.")
+@click.pass_context
+@errors
+def models_build_docker(ctx: click.Context, target: str, output: str, port: int) -> None:
+    """Write a Docker build context that serves TARGET: its verified bytes, this package, pinned
+    requirements, a non-root user and a health check."""
+    from ..serving.docker import build_context
+
+    built = build_context(client_of(ctx), target, output, port=port)
+    click.echo(
+        f"Wrote {built['context']}: {built['model']} version {built['version']} "
+        f"(sha256 {built['sha256'][:12]}), Python {built['python']}, "
+        f"{len(built['requirements'])} pinned requirements, {built['package_files']} package files."
+    )
+    click.echo(
+        f"Build and run it:\n  docker build -t {built['model'].lower()}:{built['version']} "
+        f"{built['context']}\n  docker run -p {port}:{port} "
+        f"{built['model'].lower()}:{built['version']}"
+    )

@@ -11,6 +11,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -69,7 +70,7 @@ def serve() -> None:
 @click.pass_context
 @errors
 def start(ctx: click.Context, target: str, detach: bool, **flags: Any) -> None:
-    """Serve TARGET (churn@champion, churn/Production or churn/3)."""
+    """Serve TARGET (churn@champion, churn/Production, churn/3, or a bundle folder)."""
     from ..serving.launch import split_model_ref, start_server
     from ..serving.options import TOKEN_ENV, ServeOptions
 
@@ -84,12 +85,21 @@ def start(ctx: click.Context, target: str, detach: bool, **flags: Any) -> None:
         click.echo(f"Serving {handle.name}{handle.ref} version {handle.version} at {handle.url}")
         click.echo(f"server {handle.id}  (stop it with: jupyter-mlops serve stop {handle.id[:8]})")
         return
+    from ..serving.bundle import META, read_bundle
     from ..serving.process import Supervisor
 
-    name, ref = split_model_ref(target)
-    client.resolve_model_uri(f"models:/{name}{ref}")
-    code = Supervisor(client, uuid.uuid4().hex, name, ref, options, None).run()
-    sys.exit(code)
+    bundle = Path(target)
+    if (bundle / META).is_file():  # a bundle folder (models build-docker): one version
+        meta, _ = read_bundle(bundle)
+        name, ref = str(meta["name"]), f"/{meta['version']}"
+        supervisor = Supervisor(
+            client, uuid.uuid4().hex, name, ref, options, None, bundle=str(bundle.resolve())
+        )
+    else:
+        name, ref = split_model_ref(target)
+        client.resolve_model_uri(f"models:/{name}{ref}")
+        supervisor = Supervisor(client, uuid.uuid4().hex, name, ref, options, None)
+    sys.exit(supervisor.run())
 
 
 def _when(ms: int | None) -> str:

@@ -106,7 +106,24 @@ class ModelsMixin(ClientBase):
         if not (isinstance(ref, str) and ref.startswith(MODELS_SCHEME)):
             logged = self.get_logged_model(ref)
             return load_model_bytes(self.artifacts.read_bytes(logged.sha256))
-        version = self.resolve_model_uri(ref)
+        version, _, data = self.registered_model_bytes(ref, actor=actor)
+        try:
+            # A skops file naming a type outside scikit-learn, numpy and scipy is refused
+            # here, before anything in it runs.
+            return load_model_bytes(data)
+        except IntegrityError as exc:
+            self.store.record_integrity_failure(
+                version.name, version.version, self._actor(actor), exc.public, now_ms()
+            )
+            raise
+
+    def registered_model_bytes(
+        self, uri: str, *, actor: str | None = None
+    ) -> tuple[ModelVersion, LoggedModel, bytes]:
+        """The stored bytes of the version ``uri`` names, after checking them against the
+        sha256 recorded at registration (a mismatch is audited, as :meth:`load_model`
+        does): what a model server or a container image is built from."""
+        version = self.resolve_model_uri(uri)
         logged = self.get_logged_model(version.logged_model_id)
         try:
             if logged.sha256 != version.sha256:
@@ -116,10 +133,7 @@ class ModelsMixin(ClientBase):
                     f"{logged.sha256}; refusing to load it."
                 )
                 raise IntegrityError(text, public=text)
-            data = self.artifacts.read_bytes(version.sha256)
-            # A skops file naming a type outside scikit-learn, numpy and scipy is refused
-            # here too, before anything in it runs.
-            return load_model_bytes(data)
+            return version, logged, self.artifacts.read_bytes(version.sha256)
         except IntegrityError as exc:
             # The audit keeps the public text: where the blob lives is for the log only.
             self.store.record_integrity_failure(

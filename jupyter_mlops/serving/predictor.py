@@ -64,18 +64,36 @@ def load_predictor(client: Client, name: str, version: int) -> Predictor:
     """Load and check version ``version`` of ``name``; it has answered one request."""
     found = client.get_model_version(name, version)
     logged = client.get_logged_model(found.logged_model_id)
+    # load_model checks the bytes against the sha256 recorded at registration (and audits a
+    # mismatch, or a skops file naming a type it may not load) before anything is loaded.
     model = client.load_model(f"models:/{name}/{version}", actor="model server")
+    return predictor_of(
+        model, name, found.version, found.sha256, logged.signature, logged.flavor,
+        logged.model_class,
+    )  # fmt: skip
+
+
+def predictor_of(
+    model: Any,
+    name: str,
+    version: int,
+    sha256: str,
+    signature: Any,
+    flavor: str,
+    model_class: str,
+) -> Predictor:
+    """A loaded model ready to answer: its input spec read, one prediction made."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        spec = spec_for(model, logged.signature)
+        spec = spec_for(model, signature)
     predictor = Predictor(
         name=name,
-        version=found.version,
-        sha256=found.sha256,
+        version=version,
+        sha256=sha256,
         model=model,
         spec=spec,
-        flavor=logged.flavor,
-        model_class=logged.model_class,
+        flavor=flavor,
+        model_class=model_class,
     )
     _warm_up(predictor)
     return predictor

@@ -65,6 +65,7 @@ class WorkerArgs:
     location: StoreLocation
     url_host: str
     parent_pid: int
+    bundle: str | None = None
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -93,7 +94,9 @@ class Supervisor:
         ref: str,
         options: ServeOptions,
         actor: str | None,
+        bundle: str | None = None,
     ) -> None:
+        self.bundle = bundle
         self.client = client
         self.server_id = server_id
         self.name = name
@@ -133,9 +136,7 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
         try:
-            from .predictor import resolve_version
-
-            version = resolve_version(self.client, self.name, self.ref)
+            version = self._version()
         except MlopsError as exc:
             self._end(ServerStatus.FAILED, exc.message)
             print(exc.message, file=sys.stderr)
@@ -154,6 +155,7 @@ class Supervisor:
                 location=self.client.location,
                 url_host=url,
                 parent_pid=os.getpid(),
+                bundle=self.bundle,
             )
             for i in range(opts.workers)
         ]
@@ -181,6 +183,15 @@ class Supervisor:
             pass
         self._end(ServerStatus.STOPPED, reason)
         return 0
+
+    def _version(self) -> int:
+        if self.bundle is not None:
+            from .bundle import read_bundle
+
+            return int(read_bundle(self.bundle)[0]["version"])
+        from .predictor import resolve_version
+
+        return resolve_version(self.client, self.name, self.ref)
 
     def _spawn(self, args: WorkerArgs) -> Any:
         process = self.ctx.Process(
@@ -345,7 +356,12 @@ def worker_main(args: WorkerArgs, values: Any, sock: socket.socket, errors: Any)
         server_version=__version__,
     )
     try:
-        state.predictor = load_predictor(client, args.name, args.version)
+        if args.bundle is not None:
+            from .bundle import load_bundle
+
+            state.predictor = load_bundle(args.bundle)
+        else:
+            state.predictor = load_predictor(client, args.name, args.version)
     except Exception as exc:
         log.exception("cannot load %s version %s", args.name, args.version)
         message = exc.message if isinstance(exc, MlopsError) else f"{type(exc).__name__}: {exc}"
@@ -376,6 +392,10 @@ def worker_main(args: WorkerArgs, values: Any, sock: socket.socket, errors: Any)
         target=_follow, args=(client, state, counters, server, args), daemon=True
     )
     follower.start()
+    # uvicorn re-raises the signal that stopped it once it has shut down; with the default
+    # handlers that would end the process before the recorder writes what it still holds.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     try:
         server.run(sockets=[sock])
     finally:
