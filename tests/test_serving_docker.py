@@ -131,7 +131,7 @@ def test_given_the_entry_command_on_the_copied_files_then_it_serves_and_records(
         assert version["model"] == "churn" and version["following"] == "models:/churn/1"
     finally:
         process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=60)
+        _, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     # The copied package served (not the one installed here), and recorded in its own store.
     recorded = Client(tmp_path / "container-store")

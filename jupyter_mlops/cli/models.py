@@ -1,7 +1,7 @@
 """``models register|list|versions|show|stage|alias|validate|gates|approve|update|delete|
 history|audit|lineage|card|build-docker``: the model registry from the terminal. Every command
-is one call of the Client's registry domain (or of ``registry`` for gates), so the checks and the audit
-entry are the same as from a notebook or the server; this module only parses
+is one call of the Client's registry domain (or of ``registry`` for gates), so the checks and
+the audit entry are the same as from a notebook or the server; this module only parses
 ``NAME/VERSION`` and ``NAME@ALIAS`` and prints."""
 
 from __future__ import annotations

@@ -125,7 +125,8 @@ USER 10001
 
 EXPOSE {port}
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \\
-    CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:{port}/ping', timeout=2)"]
+    CMD ["python", "-c", \
+         "import urllib.request as u; u.urlopen('http://127.0.0.1:{port}/ping', timeout=2)"]
 # Any Host: in a container the name clients use is not known here. Set
 # JUPYTER_MLOPS_SERVE_TOKEN to require a bearer token.
 ENTRYPOINT ["python", "-m", "jupyter_mlops.cli", "serve", "/app/model", \
