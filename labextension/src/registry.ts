@@ -1,12 +1,14 @@
 import { PolledModel } from './polled';
 import { RegistryAPI, errorMessage } from './request';
+import { ServersModel, ServingAPI } from './serving';
 import { Mlops } from './tokens';
 
 /**
  * The state behind the Models tab: the registered models at a glance, the open one's
  * versions and audit. While the tab is on screen a `Poll` re-reads the list; when the open
  * model's row changed (another user promoted, a notebook registered a version), the model and
- * its audit are read again, so the tab follows the registry without a refresh button.
+ * its audit are read again, so the tab follows the registry without a refresh button. The
+ * open model's live servers are `servers`, polled while this model is.
  */
 export class ModelsModel extends PolledModel {
   constructor(options: ModelsModel.IOptions) {
@@ -16,9 +18,29 @@ export class ModelsModel extends PolledModel {
       max: 60 * 1000
     });
     this.api = options.api;
+    this.servers = new ServersModel({
+      api: options.serving ?? new ServingAPI(options.api.settings)
+    });
   }
 
   readonly api: RegistryAPI;
+
+  /** The open model's live servers. */
+  readonly servers: ServersModel;
+
+  /** Poll (the list and the open model's servers) only while the tab is shown. */
+  get active(): boolean {
+    return super.active;
+  }
+  set active(value: boolean) {
+    super.active = value;
+    this.servers.active = value;
+  }
+
+  dispose(): void {
+    this.servers.dispose();
+    super.dispose();
+  }
 
   /** The registered models; null until the first reply. */
   get models(): readonly Mlops.IModelSummary[] | null {
@@ -61,6 +83,7 @@ export class ModelsModel extends PolledModel {
       return;
     }
     this._selected = name;
+    this.servers.select(name);
     this._openRowText = this._rowText(name, this._models ?? []);
     this._detail = null;
     this._audit = null;
@@ -167,6 +190,8 @@ export class ModelsModel extends PolledModel {
 export namespace ModelsModel {
   export interface IOptions {
     api: RegistryAPI;
+    /** The model server routes (default: on the registry's server). */
+    serving?: ServingAPI;
     /** Milliseconds between two `GET models` while the tab is shown. */
     pollInterval?: number;
   }

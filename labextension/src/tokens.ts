@@ -575,4 +575,82 @@ export namespace Mlops {
   export interface IModelCard {
     markdown: string;
   }
+
+  /**
+   * A model server's state: STARTING until its model is loaded and its port answers;
+   * STOPPED when it ended as asked, FAILED when it could not start, KILLED when its process
+   * died without saying so (`ServerStatus`).
+   */
+  export type ServerStatus =
+    'STARTING' | 'RUNNING' | 'STOPPED' | 'FAILED' | 'KILLED';
+
+  /** The states of a live server. */
+  export const LIVE_SERVER_STATES: readonly ServerStatus[] = [
+    'STARTING',
+    'RUNNING'
+  ];
+
+  /** A server's figures, refreshed with each heartbeat (every few seconds). */
+  export interface IModelServerStats {
+    requests?: number;
+    errors?: number;
+    rows?: number;
+    /** Requests per second over the last ~10 s. */
+    rate?: number;
+    p50_ms?: number | null;
+    p95_ms?: number | null;
+    p99_ms?: number | null;
+    /** Prediction rows recorded in the store, dropped (queue full), waiting. */
+    recorded?: number;
+    dropped?: number;
+    queued?: number;
+    /** How many times it switched version (following an alias or stage). */
+    switches?: number;
+    workers?: number;
+    last_request_at?: number | null;
+  }
+
+  /**
+   * A model server process (`ModelServer`): what it follows (`ref`: `@champion`,
+   * `/Production` or `/3`), the version answering now, where it listens, who started it
+   * and how it is doing.
+   */
+  export interface IModelServer {
+    id: string;
+    name: string;
+    ref: string;
+    version: number | null;
+    url: string;
+    host: string;
+    pid: number | null;
+    started_by: string;
+    status: ServerStatus | string;
+    started_at: number;
+    heartbeat: number;
+    ended_at: number | null;
+    reason: string;
+    stop_requested: boolean;
+    /** The options it runs with (`ServeOptions.to_json()`: never the token). */
+    options: { [key: string]: unknown };
+    stats: IModelServerStats;
+  }
+
+  export interface IServersReply {
+    servers: IModelServer[];
+  }
+
+  /** The options the panel sets when it starts a server; the rest are the defaults. */
+  export interface IServeOptions {
+    /** 0 or left out: a free port. */
+    port?: number;
+    /** Record every prediction in the store. */
+    record?: boolean;
+  }
+
+  /** The body of `POST servers`. */
+  export interface IServeBody {
+    /** `churn@champion`, `churn/Production` or `churn/3`. */
+    target: string;
+    options?: IServeOptions;
+  }
 }
