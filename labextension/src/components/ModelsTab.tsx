@@ -6,6 +6,7 @@ import { ModelsModel } from '../registry';
 import { Mlops } from '../tokens';
 import { AliasChips } from './AliasChips';
 import { AuditList } from './AuditList';
+import { ModelServers } from './ModelServers';
 import { ModelVersions } from './ModelVersions';
 import { StageBadge } from './StageBadge';
 import { VersionDetail } from './VersionDetail';
@@ -124,7 +125,7 @@ function gatesLine(
   );
 }
 
-/** The open model: what it is, its versions, the selected version, its audit. */
+/** The open model: what it is, its versions, the selected version, its servers, its audit. */
 function ModelDetail(props: {
   model: ModelsModel;
   actions: IModelsActions;
@@ -227,6 +228,7 @@ function ModelDetail(props: {
             row={row}
             generation={model.generation}
             onChanged={onChanged}
+            servers={model.servers}
             onOpenRun={actions.openRun}
             goToCell={actions.goToCell}
             rendermime={actions.rendermime}
@@ -234,6 +236,12 @@ function ModelDetail(props: {
           />
         </section>
       )}
+      <ModelServers
+        name={info.name}
+        aliases={detail.aliases}
+        servers={model.servers}
+        trans={trans}
+      />
       <Section title={trans.__('Audit history')}>
         <AuditList entries={model.audit} trans={trans} />
       </Section>
@@ -243,7 +251,7 @@ function ModelDetail(props: {
 
 /**
  * The Models tab: registered models with their stages and aliases at a glance; the open
- * model's versions, actions, gate reports, lineage, card and audit.
+ * model's versions, actions, gate reports, lineage, card, live servers and audit.
  */
 export function ModelsTab(props: {
   model: ModelsModel;

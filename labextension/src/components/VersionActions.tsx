@@ -2,9 +2,11 @@ import React, { useState } from 'react';
 import { TranslationBundle } from '@jupyterlab/translation';
 
 import { RegistryAPI, blocked, errorMessage } from '../request';
+import { ServersModel } from '../serving';
 import { Mlops } from '../tokens';
 import { GateReport } from './GateReport';
 import { Field, ReasonForm } from './ReasonForm';
+import { ServeForm, ServedLine, versionTargets } from './ServeForm';
 
 type ActionId =
   | 'promote-staging'
@@ -13,7 +15,8 @@ type ActionId =
   | 'set-alias'
   | 'remove-alias'
   | 'approve'
-  | 'validate';
+  | 'validate'
+  | 'serve';
 
 const STAGE_OF: { [id: string]: Mlops.Stage } = {
   'promote-staging': 'Staging',
@@ -51,7 +54,8 @@ export function PromotionBlockers(props: {
 /**
  * What can be done to one version: promote to Staging or Production, archive, set or move an
  * alias, remove one, approve, validate. Each opens a form with a reason for the audit; a
- * refused promotion shows its blockers and offers to force it with a reason.
+ * refused promotion shows its blockers and offers to force it with a reason. Serve (given
+ * `servers`) starts a model server for the version, or for one of its aliases.
  */
 export function VersionActions(props: {
   api: RegistryAPI;
@@ -61,6 +65,8 @@ export function VersionActions(props: {
   aliases: readonly Mlops.IModelAlias[];
   /** Called after any action that changed the registry. */
   onChanged: () => void;
+  /** The model's servers: without them, no Serve. */
+  servers?: ServersModel;
   trans: TranslationBundle;
 }): JSX.Element {
   const { api, model, version, trans } = props;
@@ -69,6 +75,7 @@ export function VersionActions(props: {
   const [error, setError] = useState<string | null>(null);
   const [refused, setRefused] = useState<Mlops.IPromotionBlocked | null>(null);
   const [done, setDone] = useState<string | null>(null);
+  const [served, setServed] = useState<Mlops.IModelServer | null>(null);
   const [alias, setAlias] = useState('');
   const [removeAlias, setRemoveAlias] = useState('');
 
@@ -134,7 +141,20 @@ export function VersionActions(props: {
         ? trans.__('Run the gates on %1 now', ref)
         : trans.__('%1 has no gates to run', model.name),
       disabled: !hasGates
-    }
+    },
+    ...(props.servers
+      ? [
+          {
+            id: 'serve' as ActionId,
+            label: trans.__('Serve'),
+            submit: trans.__('Start server'),
+            title: trans.__(
+              'Serve %1 over HTTP (a model server in its own process)',
+              ref
+            )
+          }
+        ]
+      : [])
   ];
 
   const choose = (id: ActionId) => {
@@ -142,6 +162,7 @@ export function VersionActions(props: {
     setError(null);
     setRefused(null);
     setDone(null);
+    setServed(null);
     setAlias('');
     setRemoveAlias(version.aliases[0] ?? '');
   };
@@ -229,7 +250,21 @@ export function VersionActions(props: {
           {done}
         </div>
       )}
-      {current && (
+      {served && <ServedLine server={served} trans={trans} />}
+      {current && current.id === 'serve' && props.servers && (
+        <ServeForm
+          targets={versionTargets(model.name, v, version.aliases, trans)}
+          title={current.title}
+          servers={props.servers}
+          onStarted={server => {
+            setOpen(null);
+            setServed(server);
+          }}
+          onCancel={() => choose('serve')}
+          trans={trans}
+        />
+      )}
+      {current && current.id !== 'serve' && (
         <ReasonForm
           key={current.id}
           title={current.title}

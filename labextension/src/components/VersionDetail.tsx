@@ -4,6 +4,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 
 import { formatTime } from '../format';
 import { RegistryAPI } from '../request';
+import { ServersModel } from '../serving';
 import { Mlops } from '../tokens';
 import { AliasChips } from './AliasChips';
 import { GateReport } from './GateReport';
@@ -44,6 +45,8 @@ export function VersionDetail(props: {
   /** Bumps when the model was read again. */
   generation: number;
   onChanged: () => void;
+  /** The model's servers (Serve starts one for this version). */
+  servers?: ServersModel;
   onOpenRun: (runId: string, name: string) => void;
   goToCell?: (info: Mlops.IRunInfo) => Promise<void>;
   rendermime?: IRenderMimeRegistry | null;
@@ -110,6 +113,7 @@ export function VersionDetail(props: {
         version={row}
         aliases={props.aliases}
         onChanged={props.onChanged}
+        servers={props.servers}
         trans={trans}
       />
       <div className="jp-mlops-VersionDetail-part">
