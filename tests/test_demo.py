@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_mlops.cli.demo import DEMO_MODEL, run_demo, run_registry_demo
+from jupyter_mlops.cli.demo import DEMO_MODEL, run_demo, run_registry_demo, run_serving_demo
 from jupyter_mlops.client import Client
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "demo.ipynb"
@@ -49,6 +49,16 @@ def test_demo_registers_the_best_model_validates_promotes_and_prints_lineage_and
     assert f"lineage of models:/{DEMO_MODEL}/{champion.version}" in out
     assert f"# Model card: {DEMO_MODEL} version {champion.version}" in out
     assert str(notebook) in out  # the lineage names the notebook the model came from
+
+    # When the serving part runs, Then the champion answered, was labelled and recorded
+    run_serving_demo(client, requests=20)
+    out = capsys.readouterr().out
+    assert "20 one-row requests to POST /invocations" in out
+    assert "POST /feedback: 20 labels" in out
+    (server,) = client.list_model_servers(DEMO_MODEL, active_only=False)
+    assert server.status == "STOPPED" and server.version == champion.version
+    assert client.read_predictions(DEMO_MODEL).num_rows == 20
+    assert "recorded: 20 predictions" in out
 
 
 @pytest.mark.kernel

@@ -1,7 +1,8 @@
 """``demo``: the lifecycle headless, printed as it happens. It executes the demo notebook in a
 real kernel and lists the runs it made; registers the better of its models, validates it
 against gates on the notebook's holdout file, promotes it and prints its lineage and model
-card (and shows the runner-up judged against it); then runs the demo pipeline twice (the
+card (and shows the runner-up judged against it); serves the champion over HTTP, sends it
+requests and labels, and prints what the server recorded; then runs the demo pipeline twice (the
 second time from the cache) and prints its steps and the tree of runs both made."""
 
 from __future__ import annotations
@@ -43,11 +44,13 @@ def demo(
     """Execute the demo notebook in a real kernel and print the runs it made.
 
     Then register the best of its models, validate and promote it, and print its lineage and
-    model card; then run the demo pipeline twice (the second time from the cache) and print
-    its steps and the runs both made."""
+    model card; serve the champion over HTTP, send it the holdout's rows and their labels, and
+    print what the server recorded; then run the demo pipeline twice (the second time from the
+    cache) and print its steps and the runs both made."""
     client = client_of(ctx)
     new_runs = run_demo(client, notebook)
     run_registry_demo(client, new_runs)
+    run_serving_demo(client)
     if not no_pipeline:
         run_pipeline_demo(client, pipeline_path)
 
@@ -147,6 +150,85 @@ def run_registry_demo(client: Client, runs: list[Run]) -> None:
     print(lineage_text(client.model_lineage(DEMO_MODEL, promoted.version)))
     print(f"model card of models:/{DEMO_MODEL}/{promoted.version}:\n")
     print(model_card_markdown(client, DEMO_MODEL, promoted.version))
+    sys.stdout.flush()
+
+
+def run_serving_demo(client: Client, requests: int = 50) -> None:
+    """Serve ``models:/churn@champion``, send it rows of the holdout file one request each
+    (as a client of MLflow's protocol would), label them through ``/feedback``, and print the
+    server's record, figures and what it recorded; then stop it."""
+    import json
+    import urllib.request
+
+    from ..serving import ServeOptions, start_server
+
+    try:
+        champion = client.resolve_model_uri(f"models:/{DEMO_MODEL}@champion")
+    except MlopsError:
+        print("\nno champion to serve: no serving demo")
+        return
+    from ..registry.gates import load_holdout
+
+    holdouts = client.list_datasets("holdout.csv")
+    if not holdouts:
+        print("\nno holdout file to send: no serving demo")
+        return
+    latest = max(holdouts, key=lambda d: d.version)
+    held = load_holdout(client, {"holdout": f"{latest.name}@{latest.version}"}, None)
+    assert held is not None
+    frame = held.frame
+    signature = client.get_logged_model(champion.logged_model_id).signature or {}
+    columns = [c["name"] for c in (signature.get("inputs") or {}).get("columns", [])]
+    print(
+        f"\nserving models:/{DEMO_MODEL}@champion (jupyter-mlops serve {DEMO_MODEL}@champion) ..."
+    )
+    started = time.perf_counter()
+    server = start_server(client, f"{DEMO_MODEL}@champion", ServeOptions())
+    print(
+        f"  {server.url} answers with version {server.version} "
+        f"({time.perf_counter() - started:.1f}s to start)"
+    )
+    try:
+        ids, labels, answers = [], [], []
+        for _, row in frame.head(requests).iterrows():
+            body = {"dataframe_split": {"columns": columns, "data": [row[columns].tolist()]}}
+            request = urllib.request.Request(
+                server.url + "/invocations",
+                data=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                ids.append(response.headers["X-Request-ID"])
+                answers.append(json.loads(response.read())["predictions"][0])
+            labels.append(int(row["churned"]))
+        right = sum(int(a == lab) for a, lab in zip(answers, labels, strict=True))
+        print(f"  {len(ids)} one-row requests to POST /invocations: {right} answers right")
+        feedback = {
+            "feedback": [
+                {"request_id": i, "label": lab} for i, lab in zip(ids, labels, strict=True)
+            ]
+        }
+        request = urllib.request.Request(
+            server.url + "/feedback",
+            data=json.dumps(feedback).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            print(f"  POST /feedback: {json.loads(response.read())['labelled_rows']} labels")
+        time.sleep(2.5)  # a heartbeat, and the recorder's next write
+    finally:
+        record = server.stop()
+    recorded = client.read_predictions(DEMO_MODEL, server_id=record.id)
+    print(
+        f"  recorded: {recorded.num_rows} predictions with their inputs, version and latency; "
+        f"{client.read_labels(DEMO_MODEL).num_rows} labels"
+    )
+    stats = record.stats
+    print(
+        f"  server {record.id[:8]}: {record.status} ({record.reason}); "
+        f"{stats.get('requests')} requests, p50 {stats.get('p50_ms')} ms, "
+        f"p95 {stats.get('p95_ms')} ms, {stats.get('dropped')} dropped"
+    )
     sys.stdout.flush()
 
 
