@@ -459,7 +459,9 @@ def test_given_an_unknown_model_or_alias_then_start_fails_fast_and_starts_nothin
 
 def test_given_a_port_in_use_then_the_start_fails_with_the_reason(store, model, server):
     port = int(server.url.rsplit(":", 1)[1])
-    with pytest.raises(Exception, match=r"Cannot listen|exited"):
+    from jupyter_mlops.exceptions import Conflict
+
+    with pytest.raises(Conflict, match=f"Cannot listen on 127.0.0.1:{port}"):
         start_server(store, "churn@champion", ServeOptions(port=port), timeout=60)
 
 

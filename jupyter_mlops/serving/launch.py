@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import store_env
 from ..entities import ACTIVE_SERVER_STATES, ModelServer, ServerStatus
-from ..exceptions import InvalidInput, MlopsError, NotFound, shown
+from ..exceptions import Conflict, InvalidInput, MlopsError, NotFound, shown
 from .options import TOKEN_ENV, ServeOptions
 
 if TYPE_CHECKING:
@@ -142,6 +142,8 @@ def start_server(
     options = (options or ServeOptions()).validate()
     name, ref = split_model_ref(target)
     client.resolve_model_uri(f"{MODELS_SCHEME}{name}{ref}")  # fail here, not in the child
+    if options.port:
+        _check_port(options.host, options.port)
     server_id = uuid.uuid4().hex
     logs = logs_folder(client)
     logs.mkdir(parents=True, exist_ok=True)
@@ -186,6 +188,9 @@ def start_server(
         if record is not None and record.status not in ACTIVE_SERVER_STATES:
             raise MlopsError(f"The server did not start: {record.reason}")
         if process.poll() is not None:
+            refused = [line for line in _tail(log_path).splitlines() if "Cannot listen" in line]
+            if refused:
+                raise Conflict(refused[-1])
             raise MlopsError(
                 f"The server exited with status {process.returncode} while starting:\n"
                 + _tail(log_path)
@@ -193,6 +198,19 @@ def start_server(
         time.sleep(0.1)
     process.kill()
     raise MlopsError(f"The server did not start within {timeout:.0f} s:\n" + _tail(log_path))
+
+
+def _check_port(host: str, port: int) -> None:
+    """Conflict when ``port`` is taken (the child checks again: this only says it early)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise Conflict(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def _tail(path: Path, lines: int = 20) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import numbers
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,9 @@ from ..client.validation import check_text
 from ..exceptions import InvalidInput, shown
 
 MAX_WORKERS = 32
+# A DNS name: labels of letters, digits and inner hyphens.
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*")
 TOKEN_ENV = "JUPYTER_MLOPS_SERVE_TOKEN"
 
 
@@ -90,7 +94,7 @@ class ServeOptions:
         try:
             ipaddress.ip_address(self.host)
         except ValueError:
-            if not all(part.isalnum() or "-" in part for part in self.host.split(".")):
+            if not _HOST_NAME.fullmatch(self.host):
                 raise InvalidInput(
                     f"host must be an IP address or a host name, got {shown(self.host)}."
                 ) from None
@@ -106,6 +110,10 @@ class ServeOptions:
             check_text(self.token, "token", 512, empty=False)
         if not isinstance(self.record, bool):
             raise InvalidInput(f"record must be true or false, got {shown(self.record)}.")
+        if not isinstance(self.allowed_hosts, tuple):
+            raise InvalidInput(
+                f"allowed_hosts must be a list of host names, got {shown(self.allowed_hosts)}."
+            )
         for name in self.allowed_hosts:
             check_text(name, "an allowed host", 255, empty=False)
         return self
@@ -135,9 +143,13 @@ class ServeOptions:
                 )
             if value is None:
                 continue
-            values[key] = (
-                tuple(value) if key == "allowed_hosts" and isinstance(value, list) else value
-            )
+            if key == "allowed_hosts":
+                if not isinstance(value, list):
+                    raise InvalidInput(
+                        f"allowed_hosts must be a list of host names, got {shown(value)}."
+                    )
+                value = tuple(value)
+            values[key] = value
         return cls(**values).validate()
 
 
