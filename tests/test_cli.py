@@ -499,7 +499,7 @@ def test_given_the_command_table_then_each_command_is_where_it_says_with_its_own
 
     assert sorted(COMMANDS) == [
         "data", "demo", "experiments", "export", "gc", "info", "models", "pipelines", "runs",
-        "scheduler",
+        "scheduler", "serve",
     ]  # fmt: skip
     for name, (module_name, help_text) in COMMANDS.items():
         command = getattr(importlib.import_module(f"jupyter_mlops.cli.{module_name}"), name)
