@@ -110,7 +110,15 @@ def test_given_load_when_the_alias_moves_twice_then_no_request_fails_and_each_na
     assert record.stats["switches"] >= 2 or record.version == v3
     lineage = store.model_lineage("switch", v2)["served"]
     assert [s["server_id"] for s in lineage] == [handle.id]
-    assert lineage[0]["serving_now"] is False
+    assert lineage[0]["serving_now"] is False and lineage[0]["until"] >= lineage[0]["since"]
+    now = store.model_lineage("switch", v3)["served"]
+    assert now[0]["serving_now"] is True and now[0]["until"] is None
+    from jupyter_mlops.registry.card import lineage_text
+
+    assert f"{handle.url} (models:/switch@champion" in lineage_text(
+        store.model_lineage("switch", v3)
+    )
+    assert "serving now" in lineage_text(store.model_lineage("switch", v3))
     handle.stop()
 
 

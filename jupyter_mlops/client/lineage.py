@@ -258,29 +258,35 @@ class LineageMixin(ClientBase):
         )
 
     def _served(self, name: str, version: int) -> list[dict[str, Any]]:
-        """The servers that serve ``version`` now or served it before switching: their
-        ``model.server`` events name each version they answered with."""
+        """The servers that serve ``version`` now or served it before: from their
+        ``model.server`` events (each status or version change is one), since the first that
+        names this version, until the next that names another version or an ending."""
         servers = {s.id: s for s in self.list_model_servers(name)}
-        seen: dict[str, int] = {}
+        spans: dict[str, dict[str, Any]] = {}
         for event in self.events_after(0, MODEL_SERVER_EVENT, name, limit=10_000):
-            if event.payload.get("version") == version:
-                seen.setdefault(str(event.payload.get("server_id")), event.created_at)
+            server_id = str(event.payload.get("server_id"))
+            span = spans.get(server_id)
+            on_it = event.payload.get("version") == version
+            live = event.payload.get("status") in ACTIVE_SERVER_STATES
+            if span is None and on_it:
+                spans[server_id] = {"since": event.created_at, "until": None}
+            elif span is not None and span["until"] is None and not (on_it and live):
+                span["until"] = event.created_at
         out = []
-        for server_id, since in seen.items():
+        for server_id, span in spans.items():
             server = servers.get(server_id)
             if server is None:
                 continue
-            now = server.version == version and server.status in ACTIVE_SERVER_STATES
             out.append(
                 {
                     "server_id": server.id,
                     "url": server.url,
-                    "ref": server.ref,
+                    "ref": f"models:/{server.name}{server.ref}",
                     "status": server.status,
-                    "serving_now": now,
-                    "since": since,
+                    "serving_now": span["until"] is None and server.status in ACTIVE_SERVER_STATES,
+                    "since": span["since"],
+                    "until": span["until"],
                     "started_by": server.started_by,
-                    "ended_at": server.ended_at,
                 }
             )
         return out

@@ -200,9 +200,17 @@ def _report_lines(lineage: dict[str, Any]) -> list[str]:
 
 
 def _served_text(item: Any) -> str:
-    if isinstance(item, dict):
-        return "  ".join(f"{k}={fmt_value(v)}" for k, v in item.items())
-    return fmt_value(item)
+    """Where a version is or was served: ``http://… (models:/churn@champion, server
+    1a2b3c4d by ana) since 2026-11-28 15:20, serving now`` (or ``until …``)."""
+    if not isinstance(item, dict) or "url" not in item:
+        return fmt_value(item)
+    head = (
+        f"{item['url']} ({item.get('ref', '')}, server {str(item.get('server_id', ''))[:8]} "
+        f"by {item.get('started_by', '?')}) since {fmt_time(item.get('since'))}"
+    )
+    if item.get("serving_now"):
+        return f"{head}, serving now"
+    return f"{head}, until {fmt_time(item.get('until'))} (server {item.get('status')})"
 
 
 # -- the model card (Markdown) ---------------------------------------------------------------
