@@ -153,7 +153,10 @@ def test_given_tampered_model_bytes_then_the_container_refuses_to_start(built, t
     data[len(data) // 2] ^= 0xFF
     blob.write_bytes(bytes(data))
     process = _start(context, tmp_path / "store", _free_port())
-    _, err = process.communicate(timeout=120)
+    try:
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()  # a server that did start (the check failed open) must not outlive us
     assert process.returncode != 0
     assert "sha256" in err and "refusing to load" in err
 
