@@ -427,6 +427,8 @@ def test_given_a_model_that_raises_then_500_generic_and_the_traceback_only_in_th
         def predict(self, X):
             if float(X[0][0]) > 100:
                 raise RuntimeError("secret internal detail /etc/passwd")
+            if float(X[0][0]) < -100:
+                raise ValueError("secret value check")
             return np.zeros(len(X))
 
     register(store, "exploding", Exploding(), None, alias="live")
@@ -437,6 +439,10 @@ def test_given_a_model_that_raises_then_500_generic_and_the_traceback_only_in_th
         bad = call(handle.url, "/invocations", {"instances": [[1000, 0, 0, 0]]})
         assert bad.status == 500
         assert "secret" not in bad.body.decode() and "passwd" not in bad.body.decode()
+        refused = call(handle.url, "/invocations", {"instances": [[-1000, 0, 0, 0]]})
+        assert refused.status == 422, refused.body  # the model's own input check: 4xx
+        assert "ValueError" in refused.json()["message"]
+        assert "secret" not in refused.body.decode()
         assert call(handle.url, "/ping").status == 200
     finally:
         handle.stop()

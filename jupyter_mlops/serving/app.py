@@ -180,7 +180,7 @@ def _error_body(path: str, exc: MlopsError) -> bytes:
     if path.startswith("/v2"):
         return protocols.dumps({"error": message})
     if path == "/invocations":
-        code = {400: "BAD_REQUEST", 413: "BAD_REQUEST", 415: "BAD_REQUEST"}.get(
+        code = {400: "BAD_REQUEST", 413: "BAD_REQUEST", 415: "BAD_REQUEST", 422: "BAD_REQUEST"}.get(
             exc.http_status, exc.code
         )
         return protocols.dumps({"error_code": code, "message": message})

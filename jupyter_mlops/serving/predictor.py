@@ -15,13 +15,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..exceptions import InvalidInput
+from ..exceptions import InvalidInput, MlopsError
 from .spec import InputSpec, spec_for
 
 if TYPE_CHECKING:
     from ..client import Client
 
 log = logging.getLogger("jupyter_mlops.serving")
+
+
+class ModelRefused(MlopsError):
+    """The model's own checks refused an input the signature allowed."""
+
+    code = "MODEL_REFUSED"
+    http_status = 422
 
 
 @dataclass(frozen=True)
@@ -39,16 +46,30 @@ class Predictor:
         return callable(getattr(self.model, "predict_proba", None))
 
     def predict(self, inputs: Any, method: str = "predict") -> np.ndarray:
-        if method == "predict_proba":
-            if not self.has_proba:
-                raise InvalidInput(
-                    f"Model {self.name} version {self.version} ({self.model_class}) has no "
-                    "predict_proba."
-                )
-            return np.asarray(self.model.predict_proba(inputs))
+        """The model's answer. The errors a library raises for input it cannot take
+        (ValueError, TypeError, KeyError: a value its scaling overflows, a category it was
+        not fitted on) are the request's fault, as the registry's robustness gate judges
+        them: :class:`ModelRefused` (422). Anything else is the model's: a 500."""
+        if method == "predict_proba" and not self.has_proba:
+            raise InvalidInput(
+                f"Model {self.name} version {self.version} ({self.model_class}) has no "
+                "predict_proba."
+            )
         from ..models import predict
 
-        return np.asarray(predict(self.model, inputs))
+        try:
+            if method == "predict_proba":
+                return np.asarray(self.model.predict_proba(inputs))
+            return np.asarray(predict(self.model, inputs))
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning(
+                "model %s version %s refused an input: %s: %s",
+                self.name, self.version, type(exc).__name__, exc,
+            )  # fmt: skip
+            raise ModelRefused(
+                f"The model refused this input ({type(exc).__name__}); the server's log "
+                "has its message."
+            ) from exc
 
     def classes(self) -> list[Any] | None:
         classes = getattr(self.model, "classes_", None)

@@ -246,11 +246,11 @@ def v2_request(spec: InputSpec, body: bytes) -> tuple[Any, list[str], str | None
                 f"Input {shown(name)}: a 2-D tensor must hold numbers; send text columns as "
                 "one input each."
             )
-        return (
-            spec.from_matrix(np.asarray(flat, dtype=np.float64).reshape(shape)),
-            outputs,
-            (request_id),
-        )
+        try:
+            matrix = np.asarray(flat, dtype=np.float64).reshape(shape)
+        except OverflowError:
+            raise InvalidInput(f"Input {shown(name)}: a number is too large.") from None
+        return spec.from_matrix(matrix), outputs, request_id
     columns: dict[str, list[Any]] = {}
     for name, shape, _dtype, flat in tensors:
         if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
@@ -296,9 +296,9 @@ def _v2_tensor(tensor: Any, index: int) -> tuple[str, list[int], str, list[Any]]
         raise InvalidInput(
             f"{where}: unknown datatype {shown(datatype)}; use one of {', '.join(V2_TYPES)}."
         )
+    if any(d > MAX_TENSOR for d in shape) or math.prod(shape) > MAX_TENSOR:
+        raise InvalidInput(f"{where}: the shape holds more than {MAX_TENSOR} values.")
     size = math.prod(shape)
-    if size > MAX_TENSOR:
-        raise InvalidInput(f"{where} holds {size} values; at most {MAX_TENSOR}.")
     if not isinstance(data, list):
         raise InvalidInput(f"{where}: data must be a list.")
     flat = _flatten(data, where)
@@ -306,12 +306,23 @@ def _v2_tensor(tensor: Any, index: int) -> tuple[str, list[int], str, list[Any]]
         raise InvalidInput(f"{where}: shape {shape} needs {size} values; data holds {len(flat)}.")
     kind = V2_TYPES[datatype]
     check = _V2_CHECKS[kind]
+    low, high = _int_range(datatype)
     for i, v in enumerate(flat):
-        if not check(v):
+        if not check(v) or (kind == "int" and not low <= v <= high):
             raise InvalidInput(
                 f"{where}: value {i} is {shown(v)}, which is not of datatype {datatype}."
             )
     return name, shape, kind, flat
+
+
+def _int_range(datatype: str) -> tuple[int, int]:
+    """The values an INTn or UINTn tensor holds (any for other types)."""
+    if datatype.startswith("UINT"):
+        return 0, 2 ** int(datatype[4:]) - 1
+    if datatype.startswith("INT"):
+        bits = int(datatype[3:])
+        return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    return 0, 0
 
 
 _V2_CHECKS = {

@@ -253,9 +253,18 @@ class InputSpec:
         if kind not in NUMERIC:
             _check_utf8(col, values)
             return np.asarray(values, dtype=object)
-        array = np.asarray([math.nan if v is None else v for v in values], dtype=np.float64)
+        try:
+            array = np.asarray([math.nan if v is None else v for v in values], dtype=np.float64)
+        except OverflowError:  # a whole number beyond any float (JSON allows 4,300 digits)
+            row = next(r for r, v in enumerate(values) if type(v) is int and not _fits_float(v))
+            raise InvalidInput(
+                f"Column {shown(col.name)}, row {row}: the number is too large."
+            ) from None
         self._check_finite(col.name, array)
         if kind == "int" and self.frame and not np.isnan(array).any():
+            if np.abs(array).max(initial=0) >= 2.0**63:
+                row = int(np.argmax(np.abs(array) >= 2.0**63))
+                raise InvalidInput(f"Column {shown(col.name)}, row {row}: the number is too large.")
             return array.astype(np.int64)
         return array
 
@@ -328,7 +337,18 @@ def _fast_numeric(rows: list[Any], width: int) -> np.ndarray | None:
         for v in row:
             if type(v) not in number:
                 return None
-    return np.array(rows, dtype=np.float64)
+    try:
+        return np.array(rows, dtype=np.float64)
+    except OverflowError:  # the slow path names the column and row
+        return None
+
+
+def _fits_float(value: int) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def spec_for(model: Any, signature: Mapping[str, Any] | None) -> InputSpec:
