@@ -219,8 +219,9 @@ class InputSpec:
         if self.columns is None and self.n_features is None:
             return
         expected = self.names
-        missing = [n for n in expected if n not in set(given)]
-        extra = [n for n in given if n not in set(expected)]
+        given_set, expected_set = set(given), set(expected)
+        missing = [n for n in expected if n not in given_set]
+        extra = [n for n in given if n not in expected_set]
         if missing or extra:
             parts = []
             if missing:
