@@ -46,8 +46,9 @@ SCRIPTS = [
     ("cli", "ours", "ours_cli.py"),
     ("mlflow_registry", "peer", "peer_mlflow_registry.py"),
     ("registry", "ours", "ours_registry.py"),
-    # The model server; ours_serve.py ("serve") will time jupyter-mlops' on the same workload.
+    # The model server: MLflow's, then jupyter-mlops' on the same workload.
     ("mlflow_serve", "peer", "peer_mlflow_serve.py"),
+    ("serve", "ours", "ours_serve.py"),
     ("asgi_choice", "ours", "asgi_choice.py"),
 ]
 
@@ -763,7 +764,8 @@ def serve_rows(
     add: Callable[..., None],
 ) -> None:
     """Rows of peer_mlflow_serve.py / ours_serve.py: one-row POST /invocations under ab, a
-    connection per request. ours_serve.py may not exist yet: its column then shows "—"."""
+    connection per request. Ours are medians over rounds that interleave its servers
+    (recording on and off, batching, 2 workers); a missing ours_serve.py run shows "—"."""
 
     def fmt_rps(value: float) -> str:
         return f"{value:,.0f} req/s"
@@ -782,6 +784,16 @@ def serve_rows(
             return fmt(value) + errors(data, 32)
         return fmt(value) + (errors(data, 8) if key.endswith("_c8") else "")
 
+    def load(data: dict[str, Any] | None, suffix: str, c: int = 8) -> str:
+        """``1,234 req/s (p50 …, p99 …; server CPU 456 µs a request)``: one server's loads."""
+        rps = get(data, f"rps_c{c}{suffix}")
+        p50, p99 = get(data, f"p50_ms_c{c}{suffix}"), get(data, f"p99_ms_c{c}{suffix}")
+        if rps is None or p50 is None or p99 is None:
+            return "error"
+        line = f"{fmt_rps(rps)} (p50 {fmt_ms(p50)}, p99 {fmt_ms(p99)}"
+        cpu = get(data, f"cpu_us_per_request_c{c}{suffix}")
+        return line + (f"; server CPU {cpu:,.0f} µs a request)" if cpu is not None else ")")
+
     size = get(peer, "request_bytes") or get(ours, "request_bytes")
     size_text = f" ({size} B)" if size else ""
     stack = ""
@@ -795,10 +807,18 @@ def serve_rows(
     if get(ours, "predictions_match") is False:
         mismatch += "; ours: WRONG PREDICTIONS"
     n = get(peer, "requests") or get(ours, "requests") or "?"
+    rounds = get(ours, "rounds_n")
+    of_rounds = f", median of {rounds} rounds" if rounds else ""
     what = (
         f"model server: POST /invocations, one-row dataframe_split{size_text}, sklearn "
         f"LogisticRegression (20 features), ab -n {n}, a connection per request"
     )
+    goals: dict[str, tuple[str, Callable[[float, float | None], bool] | None]] = {
+        "rps_c8": ("≥ 10× MLflow", lambda v, r: r is not None and r >= 10),
+        "rps_c32": ("—", None),
+        "p50_ms_c8": ("≤ 5 ms", lambda v, r: v <= 5.0),
+        "p99_ms_c8": ("≤ 20 ms", lambda v, r: v <= 20.0),
+    }
     for key, label, fmt, higher in (
         ("rps_c8", "8 concurrent, throughput", fmt_rps, True),
         ("rps_c32", "32 concurrent, throughput", fmt_rps, True),
@@ -814,16 +834,32 @@ def serve_rows(
             )
         if key == "rps_c32" and get(peer, "p99_ms_c32") is not None:
             peer_text += f" (p50 {fmt_ms(peer['p50_ms_c32'])}, p99 {fmt_ms(peer['p99_ms_c32'])})"
+        ours_text = text(ours, ours_ran, key, fmt)
+        if ours_ran and get(ours, key) is not None:
+            ours_text = "jupyter-mlops (1 worker, recording on) " + ours_text
+            detail = load(ours, "", 32 if key == "rps_c32" else 8)
+            if key in ("rps_c8", "rps_c32") and detail != "error":
+                ours_text += " " + detail.split(" ", 2)[2]
+            ours_text += of_rounds
+        goal, check = goals[key]
         add(
             f"{what}: {label}",
             get(peer, key),
             get(ours, key),
             fmt,
-            "—",
-            None,
+            goal,
+            check,
             higher_is_better=higher,
             peer_text=peer_text,
-            ours_text=text(ours, ours_ran, key, fmt),
+            ours_text=ours_text,
+        )
+    samples = get(ours, "server_start_samples_ms")
+    ours_text = text(ours, ours_ran, "server_start_ms", fmt_ms)
+    if samples:
+        ours_text = (
+            f"`jupyter-mlops serve churn@champion` {ours_text} (median of {len(samples)}: "
+            + ", ".join(fmt_ms(s) for s in samples)
+            + ")"
         )
     add(
         "model server start: process start → GET /ping answers 200 (model loaded)",
@@ -834,7 +870,98 @@ def serve_rows(
         None,
         higher_is_better=False,
         peer_text=f"{peer_name}: {text(peer, True, 'server_start_ms', fmt_ms)}",
-        ours_text=text(ours, ours_ran, "server_start_ms", fmt_ms),
+        ours_text=ours_text,
+    )
+    if not ours_ran:
+        return
+
+    # Ours only: the same server with and without recording, batching, 2 workers, read-back.
+    rec: dict[str, Any] = ours or {}
+    cost, recorded = rec.get("recording_cost_pct"), rec.get("recorded_all")
+
+    def pct(value: float | None) -> str:
+        return "?" if value is None else f"{value:+.1f} %"
+
+    ours_text = None
+    if cost is not None:
+        per_round = ", ".join(f"{v:+.0f}" for v in rec.get("recording_cost_pct_c8_rounds") or [])
+        ours_text = (
+            f"recording on {load(ours, '')}: costs {cost:.1f} % of the throughput (per round: "
+            f"{per_round} %; in server CPU a request: "
+            f"{pct(rec.get('recording_cpu_cost_pct_c8'))}); at 32 concurrent "
+            f"{pct(rec.get('recording_cost_pct_c32'))} (CPU "
+            f"{pct(rec.get('recording_cpu_cost_pct_c32'))}); "
+            + (
+                f"all {rec['requests_sent']:,} requests ({rec['rows_sent']:,} rows) in the store"
+                if recorded
+                else "NOT every request in the store"
+            )
+        )
+    add(
+        f"model server: recording every prediction in the store, on against off (8 "
+        f"concurrent{of_rounds}, the two servers back to back in each round)",
+        get(ours, "rps_c8_norecord"),
+        get(ours, "rps_c8"),
+        fmt_rps,
+        "cost < 5 %",
+        lambda v, r, cost=cost, ok=recorded: bool(ok) and cost is not None and cost < 5.0,
+        peer_text=f"no peer; the same server, recording off: {load(ours, '_norecord')}",
+        ours_text=ours_text,
+    )
+    options = get(ours, "batch_options") or {}
+    mean_rows = get(ours, "batch_mean_rows_c32")
+    ours_text = None
+    if get(ours, "rps_c32_batch") is not None:
+        ours_text = (
+            f"max_batch={options.get('max_batch')}, max_wait_ms={options.get('max_wait_ms')}: "
+            f"{load(ours, '_batch', 32)}, {mean_rows} rows a predict call on average"
+            + errors({"failed_c32": get(ours, "failed_c32_batch")}, 32)
+        )
+    add(
+        f"model server: micro-batching on against off, 32 concurrent (recording on{of_rounds})",
+        get(ours, "rps_c32"),
+        get(ours, "rps_c32_batch"),
+        fmt_rps,
+        "—",
+        None,
+        peer_text=f"no peer; the same server, batching off: {load(ours, '', 32)}",
+        ours_text=ours_text,
+    )
+    add(
+        f"model server: 2 workers against 1, 8 concurrent (recording on{of_rounds}; 2 cores "
+        "shared with ab)",
+        get(ours, "rps_c8"),
+        get(ours, "rps_c8_w2"),
+        fmt_rps,
+        "—",
+        None,
+        peer_text=f"no peer; 1 worker: {load(ours, '')}",
+        ours_text=f"2 workers: {load(ours, '_w2')}"
+        + errors({"failed_c8": get(ours, "failed_c8_w2")}, 8),
+    )
+    back: dict[str, Any] = ours or {}
+    rows, right = back.get("readback_rows") or 0, back.get("readback_matches")
+    ours_text = None
+    if back.get("readback_200k_ms") is not None:
+        ours_text = (
+            f"{fmt_ms(back['readback_200k_ms'])} (median of "
+            f"{len(back['readback_200k_samples_ms'])}; first "
+            f"{fmt_ms(back['readback_200k_first_ms'])}; in a fresh process "
+            f"{fmt_ms(back['readback_200k_fresh_process_ms'])}); written in "
+            f"{fmt_ms(back['readback_write_ms'])} ({back['readback_tables']} lz4 Arrow batches, "
+            f"{back['readback_encoded_mb']} MB)" + ("" if right else "; WRONG VALUES")
+        )
+    add(
+        f"recorded predictions: read back {rows:,} rows of 20 features "
+        "(read_predictions + the inputs as one numpy array)",
+        None,
+        get(ours, "readback_200k_ms"),
+        fmt_ms,
+        "≤ 500 ms (well under a second)",
+        lambda v, r, ok=right: bool(ok) and v <= 500.0,
+        higher_is_better=False,
+        peer_text="no peer: `mlflow models serve` records no predictions",
+        ours_text=ours_text,
     )
 
 
