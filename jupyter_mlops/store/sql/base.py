@@ -21,6 +21,26 @@ def chunks(seq: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
         yield seq[i : i + size]
 
 
+def dead_processes(
+    rows: Iterable[Any],
+    host: str,
+    is_alive: Callable[[int, int | None], bool],
+    stale_before_ms: int,
+) -> dict[str, int]:
+    """``{id: last heartbeat}`` of the rows (``id, host, pid, pid_start, heartbeat``) whose
+    process is gone. On this host the process table is the truth (a process busy in C code
+    for minutes cannot beat, yet lives); elsewhere only a stale heartbeat can tell."""
+    return {
+        r.id: r.heartbeat
+        for r in rows
+        if (
+            not is_alive(r.pid, r.pid_start)
+            if r.host == host and r.pid is not None
+            else r.heartbeat < stale_before_ms
+        )
+    }
+
+
 class SqlBase:
     """The engine and the write helpers the domain mixins use."""
 

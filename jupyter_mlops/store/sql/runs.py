@@ -20,7 +20,7 @@ from ...exceptions import InvalidInput, NotFound, shown
 from ...query import Field, Node, OrderItem
 from ..base import RunPage
 from . import filters
-from .base import SqlBase, chunks
+from .base import SqlBase, chunks, dead_processes
 from .metrics import metric_value
 from .schema import (
     artifacts,
@@ -168,17 +168,7 @@ class RunsMixin(SqlBase):
                     runs.c.id, runs.c.heartbeat, runs.c.host, runs.c.pid, runs.c.pid_start
                 ).where(running)
             ).all()
-        # On this host the process table is the truth (a kernel busy in C code for minutes
-        # cannot beat, yet lives); elsewhere only the heartbeat can tell.
-        dead = {
-            r.id: r.heartbeat
-            for r in rows
-            if (
-                not is_alive(r.pid, r.pid_start)
-                if r.host == host and r.pid is not None
-                else r.heartbeat < stale_before_ms
-            )
-        }
+        dead = dead_processes(rows, host, is_alive, stale_before_ms)
         if not dead:
             return []
 

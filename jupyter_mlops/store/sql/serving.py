@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from ...entities import ACTIVE_SERVER_STATES, MODEL_SERVER_EVENT, ModelServer, ServerStatus
 from ...exceptions import InvalidInput, NotFound, shown
 from ..base import PredictionBatch
-from .base import SqlBase, chunks
+from .base import SqlBase, chunks, dead_processes
 from .schema import model_servers, prediction_batches, prediction_labels
 
 _LIVE = model_servers.c.status.in_(ACTIVE_SERVER_STATES)
@@ -96,16 +96,16 @@ class ServingMixin(SqlBase):
         def update(conn: Connection) -> None:
             stmt = sa.update(model_servers).where(model_servers.c.id == server_id, _LIVE)
             if conn.execute(stmt.values(**changes)).rowcount and event:
-                row = conn.execute(
-                    sa.select(model_servers).where(model_servers.c.id == server_id)
-                ).one()
-                server = _server(row)
-                self._insert_event(
-                    conn, MODEL_SERVER_EVENT, server.name, _event_payload(server), now_ms
-                )
+                self._server_event(conn, server_id, now_ms)
 
         self._write(update)
         return self.get_server(server_id)
+
+    def _server_event(self, conn: Connection, server_id: str, now_ms: int) -> None:
+        """The ``model.server`` event of a change just made to a server's record."""
+        row = conn.execute(sa.select(model_servers).where(model_servers.c.id == server_id)).one()
+        server = _server(row)
+        self._insert_event(conn, MODEL_SERVER_EVENT, server.name, _event_payload(server), now_ms)
 
     def request_server_stop(self, server_id: str) -> ModelServer:
         full = self.get_server(server_id).id
@@ -164,16 +164,7 @@ class ServingMixin(SqlBase):
                     model_servers.c.heartbeat,
                 ).where(_LIVE)
             ).all()
-        # As for runs: on this host the process table is the truth, elsewhere the heartbeat.
-        dead = {
-            r.id: r.heartbeat
-            for r in rows
-            if (
-                not is_alive(r.pid, r.pid_start)
-                if r.host == host and r.pid is not None
-                else r.heartbeat < stale_before_ms
-            )
-        }
+        dead = dead_processes(rows, host, is_alive, stale_before_ms)
         if not dead:
             return []
         killed: list[str] = []
@@ -192,13 +183,7 @@ class ServingMixin(SqlBase):
                 )
                 if done.rowcount:
                     killed.append(server_id)
-                    row = conn.execute(
-                        sa.select(model_servers).where(model_servers.c.id == server_id)
-                    ).one()
-                    server = _server(row)
-                    self._insert_event(
-                        conn, MODEL_SERVER_EVENT, server.name, _event_payload(server), now_ms
-                    )
+                    self._server_event(conn, server_id, now_ms)
 
         self._write(kill)
         return killed
