@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,6 +41,14 @@ class Predictor:
     spec: InputSpec
     flavor: str
     model_class: str
+    # The flavor's predict, found once (finding it walks the model's classes).
+    predict_with: Callable[[Any, Any], Any] = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.predict_with is None:
+            from ..models.flavors import flavor_of
+
+            object.__setattr__(self, "predict_with", flavor_of(self.model).predict)
 
     @property
     def has_proba(self) -> bool:
@@ -55,12 +64,10 @@ class Predictor:
                 f"Model {self.name} version {self.version} ({self.model_class}) has no "
                 "predict_proba."
             )
-        from ..models import predict
-
         try:
             if method == "predict_proba":
                 return np.asarray(self.model.predict_proba(inputs))
-            return np.asarray(predict(self.model, inputs))
+            return np.asarray(self.predict_with(self.model, inputs))
         except (ValueError, TypeError, KeyError) as exc:
             log.warning(
                 "model %s version %s refused an input: %s: %s",

@@ -213,10 +213,12 @@ class Supervisor:
         while time.monotonic() < deadline:
             if not self.errors.empty():
                 return str(self.errors.get())
-            if self.stop_reason is not None:
-                return f"Stopped while starting: {self.stop_reason}."
+            # Ready first: a stop asked for once the workers answer ends the record STOPPED
+            # (the loop sees it at once), not FAILED.
             if self.snapshot().all_ready():
                 return None
+            if self.stop_reason is not None:
+                return f"Stopped while starting: {self.stop_reason}."
             dead = [w for w in self.workers if not w.is_alive()]
             if dead:
                 return (

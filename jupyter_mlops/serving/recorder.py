@@ -40,7 +40,7 @@ class Recorder:
         name: str,
         counters: Counters,
         capacity: int = 100_000,
-        interval: float = 0.5,
+        interval: float = 1.0,
     ) -> None:
         self.client = client
         self.server_id = server_id
@@ -137,41 +137,50 @@ def tables_of(records: list[Record]) -> list[pa.Table]:
 def _table(records: list[Record]) -> pa.Table:
     import pyarrow as pa
 
-    counts = np.array([1 if r[6] is None else len(r[6]) for r in records])
+    ids, ats, versions, statuses, latencies, names, inputs, outputs_named, outputs, errors = zip(
+        *records, strict=True
+    )
+    counts = np.fromiter(
+        (1 if x is None else len(x) for x in inputs), dtype=np.int64, count=len(records)
+    )
+    one_row_each = bool((counts == 1).all())  # the usual traffic: no repeat needed
 
-    def per_row(i: int, dtype: Any) -> np.ndarray:
-        return np.repeat(np.array([r[i] for r in records], dtype=dtype), counts)
+    def per_row(values: tuple[Any, ...], dtype: Any) -> np.ndarray:
+        array = np.array(values, dtype=dtype)
+        return array if one_row_each else np.repeat(array, counts)
 
     columns: dict[str, Any] = {
-        "request_id": pa.array(np.repeat(np.array([r[0] for r in records], dtype=object), counts)),
-        "row": pa.array(np.concatenate([np.arange(c, dtype=np.int32) for c in counts])),
-        "at": pa.array(per_row(1, np.int64)),
-        "version": pa.array(per_row(2, np.int32)),
-        "status": pa.array(per_row(3, np.int16)),
-        "latency_ms": pa.array(per_row(4, np.float32)),
+        "request_id": pa.array(per_row(ids, object), type=pa.string()),
+        "row": pa.array(
+            np.zeros(len(records), dtype=np.int32)
+            if one_row_each
+            else np.concatenate([np.arange(c, dtype=np.int32) for c in counts])
+        ),
+        "at": pa.array(per_row(ats, np.int64)),
+        "version": pa.array(per_row(versions, np.int32)),
+        "status": pa.array(per_row(statuses, np.int16)),
+        "latency_ms": pa.array(per_row(latencies, np.float32)),
     }
-    first = records[0]
-    if first[6] is None:
-        columns["error"] = pa.array([r[9] for r in records], type=pa.string())
+    first = inputs[0]
+    if first is None:
+        columns["error"] = pa.array(list(errors), type=pa.string())
         return pa.table(columns)
-    if hasattr(first[6], "columns"):
+    if hasattr(first, "columns"):
         import pandas as pd
 
-        frame = pd.concat([r[6] for r in records], ignore_index=True)
+        frame = pd.concat(inputs, ignore_index=True)
         for name in frame.columns:
             columns[INPUT_PREFIX + str(name)] = pa.array(frame[name].to_numpy(), from_pandas=True)
     else:
-        matrix = np.concatenate([r[6] for r in records]) if len(records) > 1 else first[6]
-        names = first[5] or [str(j) for j in range(matrix.shape[1])]
-        for j, name in enumerate(names):
+        matrix = np.concatenate(inputs) if len(inputs) > 1 else first
+        for j, name in enumerate(names[0] or [str(j) for j in range(matrix.shape[1])]):
             columns[INPUT_PREFIX + name] = pa.array(matrix[:, j])
-    outputs = [np.asarray(r[8]) for r in records]
-    out = np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
+    out = np.concatenate(outputs) if len(outputs) > 1 else np.asarray(outputs[0])
     if out.ndim == 1:
-        columns[OUTPUT_PREFIX + first[7]] = _array(out)
+        columns[OUTPUT_PREFIX + outputs_named[0]] = _array(out)
     else:
         for j in range(out.shape[1]):
-            columns[f"{OUTPUT_PREFIX}{first[7]}.{j}"] = _array(out[:, j])
+            columns[f"{OUTPUT_PREFIX}{outputs_named[0]}.{j}"] = _array(out[:, j])
     return pa.table(columns)
 
 

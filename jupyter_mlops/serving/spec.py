@@ -14,6 +14,7 @@ from the message alone; nothing from a request is ever unpickled or evaluated.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -88,8 +89,10 @@ class InputSpec:
     frame: bool
     allow_nan: bool
 
-    @property
+    @functools.cached_property
     def names(self) -> list[str]:
+        """The column names in signature order (positions for an unnamed array); built
+        once: every request reads them, and the recorder keeps them."""
         if self.columns is not None:
             return [c.name for c in self.columns]
         return [str(i) for i in range(self.n_features or 0)]
@@ -219,6 +222,8 @@ class InputSpec:
         if self.columns is None and self.n_features is None:
             return
         expected = self.names
+        if given == expected:
+            return
         given_set, expected_set = set(given), set(expected)
         missing = [n for n in expected if n not in given_set]
         extra = [n for n in given if n not in expected_set]
