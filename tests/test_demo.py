@@ -82,3 +82,7 @@ def test_registry_notebook_runs_and_leaves_a_champion_and_a_refused_challenger(
     out = (tmp_path / "out.ipynb").read_text()
     assert "may not enter Production: gate champion failed" in out
     assert "# Model card: churn version 1" in out
+    # and the champion was served over HTTP, recorded, and stopped
+    (server,) = client.list_model_servers("churn", active_only=False)
+    assert server.status == "STOPPED" and server.ref == "@champion"
+    assert client.read_predictions("churn").num_rows == 20
