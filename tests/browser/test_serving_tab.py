@@ -158,6 +158,12 @@ def test_given_a_version_when_served_from_the_tab_then_it_answers_its_figures_mo
     )
     figures = page.inner_text(f"{SERVER} .jp-mlops-Server-figures")
     assert "req/s" in figures and "p95" in figures and "25 requests" in figures
+
+    # The version's lineage says where it is served.
+    page.click("[data-testid='mlops-lineage-section'] > summary")
+    served = page.wait_for_selector("[data-testid='mlops-lineage-served']")
+    assert url in served.inner_text() and "serving now" in served.inner_text()
+    page.click("[data-testid='mlops-lineage-section'] > summary")
     page.locator(SERVER).scroll_into_view_if_needed()
     page.locator("#jupyter-mlops-panel").screenshot(path=str(SCREENSHOT))
 

@@ -158,7 +158,8 @@ const KNOWN = new Set([
   'history',
   'version',
   'logged_model',
-  'gate_report'
+  'gate_report',
+  'served'
 ]);
 
 function Table(props: {
@@ -302,6 +303,7 @@ export function ModelLineage(props: {
   const metrics = pairs(pick([lineage, runDict], 'metrics'), true);
   const approvals = dicts(lineage.approvals);
   const promotions = dicts(pick([lineage], 'promotions', 'history'));
+  const served = dicts(lineage.served);
   const others = Object.entries(lineage).filter(
     ([key, value]) =>
       !KNOWN.has(key) &&
@@ -529,6 +531,32 @@ export function ModelLineage(props: {
                 text(p.forced || p.reason || '')
               ];
             })}
+            trans={trans}
+          />
+        )}
+      </Part>
+      <Part title={trans.__('Served')} count={served.length}>
+        {served.length === 0 ? (
+          <div className="jp-mlops-Muted">{trans.__('Not served.')}</div>
+        ) : (
+          <Table
+            testId="mlops-lineage-served"
+            head={[
+              trans.__('Address'),
+              trans.__('Follows'),
+              trans.__('Since'),
+              trans.__('Until')
+            ]}
+            rows={served.map(s => [
+              text(s.url),
+              text(s.ref ?? ''),
+              typeof s.since === 'number' ? formatTime(s.since) : text(s.since),
+              s.serving_now
+                ? trans.__('serving now')
+                : typeof s.until === 'number'
+                  ? formatTime(s.until)
+                  : text(s.status ?? '')
+            ])}
             trans={trans}
           />
         )}
