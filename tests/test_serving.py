@@ -178,6 +178,53 @@ def test_given_v2_predict_proba_output_then_probabilities_in_row_major_order(ser
     assert outputs[1]["data"] == want
 
 
+def test_given_tritons_kserve_client_then_it_works_unchanged_binary_tensors_included(server, model):
+    import tritonclient.http as httpclient
+
+    client = httpclient.InferenceServerClient(server.url.removeprefix("http://"))
+    headers = AUTH
+    assert client.is_server_live(headers=headers) and client.is_model_ready(
+        "churn", headers=headers
+    )
+    X, want = expected(model)
+    values = X.to_numpy()
+    for binary in (True, False):  # the client sends raw little-endian bytes by default
+        tensor = httpclient.InferInput("input-0", list(values.shape), "FP64")
+        tensor.set_data_from_numpy(values, binary_data=binary)
+        asked = [
+            httpclient.InferRequestedOutput("predict", binary_data=binary),
+            httpclient.InferRequestedOutput("predict_proba", binary_data=binary),
+        ]
+        # (the client writes its binary header into the dict it is given: a fresh one each)
+        result = client.infer("churn", [tensor], outputs=asked, headers=dict(AUTH))
+        assert result.as_numpy("predict").tolist() == want
+        np.testing.assert_allclose(result.as_numpy("predict_proba"), model.predict_proba(X))
+    columns = []
+    for name in FEATURES:  # one FP32 input per column, binary
+        column = httpclient.InferInput(name, [len(X)], "FP32")
+        column.set_data_from_numpy(X[name].to_numpy(np.float32))
+        columns.append(column)
+    got = client.infer("churn", columns, headers=dict(AUTH)).as_numpy("predict").tolist()
+    assert got == model.predict(X.astype(np.float32)).tolist()
+
+
+def test_given_a_binary_part_that_does_not_fit_then_400(server):
+    import json
+
+    header = json.dumps(
+        {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64",
+                     "parameters": {"binary_data_size": 32}}]}
+    ).encode()  # fmt: skip
+    for tail in (b"\0" * 31, b"\0" * 40):
+        reply = post(
+            server,
+            "/v2/models/churn/infer",
+            raw=header + tail,
+            headers={"Inference-Header-Content-Length": str(len(header))},
+        )
+        assert reply.status == 400 and "binary" in reply.json()["error"]
+
+
 def test_given_another_model_or_version_then_v2_answers_404_in_its_error_shape(server):
     body = {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": [0, 0, 0, 0]}]}
     for path in ("/v2/models/other/infer", "/v2/models/churn/versions/7/infer"):

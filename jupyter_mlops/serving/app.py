@@ -490,7 +490,11 @@ def build_app(state: ServingState) -> Any:
         _POST(request)
         predictor = _v2_model(request)
         scope = request.scope
-        inputs, outputs, client_id = protocols.v2_request(predictor.spec, scope["mlops.body"])
+        inputs, outputs, client_id = protocols.v2_request(
+            predictor.spec,
+            scope["mlops.body"],
+            request.headers.get("inference-header-content-length"),
+        )
         results = []
         recorded = False
         for method in outputs:

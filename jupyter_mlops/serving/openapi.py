@@ -143,6 +143,13 @@ def openapi_document(state: ServingState) -> dict[str, Any]:
         ]
     }
     name_param = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+    # The binary tensor extension: this many bytes of JSON, then the inputs' raw bytes.
+    binary_header = {
+        "name": "Inference-Header-Content-Length",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 0},
+    }
     version_param = {
         "name": "version",
         "in": "path",
@@ -171,7 +178,7 @@ def openapi_document(state: ServingState) -> dict[str, Any]:
             f"{prefix}/infer": {
                 "post": {
                     "summary": "Predict (Open Inference Protocol v2)",
-                    "parameters": params,
+                    "parameters": [*params, binary_header],
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": infer_body}},

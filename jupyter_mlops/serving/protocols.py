@@ -221,8 +221,24 @@ def mlflow_response(predictions: np.ndarray) -> bytes:
 # -- Open Inference Protocol v2 ---------------------------------------------------------------
 
 
-def v2_request(spec: InputSpec, body: bytes) -> tuple[Any, list[str], str | None]:
-    """``(model input, outputs asked for, the request's own id)`` from a v2 ``infer`` body."""
+def v2_request(
+    spec: InputSpec, body: bytes, header_length: str | None = None
+) -> tuple[Any, list[str], str | None]:
+    """``(model input, outputs asked for, the request's own id)`` from a v2 ``infer`` body.
+
+    With ``Inference-Header-Content-Length`` (``header_length``), the body is that many bytes
+    of JSON followed by the raw bytes of the inputs whose ``parameters.binary_data_size``
+    says how many are theirs, in order: the binary tensor extension Triton's and KServe's
+    clients send by default (little-endian values; BYTES as 4-byte lengths and bytes)."""
+    binary = b""
+    if header_length is not None:
+        try:
+            split = int(header_length)
+        except ValueError:
+            raise InvalidInput("Inference-Header-Content-Length is not a number.") from None
+        if not 0 <= split <= len(body):
+            raise InvalidInput("Inference-Header-Content-Length is beyond the body.")
+        body, binary = body[:split], body[split:]
     data = parse_json(body)
     if not isinstance(data, dict):
         raise InvalidInput(f"The body must be a JSON object with inputs, got {shown(data)}.")
@@ -233,7 +249,9 @@ def v2_request(spec: InputSpec, body: bytes) -> tuple[Any, list[str], str | None
     if request_id is not None and not isinstance(request_id, str):
         raise InvalidInput("id must be text.")
     outputs = _v2_outputs(data.get("outputs"))
-    tensors = [_v2_tensor(t, i) for i, t in enumerate(inputs)]
+    reader = _BinaryReader(binary)
+    tensors = [_v2_tensor(t, i, reader) for i, t in enumerate(inputs)]
+    reader.done()
     names = set(spec.names)
     if (
         len(tensors) == 1
@@ -278,7 +296,64 @@ def _v2_outputs(value: Any) -> list[str]:
     return names
 
 
-def _v2_tensor(tensor: Any, index: int) -> tuple[str, list[int], str, list[Any]]:
+class _BinaryReader:
+    """The binary part of a request, taken input by input."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.at = 0
+
+    def take(self, size: Any, where: str) -> bytes:
+        if type(size) is not int or size < 0 or self.at + size > len(self.data):
+            raise InvalidInput(f"{where}: binary_data_size does not fit the body's binary part.")
+        chunk = self.data[self.at : self.at + size]
+        self.at += size
+        return chunk
+
+    def done(self) -> None:
+        if self.at != len(self.data):
+            raise InvalidInput(
+                f"The body has {len(self.data) - self.at} binary bytes no input claims."
+            )
+
+
+def _binary_values(raw: bytes, datatype: str, size: int, where: str) -> list[Any]:
+    """The values of one input sent as raw bytes, as Python values."""
+    if datatype == "BYTES":
+        texts: list[Any] = []
+        at = 0
+        while at < len(raw):
+            if at + 4 > len(raw):
+                raise InvalidInput(f"{where}: a BYTES element is cut short.")
+            length = int.from_bytes(raw[at : at + 4], "little")
+            chunk = raw[at + 4 : at + 4 + length]
+            if len(chunk) != length:
+                raise InvalidInput(f"{where}: a BYTES element is cut short.")
+            try:
+                texts.append(chunk.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise InvalidInput(f"{where}: a BYTES element is not UTF-8 text.") from None
+            at += 4 + length
+        return texts
+    dtype = np.dtype(_NUMPY_TYPES[datatype]).newbyteorder("<")
+    if len(raw) != size * dtype.itemsize:
+        raise InvalidInput(
+            f"{where}: {len(raw)} bytes of binary data for {size} {datatype} values."
+        )
+    values: list[Any] = np.frombuffer(raw, dtype=dtype).tolist()
+    return values
+
+
+_NUMPY_TYPES = {
+    "BOOL": "bool", "UINT8": "u1", "UINT16": "u2", "UINT32": "u4", "UINT64": "u8",
+    "INT8": "i1", "INT16": "i2", "INT32": "i4", "INT64": "i8",
+    "FP16": "f2", "FP32": "f4", "FP64": "f8",
+}  # fmt: skip
+
+
+def _v2_tensor(
+    tensor: Any, index: int, reader: _BinaryReader
+) -> tuple[str, list[int], str, list[Any]]:
     if not isinstance(tensor, dict):
         raise InvalidInput(f"inputs[{index}] must be an object {{name, shape, datatype, data}}.")
     name, shape, datatype, data = (tensor.get(k) for k in ("name", "shape", "datatype", "data"))
@@ -299,9 +374,14 @@ def _v2_tensor(tensor: Any, index: int) -> tuple[str, list[int], str, list[Any]]
     if any(d > MAX_TENSOR for d in shape) or math.prod(shape) > MAX_TENSOR:
         raise InvalidInput(f"{where}: the shape holds more than {MAX_TENSOR} values.")
     size = math.prod(shape)
-    if not isinstance(data, list):
+    parameters = tensor.get("parameters")
+    binary_size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
+    if binary_size is not None:
+        flat = _binary_values(reader.take(binary_size, where), datatype, size, where)
+    elif not isinstance(data, list):
         raise InvalidInput(f"{where}: data must be a list.")
-    flat = _flatten(data, where)
+    else:
+        flat = _flatten(data, where)
     if len(flat) != size:
         raise InvalidInput(f"{where}: shape {shape} needs {size} values; data holds {len(flat)}.")
     kind = V2_TYPES[datatype]
