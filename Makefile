@@ -62,7 +62,12 @@ $(BENCH_STAMP):
 
 # Bytecode first, as any installed package has it (cold-start figures would otherwise include
 # compiling the package's modules, where PYTHONDONTWRITEBYTECODE is set).
+# The serving rows load servers with ApacheBench (Debian's apache2-utils, installed as root
+# when missing); the ASGI-choice row compares with FastAPI, installed beside the project (it
+# is no dependency of the package).
 bench: install $(BENCH_STAMP)
+	command -v ab >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq apache2-utils >/dev/null; } || echo "no ab: the serving rows will fail"
+	$(BIN)/python -c "import fastapi" 2>/dev/null || $(BIN)/python -m pip install --quiet fastapi
 	$(BIN)/python -m compileall -q jupyter_mlops
 	$(BIN)/python tests/benchmarks/run.py
 
