@@ -145,6 +145,14 @@ def test_given_an_idle_timeout_then_an_unused_server_stops_itself_and_says_why(s
     (v1,) = constant_versions(store, "idle", [1])
     handle = start_server(store, f"idle/{v1}", ServeOptions(idle_timeout=2))
     assert call(handle.url, "/invocations", BODY).status == 200
+    # Health checks and metric scrapes are not use: they do not keep it alive.
+    for _ in range(15):
+        try:
+            call(handle.url, "/ping")
+            call(handle.url, "/metrics")
+        except OSError:  # it stopped meanwhile: what the test waits for
+            break
+        time.sleep(0.2)
     record = wait_for(
         lambda: (r := store.get_model_server(handle.id)).status != "RUNNING" and r, timeout=30
     )

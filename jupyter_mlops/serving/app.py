@@ -246,7 +246,9 @@ class Guard:
             generic.public = "The model server could not answer this request; see its log."
             await self._error(send_with_id, path, generic)
         finally:
-            state.counters.observe_request(status[0], time.perf_counter() - start)
+            state.counters.observe_request(
+                status[0], time.perf_counter() - start, _is_predict(path) or path == "/feedback"
+            )
 
     def _check_host(self, host: bytes | None) -> None:
         state = self.state

@@ -32,7 +32,9 @@ COUNTERS = (
     "queued",  # rows waiting to be written (a gauge)
     "version",  # the version answering now (a gauge)
     "ready",  # 1 once the worker's model is loaded (a gauge)
-    "last_request",  # when the worker last answered a request (epoch seconds, a gauge)
+    # When the worker last answered a prediction or feedback (epoch seconds, a gauge):
+    # health checks and scrapes of /metrics do not keep an idle server alive.
+    "last_request",
     "switches",  # versions switched to after the first
 )
 _INDEX = {name: i for i, name in enumerate(COUNTERS)}
@@ -55,13 +57,14 @@ class Counters:
     def set(self, name: str, value: float) -> None:
         self.values[self.base + _INDEX[name]] = value
 
-    def observe_request(self, status: int, seconds: float) -> None:
+    def observe_request(self, status: int, seconds: float, used: bool = True) -> None:
         v, base = self.values, self.base
         kind = "ok" if status < 400 else "client_errors" if status < 500 else "server_errors"
         v[base + _INDEX[kind]] += 1
         v[base + _INDEX["latency_sum"]] += seconds
         v[base + _LAT0 + bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        v[base + _INDEX["last_request"]] = time.time()
+        if used:
+            v[base + _INDEX["last_request"]] = time.time()
 
     def observe_batch(self, rows: int) -> None:
         v, base = self.values, self.base
