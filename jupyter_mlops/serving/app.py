@@ -235,7 +235,7 @@ class Guard:
             body = await self._read_body(receive, length)
             scope["mlops.body"] = body
             scope["mlops.start"] = start
-            await self.app(scope, _replay(body), send_with_id)
+            await self.app(scope, _replay(body, receive), send_with_id)
         except MlopsError as exc:
             await self._error(send_with_id, path, exc)
             if state.recorder is not None and _is_predict(path) and exc.http_status < 500:
@@ -322,18 +322,20 @@ class Guard:
         )
 
 
-def _replay(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:
+def _replay(body: bytes, receive: Any) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """The body, already read, as the first message; then the connection's own messages
+    (a disconnect), as if nothing had read it."""
     sent = False
 
-    async def receive() -> dict[str, Any]:
+    async def replay() -> dict[str, Any]:
         nonlocal sent
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.Event().wait()  # a real disconnect would come here; none will
-        return {"type": "http.disconnect"}
+        message: dict[str, Any] = await receive()
+        return message
 
-    return receive
+    return replay
 
 
 # -- routes -----------------------------------------------------------------------------------
