@@ -395,6 +395,8 @@ def test_given_a_client_request_id_then_it_is_echoed_recorded_and_labels_join_it
 
 def test_given_refused_requests_then_they_are_recorded_with_status_and_reason(server, store):
     rid = "bad-one"
+    # Without the token it is nobody's traffic: not recorded.
+    call(server.url, "/invocations", {"instances": [[1, 2]]}, headers={"X-Request-ID": "anon"})
     post(server, "/invocations", {"instances": [[1, 2]]}, headers={"X-Request-ID": rid})
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -405,6 +407,7 @@ def test_given_refused_requests_then_they_are_recorded_with_status_and_reason(se
         time.sleep(0.2)
     assert rows["status"].tolist() == [400]
     assert "the model takes 4" in rows["error"].iloc[0]
+    assert "anon" not in set(table.request_id)
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ failed request, stops itself when idle, and shows KILLED when its process is kil
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -202,3 +203,43 @@ def test_given_serve_stop_from_another_process_then_the_server_ends_stopped(stor
     assert result.returncode == 0, result.stderr
     assert "STOPPED" in result.stdout and "stopped by request" in result.stdout
     assert not _port_open(handle.url)
+
+
+def test_given_a_model_that_kills_its_worker_then_workers_restart_until_the_budget_then_failed(
+    store: Client,
+):
+    class Fatal:
+        n_features_in_ = 4
+
+        def predict(self, X):
+            if float(X[0][0]) > 100:
+                os._exit(3)  # the worker process dies mid-request
+            return np.zeros(len(X))
+
+    register(store, "fatal", Fatal(), None)
+    handle = start_server(store, "fatal/1")
+    assert call(handle.url, "/invocations", {"instances": [[0, 0, 0, 0]]}).status == 200
+    killer = {"instances": [[1000, 0, 0, 0]]}
+    with pytest.raises(OSError):  # the connection dies with the worker
+        call(handle.url, "/invocations", killer)
+    # A replacement worker answers the next request.
+    ok = wait_for(lambda: _answers(handle.url), timeout=60)
+    assert ok
+    for _ in range(8):  # past the crash budget
+        with contextlib.suppress(OSError):
+            call(handle.url, "/invocations", killer, timeout=60)
+        if store.get_model_server(handle.id).status != "RUNNING":
+            break
+    record = wait_for(
+        lambda: (r := store.get_model_server(handle.id)).status != "RUNNING" and r, timeout=60
+    )
+    assert record.status == "FAILED" and record.reason.startswith("Workers keep dying")
+    assert "exit status 3" in record.reason
+    wait_for(lambda: not _port_open(handle.url), timeout=20)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return call(url, "/invocations", {"instances": [[0, 0, 0, 0]]}, timeout=30).status == 200
+    except OSError:
+        return False

@@ -238,7 +238,14 @@ class Guard:
             await self.app(scope, _replay(body, receive), send_with_id)
         except MlopsError as exc:
             await self._error(send_with_id, path, exc)
-            if state.recorder is not None and _is_predict(path) and exc.http_status < 500:
+            # Refusals past the boundary are what monitoring counts (bad data); a request
+            # without the token or for a foreign Host is nobody's traffic.
+            if (
+                state.recorder is not None
+                and _is_predict(path)
+                and exc.http_status < 500
+                and not isinstance(exc, Unauthorized | Forbidden)
+            ):
                 self._record_refusal(request_id, exc, start)
         except Exception:
             log.exception("request %s to %s failed", request_id, path)

@@ -45,6 +45,10 @@ HEARTBEAT_S = 2.0
 FOLLOW_S = 1.0
 READY_TIMEOUT_S = 300.0
 RATE_WINDOW_S = 10.0
+# A worker may die (a model that crashes its process on some input); this many deaths in
+# this window mean it will go on dying: the server ends FAILED.
+CRASH_BUDGET = 5
+CRASH_WINDOW_S = 60.0
 
 
 def pinned(ref: str) -> bool:
@@ -109,6 +113,8 @@ class Supervisor:
         self.errors: Any = self.ctx.SimpleQueue()
         self.workers: list[Any] = []
         self.window: deque[tuple[float, Snapshot]] = deque()
+        self.deaths: deque[float] = deque()
+        self.failure: str | None = None
 
     def snapshot(self) -> Snapshot:
         return Snapshot(self.values, self.options.workers)
@@ -175,6 +181,9 @@ class Supervisor:
         )
         self._loop()
         self._stop_workers()
+        if self.failure is not None:
+            self._end(ServerStatus.FAILED, self.failure)
+            return 1
         reason = self.stop_reason or "stopped"
         try:
             if self.client.get_model_server(self.server_id).stop_requested:
@@ -236,8 +245,7 @@ class Supervisor:
             time.sleep(0.1)
             for i, worker in enumerate(self.workers):
                 if not worker.is_alive() and self.stop_reason is None:
-                    log.error("worker %d exited with %s; starting another", i, worker.exitcode)
-                    self.workers[i] = self._spawn(self.args[i])
+                    self._restart(i, worker.exitcode)
             snap = self.snapshot()
             if opts.idle_timeout is not None:
                 last = max(snap.latest("last_request"), started)
@@ -263,6 +271,24 @@ class Supervisor:
                 self.stop_reason = f"record ended elsewhere ({record.status})"
             elif record.stop_requested:
                 self.stop_reason = "stopped by request"
+
+    def _restart(self, i: int, exitcode: int | None) -> None:
+        """Start another worker in slot ``i``, unless workers keep dying: more than
+        :data:`CRASH_BUDGET` deaths within :data:`CRASH_WINDOW_S` end the server FAILED
+        rather than spawn workers in a loop."""
+        now = time.monotonic()
+        self.deaths.append(now)
+        while self.deaths and now - self.deaths[0] > CRASH_WINDOW_S:
+            self.deaths.popleft()
+        if len(self.deaths) > CRASH_BUDGET:
+            self.failure = (
+                f"Workers keep dying ({len(self.deaths)} in {CRASH_WINDOW_S:.0f} s, the last "
+                f"with exit status {exitcode}); see the server's log."
+            )
+            self.stop_reason = self.failure
+            return
+        log.error("worker %d exited with %s; starting another", i, exitcode)
+        self.workers[i] = self._spawn(self.args[i])
 
     def _stats(self) -> dict[str, Any]:
         now = time.monotonic()
