@@ -35,6 +35,15 @@ class StoreLocation:
             return Path(self.db_url[len("sqlite:///") :]).parent
         return None
 
+    def logs_folder(self, name: str) -> Path:
+        """Where processes started for this store write their output: ``<home>/<name>`` (a
+        temp folder for a store without a home folder)."""
+        home = self.home
+        base = (
+            home if home is not None else Path(os.environ.get("TMPDIR", "/tmp")) / "jupyter-mlops"
+        )
+        return base / name
+
 
 def store_env(location: StoreLocation) -> dict[str, str]:
     """The environment variables that point a child process (a kernel, a pipeline run, a

@@ -22,9 +22,7 @@ if TYPE_CHECKING:
 def logs_folder(client: Client) -> Path:
     """Where launched runs write their output: ``<store home>/pipeline-logs`` (a temp folder
     for a store without a home folder)."""
-    home = client.location.home
-    base = home if home is not None else Path(os.environ.get("TMPDIR", "/tmp")) / "jupyter-mlops"
-    return base / "pipeline-logs"
+    return client.location.logs_folder("pipeline-logs")
 
 
 def launch_pipeline(

@@ -24,7 +24,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -78,7 +78,6 @@ class ServingState:
     predictor: Predictor | None = None
     openapi: Callable[[ServingState], dict[str, Any]] | None = None
     server_version: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def current(self) -> Predictor:
         predictor = self.predictor

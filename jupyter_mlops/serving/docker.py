@@ -15,10 +15,10 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..capture import installed_distributions
 from ..exceptions import InvalidInput, shown
 from .bundle import write_bundle
 
@@ -61,13 +61,6 @@ FLAVOR_DISTRIBUTIONS = {
 _SKIPPED = {"labextension", "__pycache__", "etc"}
 
 
-def _installed(dist: str) -> str | None:
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return None
-
-
 def _norm(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
@@ -84,7 +77,7 @@ def requirements(trained_with: dict[str, str], flavor: str, model_class: str) ->
     lines: dict[str, str] = {}
     for dist in (*wanted, *SERVING_DISTRIBUTIONS):
         pinned = trained.get(_norm(dist)) if dist in wanted else None
-        pinned = pinned or _installed(dist)
+        pinned = pinned or installed_distributions().get(_norm(dist))
         if pinned is not None:
             lines.setdefault(_norm(dist), f"{dist}=={pinned}")
     return sorted(lines.values(), key=str.lower)

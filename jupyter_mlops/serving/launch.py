@@ -56,12 +56,6 @@ def split_model_ref(target: str) -> tuple[str, str]:
     )
 
 
-def logs_folder(client: Client) -> Path:
-    home = client.location.home
-    base = home if home is not None else Path(os.environ.get("TMPDIR", "/tmp")) / "jupyter-mlops"
-    return base / "server-logs"
-
-
 @dataclass
 class ServerHandle:
     """A running model server, as ``mlops.serve(...)`` returns it."""
@@ -145,7 +139,7 @@ def start_server(
     if options.port:
         _check_port(options.host, options.port)
     server_id = uuid.uuid4().hex
-    logs = logs_folder(client)
+    logs = client.location.logs_folder("server-logs")
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"{server_id}.log"
     cmd = [

@@ -64,10 +64,8 @@ class WorkerArgs:
     name: str
     ref: str
     version: int
-    options: dict[str, Any]
-    token: str | None
+    options: ServeOptions  # the token included: it reaches the worker through a pipe
     location: StoreLocation
-    url_host: str
     parent_pid: int
     bundle: str | None = None
 
@@ -156,10 +154,8 @@ class Supervisor:
                 name=self.name,
                 ref=self.ref,
                 version=version,
-                options=opts.to_json(),
-                token=opts.token,
+                options=opts,
                 location=self.client.location,
-                url_host=url,
                 parent_pid=os.getpid(),
                 bundle=self.bundle,
             )
@@ -365,7 +361,7 @@ def worker_main(args: WorkerArgs, values: Any, sock: socket.socket, errors: Any)
     from .predictor import load_predictor
     from .recorder import Recorder
 
-    options = ServeOptions.from_json(args.options | {"token": args.token})
+    options = args.options
     counters = Counters(values, args.slot, args.slots)
     client = Client(args.location)
     hosts = {"localhost", "127.0.0.1", "::1", "[::1]", options.host.lower()}

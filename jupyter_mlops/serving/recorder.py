@@ -50,7 +50,6 @@ class Recorder:
         self.interval = interval
         self.queue: collections.deque[Record] = collections.deque()
         self.queued_rows = 0
-        self.dropped = 0
         self._count = threading.Lock()  # queued_rows changes on two threads
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -73,7 +72,6 @@ class Recorder:
         rows = 1 if inputs is None else len(inputs)
         with self._count:
             if self.queued_rows + rows > self.capacity:
-                self.dropped += rows
                 self.counters.add("dropped", rows)
                 return
             self.queued_rows += rows
@@ -110,7 +108,6 @@ class Recorder:
             # The store is down or refused the batch: count the rows as dropped, keep serving.
             log.exception("recording %d prediction rows failed", rows)
             with self._count:
-                self.dropped += rows
                 self.counters.add("dropped", rows)
         finally:
             with self._count:
