@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
+# Evidently 0.7.x needs pandas < 3, so its drift benchmark has a venv of its own.
+EVIDENTLY_VENV := .venv-evidently
+EVIDENTLY_STAMP := $(EVIDENTLY_VENV)/.installed
 # JupyterLab refuses to start as root unless told to.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
@@ -60,18 +63,26 @@ $(BENCH_STAMP):
 	$(BENCH_VENV)/bin/python -m pip install --quiet mlflow pandas numpy scikit-learn
 	touch $(BENCH_STAMP)
 
+# A .gitignore of its own, as .venv-evidently/ is not in the repository's.
+$(EVIDENTLY_STAMP):
+	test -x $(EVIDENTLY_VENV)/bin/python || $(PYTHON) -m venv $(EVIDENTLY_VENV)
+	echo '*' > $(EVIDENTLY_VENV)/.gitignore
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet "evidently>=0.7,<0.8" "pandas<3" numpy scipy
+	touch $(EVIDENTLY_STAMP)
+
 # Bytecode first, as any installed package has it (cold-start figures would otherwise include
 # compiling the package's modules, where PYTHONDONTWRITEBYTECODE is set).
 # The serving rows load servers with ApacheBench (Debian's apache2-utils, installed as root
 # when missing); the ASGI-choice row compares with FastAPI, installed beside the project (it
 # is no dependency of the package).
-bench: install $(BENCH_STAMP)
+bench: install $(BENCH_STAMP) $(EVIDENTLY_STAMP)
 	command -v ab >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq apache2-utils >/dev/null; } || echo "no ab: the serving rows will fail"
 	$(BIN)/python -c "import fastapi" 2>/dev/null || $(BIN)/python -m pip install --quiet fastapi
 	$(BIN)/python -m compileall -q jupyter_mlops
 	$(BIN)/python tests/benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) $(BENCH_VENV) $(EVIDENTLY_VENV) .pytest_cache .mypy_cache .ruff_cache build dist
 	rm -rf jupyter_mlops/labextension labextension/node_modules labextension/lib \
 	  labextension/.yarn labextension/tsconfig.tsbuildinfo labextension/.eslintcache

@@ -1,4 +1,6 @@
-"""Helpers shared by the benchmark scripts (standard library only: they run in both venvs)."""
+"""Helpers shared by the benchmark scripts. They run in every venv (project, MLflow, Evidently):
+standard library at import time; the helpers that need numpy (every venv has it) import it when
+called."""
 
 from __future__ import annotations
 
@@ -10,7 +12,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def ms(seconds: float) -> float:
@@ -139,6 +144,78 @@ def holdout_frame(x: Any, y: Any, rows: int) -> Any:
     frame = x.iloc[picked].reset_index(drop=True) * rng.normal(1.0, 0.01, (rows, x.shape[1]))
     frame["target"] = y.iloc[picked].to_numpy()
     return frame
+
+
+# -- the data drift workload (peer_evidently.py, ours_monitor.py) --------------------------
+
+# What drift_data changes in the current sample, column by column (f0, f1, ...); the columns
+# after these are unchanged. Mean shifts are in reference standard deviations (1). Chosen around
+# Evidently's default for numeric columns of more than 1,000 rows, a Wasserstein distance over
+# the reference's std of 0.1 or more: a shift of d sd gives a distance of about d, a std of 1.1
+# about 0.08, the outliers about 0.2. A K-S test (p-value < 0.05) on 200,000 rows flags every
+# changed column, from the shift of 0.02 sd on (p around 1e-7 with the default seed).
+_DRIFT_SPEC: tuple[tuple[str, float], ...] = (
+    ("shift", 0.02),
+    ("shift", 0.05),
+    ("shift", 0.08),
+    ("shift", 0.1),
+    ("shift", 0.12),
+    ("shift", 0.15),
+    ("shift", 0.2),
+    ("shift", 0.5),
+    ("scale", 1.1),
+    ("scale", 1.5),
+    ("outliers", 0.01),
+)
+# Where the outliers of the "outliers" column are drawn: N(20, 1), far beyond any value of
+# 200,000 standard normals (|x| < 5.5 with near certainty).
+DRIFT_OUTLIER_MEAN = 20.0
+DRIFT_COLUMNS = tuple(f"f{i}" for i in range(20))
+
+
+def _drift_change(index: int) -> str:
+    if index >= len(_DRIFT_SPEC):
+        return "unchanged: N(0, 1) in both"
+    kind, value = _DRIFT_SPEC[index]
+    if kind == "shift":
+        return f"mean shifted by +{value:g} sd: N({value:g}, 1)"
+    if kind == "scale":
+        return f"std {value:g} instead of 1: N(0, {value:g}²)"
+    return (
+        f"{value:.0%} of the values replaced by draws of N({DRIFT_OUTLIER_MEAN:g}, 1), far out "
+        "of the reference's range; the rest N(0, 1)"
+    )
+
+
+DRIFT_CHANGES: dict[str, str] = {
+    name: _drift_change(index) for index, name in enumerate(DRIFT_COLUMNS)
+}
+
+
+def drift_data(
+    rows: int = 200_000, columns: int = 20, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(reference, current)``: two float64 arrays of shape ``(rows, columns)``, columns named
+    ``f0`` ... (``DRIFT_COLUMNS`` for the default 20), seeded.
+
+    Reference: independent standard normals. Current: drawn independently of it, with the change
+    of ``DRIFT_CHANGES`` in each column (f0–f7 mean shifts of 0.02–0.5 sd, f8 and f9 a std of
+    1.1 and 1.5, f10 1 % of far outliers, f11 onward unchanged)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    reference = rng.standard_normal((rows, columns))
+    current = rng.standard_normal((rows, columns))
+    for index, (kind, value) in enumerate(_DRIFT_SPEC[:columns]):
+        column = current[:, index]  # a view: the changes land in ``current``
+        if kind == "shift":
+            column += value
+        elif kind == "scale":
+            column *= value
+        else:
+            picked = rng.choice(rows, size=round(rows * value), replace=False)
+            column[picked] = DRIFT_OUTLIER_MEAN + rng.standard_normal(len(picked))
+    return reference, current
 
 
 # -- HTTP load (peer_mlflow_serve.py, asgi_choice.py, ours_serve.py) ----------------------

@@ -1,12 +1,13 @@
 """Benchmark suite entry point: ``.venv/bin/python tests/benchmarks/run.py``.
 
 Runs each benchmark script in its own process with the right interpreter (the project venv
-for jupyter-mlops, the peer venv for MLflow), then prints a markdown table and writes the
-same rows, plus every raw figure, to tests/benchmarks/results.json. Figures are printed,
-never asserted: a missed goal shows as "NO" in the table, not as a failure.
+for jupyter-mlops, the peer venv for MLflow, the Evidently venv for Evidently), then prints a
+markdown table and writes the same rows, plus every raw figure, to
+tests/benchmarks/results.json. Figures are printed, never asserted: a missed goal shows as "NO"
+in the table, not as a failure.
 
-Interpreters: MLOPS_PY (default .venv/bin/python) and PEER_PY (default
-.venv-bench/bin/python), relative to the repository root.
+Interpreters: MLOPS_PY (default .venv/bin/python), PEER_PY (default .venv-bench/bin/python)
+and EVIDENTLY_PY (default .venv-evidently/bin/python), relative to the repository root.
 
 ``run.py NAME ...`` runs only the named scripts (e.g. ``run.py papermill pipeline``); the other
 scripts' figures are kept from the previous results.json.
@@ -50,6 +51,8 @@ SCRIPTS = [
     ("mlflow_serve", "peer", "peer_mlflow_serve.py"),
     ("serve", "ours", "ours_serve.py"),
     ("asgi_choice", "ours", "asgi_choice.py"),
+    # Data drift: Evidently in a venv of its own (evidently 0.7 needs pandas < 3).
+    ("evidently", "evidently", "peer_evidently.py"),
 ]
 
 
@@ -59,11 +62,11 @@ def interpreter(env_name: str, default: str) -> Path:
     return path if path.is_absolute() else ROOT / path
 
 
-def peer_ready(peer_py: Path) -> bool:
+def peer_ready(peer_py: Path, imports: str = "mlflow, pandas, numpy") -> bool:
     if not peer_py.exists():
         return False
     probe = subprocess.run(
-        [str(peer_py), "-c", "import mlflow, pandas, numpy"],
+        [str(peer_py), "-c", f"import {imports}"],
         capture_output=True,
         check=False,
         cwd=ROOT,
@@ -355,6 +358,7 @@ def build_rows(raw: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
     registry_rows(raw.get("mlflow_registry"), raw.get("registry"), add)
     serve_rows(raw.get("mlflow_serve"), raw.get("serve"), "serve" in raw, add)
     asgi_rows(raw.get("asgi_choice"), add)
+    drift_rows(raw.get("evidently"), add)
     return rows
 
 
@@ -1028,6 +1032,36 @@ def asgi_rows(asgi: dict[str, Any] | None, add: Callable[..., None]) -> None:
     )
 
 
+def drift_rows(peer: dict[str, Any] | None, add: Callable[..., None]) -> None:
+    """Rows of peer_evidently.py: Evidently's DataDriftPreset report on drift_data (200,000
+    rows × 20 numeric columns), with scipy's K-S test on every column beside it."""
+    rows, columns = get(peer, "rows") or 200_000, get(peer, "columns") or 20
+    peer_text = "Evidently error"
+    if get(peer, "report", "median_ms") is not None:
+        report = peer["report"]
+        drifted = get(peer, "drifted_columns")
+        verdict = "dataset drift" if get(peer, "dataset_drift") else "no dataset drift"
+        peer_text = (
+            f"Evidently {peer['version']} Report([DataDriftPreset()]).run: "
+            f"{fmt_ms(report['median_ms'])} (median of {report['n']}, first "
+            f"{fmt_ms(report['first_ms'])}; {drifted} of {columns} columns drifted, {verdict}); "
+            f"scipy ks_2samp on every column: {fmt_ms(peer['ks_2samp_all_columns_s'] * 1000)}; "
+            f"import evidently {fmt_ms(peer['import_evidently_s'] * 1000)}"
+        )
+    add(
+        f"data drift, {rows:,} rows × {columns} numeric columns (reference and current), "
+        "default tests and thresholds",
+        get(peer, "report", "median_ms"),
+        None,
+        fmt_ms,
+        "≤ 500 ms and ≥ 25× Evidently, same verdict per column",
+        None,
+        higher_is_better=False,
+        peer_text=peer_text,
+        ours_text="—",
+    )
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
     head = ["work", "peer", "jupyter-mlops", "ratio (>1: ours better)", "goal", "met?"]
     keys = ["work", "peer", "ours", "ratio", "goal", "met"]
@@ -1058,11 +1092,22 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
+    evidently_py = interpreter("EVIDENTLY_PY", ".venv-evidently/bin/python")
+    if any(which == "evidently" for _, which, _ in scripts) and not peer_ready(
+        evidently_py, "evidently, pandas, numpy, scipy"
+    ):
+        print(
+            f"The Evidently virtualenv is missing or has no Evidently ({evidently_py}).\n"
+            "Run `make bench` (it creates .venv-evidently with evidently 0.7, pandas < 3, numpy\n"
+            "and scipy), or point EVIDENTLY_PY at a Python that has them installed.",
+            file=sys.stderr,
+        )
+        return 2
     if not ours_py.exists():
         print(f"The project interpreter {ours_py} does not exist (set MLOPS_PY).", file=sys.stderr)
         return 2
 
-    pythons = {"ours": ours_py, "peer": peer_py}
+    pythons = {"ours": ours_py, "peer": peer_py, "evidently": evidently_py}
     raw: dict[str, dict[str, Any] | None] = {}
     errors: dict[str, str] = {}
     durations: dict[str, float] = {}
@@ -1085,8 +1130,13 @@ def main(argv: list[str]) -> int:
     table = markdown(rows)
     print(table)
     mlflow_version = get(raw.get("mlflow"), "version")
+    evidently = get(raw.get("evidently"), "version")
+    evidently_text = ""
+    if evidently:
+        evidently_text = f"Evidently {evidently} (pandas {raw['evidently'].get('pandas')}), "
     print(
-        f"\nMLflow {mlflow_version}, jupyter-mlops {get(raw.get('tracking'), 'version')}, "
+        f"\nMLflow {mlflow_version}, {evidently_text}"
+        f"jupyter-mlops {get(raw.get('tracking'), 'version')}, "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.platform()}."
     )
     report = {
