@@ -141,6 +141,10 @@ class TrackMagics(Magics, Configurable):
     profile_datasets = Bool(True, help="Store a column profile with each new dataset.").tag(
         config=True
     )
+    reference_profiles = Bool(
+        True,
+        help="Build a fitted model's monitoring reference from the data it was fitted on.",
+    ).tag(config=True)
     show_summary = Bool(True, help="Display the run summary under a tracked cell.").tag(config=True)
     max_params = Int(200, help="Most parameters recorded from literals and estimators.").tag(
         config=True
@@ -425,9 +429,42 @@ class TrackMagics(Magics, Configurable):
             x_name = analysis.fitted.get(name)
             example = _head(ns.get(x_name)) if x_name else None
             try:
-                client.log_model(run.id, model, name=name, input_example=example)
+                logged = client.log_model(run.id, model, name=name, input_example=example)
             except Exception as exc:  # an unpicklable model must not lose the run
                 notes.append(f"model {name!r} not saved: {type(exc).__name__}: {exc}")
+                continue
+            if x_name and self.reference_profiles:
+                self._reference(
+                    client, logged, model, ns, x_name, analysis.fitted_y.get(name), notes
+                )
+
+    def _reference(
+        self,
+        client: Any,
+        logged: Any,
+        model: Any,
+        ns: dict[str, Any],
+        x_name: str,
+        y_name: str | None,
+        notes: list[str],
+    ) -> None:
+        """The model's monitoring reference, from the data it was just fitted on."""
+        from .data.kinds import NUMPY_ARRAY, PANDAS_FRAME, kind_of
+        from .monitoring.monitor import reference_from_training
+
+        data = ns.get(x_name)
+        kind = kind_of(data)
+        if kind not in (PANDAS_FRAME, NUMPY_ARRAY) or getattr(data, "ndim", 2) != 2:
+            return
+        labels = ns.get(y_name) if y_name else None
+        if labels is not None and kind_of(labels) not in ("pandas.Series", NUMPY_ARRAY):
+            labels = None
+        try:
+            reference_from_training(client, logged, model, data, labels, source=f"%%track {x_name}")
+        except Exception as exc:  # the run and the model stand without it
+            notes.append(
+                f"monitoring reference of {logged.name!r} not built: {type(exc).__name__}: {exc}"
+            )
 
     def _log_data(self, run: fluent.ActiveRun, roles: list[Any], notes: list[str]) -> None:
         client = run.client

@@ -498,8 +498,8 @@ def test_given_the_command_table_then_each_command_is_where_it_says_with_its_own
     from jupyter_mlops.cli import COMMANDS
 
     assert sorted(COMMANDS) == [
-        "data", "demo", "experiments", "export", "gc", "info", "models", "pipelines", "runs",
-        "scheduler", "serve",
+        "data", "demo", "experiments", "export", "gc", "info", "models", "monitor",
+        "pipelines", "runs", "scheduler", "serve",
     ]  # fmt: skip
     for name, (module_name, help_text) in COMMANDS.items():
         command = getattr(importlib.import_module(f"jupyter_mlops.cli.{module_name}"), name)

@@ -18,8 +18,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from jupyter_mlops.exceptions import InvalidInput
+from jupyter_mlops.monitoring.operations import LATENCY_BUCKETS, bucket_quantile
 from jupyter_mlops.serving import ServeOptions
-from jupyter_mlops.serving.metrics import LATENCY_BUCKETS, quantile
 from jupyter_mlops.serving.protocols import mlflow_request, v2_request
 from jupyter_mlops.serving.recorder import tables_of
 from jupyter_mlops.serving.spec import Column, InputSpec, spec_for
@@ -162,17 +162,17 @@ def test_given_any_json_value_then_the_parsers_answer_or_refuse_with_invalid_inp
 def test_given_latency_counts_then_quantile_interpolates_within_the_bucket():
     counts = [0.0] * (len(LATENCY_BUCKETS) + 1)
     counts[LATENCY_BUCKETS.index(0.002)] = 100  # all in (0.0015, 0.002]
-    assert quantile(counts, 0.5) == pytest.approx(0.00175)
-    assert quantile([0.0] * len(counts), 0.95) is None
+    assert bucket_quantile(counts, 0.5) == pytest.approx(0.00175)
+    assert bucket_quantile([0.0] * len(counts), 0.95) is None
 
 
 def test_given_records_of_two_layouts_then_one_table_each_with_rows_repeated_per_request():
     records = [
         ("r1", 1000, 1, 200, 1.5, ["a", "b"], np.array([[1.0, 2.0], [3.0, 4.0]]), "prediction",
-         np.array([0, 1]), None),
+         np.array([0, 1]), None, None),
         ("r2", 1001, 1, 200, 0.5, ["a", "b"], np.array([[5.0, 6.0]]), "prediction",
-         np.array([1]), None),
-        ("r3", 1002, 1, 400, 0.2, None, None, "", None, "Column 'a'..."),
+         np.array([1]), None, None),
+        ("r3", 1002, 1, 400, 0.2, None, None, "", None, "Column 'a'...", None),
     ]  # fmt: skip
     ok, refused = tables_of(records)  # type: ignore[arg-type]
     assert ok.column("request_id").to_pylist() == ["r1", "r1", "r2"]

@@ -20,6 +20,10 @@ COMMANDS = {
     "gc": ("store", "Delete artifact blobs that no run or model references any more."),
     "info": ("store", "Where the store is."),
     "models": ("models", "Registered models: versions, stages, aliases and their audit."),
+    "monitor": (
+        "monitor",
+        "Monitor a served model: `monitor churn [--window 1h | --rows 10000] [--format json]`.",
+    ),
     "pipelines": ("pipelines", "Notebook pipelines: run, inspect, schedule."),
     "runs": ("runs", "List, show, compare and delete runs."),
     "scheduler": ("scheduler", "Run due schedules and triggers until stopped (Ctrl-C / SIGTERM)."),

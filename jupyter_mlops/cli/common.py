@@ -22,6 +22,18 @@ if TYPE_CHECKING:
 FORMATS = click.Choice(["table", "json", "csv"])
 
 
+class DefaultGroup(click.Group):
+    """A group whose first argument, when it names none of its commands, goes to
+    ``default_command``: ``serve churn@champion`` is ``serve start churn@champion``."""
+
+    default_command = ""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
 def client_of(ctx: click.Context) -> Client:
     """The Client of the store named by ``--store`` (or found the usual way), opened once."""
     from ..client import Client

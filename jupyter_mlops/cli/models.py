@@ -139,9 +139,9 @@ def models_stage(
 def _holdout_frame(path: str | None) -> Any:
     if path is None:
         return None
-    from ..registry.gates import read_table
+    from ..client.datasets import read_table
 
-    return read_table(path)
+    return read_table(path, "the holdout")
 
 
 @models.command("validate")

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from ..exceptions import MlopsError
-from .common import FORMATS, client_of, emit, errors
+from .common import FORMATS, DefaultGroup, client_of, emit, errors
 
 F = Callable[..., Any]
 
@@ -43,13 +43,10 @@ def _serve_flags(fn: F) -> F:
     return fn
 
 
-class ServeGroup(click.Group):
+class ServeGroup(DefaultGroup):
     """``serve REF`` starts a server; ``serve list`` and ``serve stop`` manage them."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
-            args = ["start", *args]
-        return super().parse_args(ctx, args)
+    default_command = "start"
 
 
 @click.group(cls=ServeGroup)

@@ -1,10 +1,10 @@
 """The Client: the one door to the stores, where every rule and validation lives.
 
 One module per domain (``runs``, ``datasets``, ``artifacts``, ``models``, ``registry``,
-``events``, ``schedules``; ``validation`` holds the checks they share); :class:`Client` joins
-them, so ``Client(...).log_metric(...)`` and every other method stay where users find them. Features
-(tracking, pipelines, ...) use the Client, never ``client.store``: when they need a new
-query, the Client grows a method.
+``events``, ``schedules``, ``serving``, ``monitoring``; ``validation`` holds the checks they
+share); :class:`Client` joins them, so ``Client(...).log_metric(...)`` and every other method
+stay where users find them. Features (tracking, pipelines, ...) use the Client, never
+``client.store``: when they need a new query, the Client grows a method.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from .datasets import DatasetsMixin
 from .events import EventsMixin
 from .lineage import LineageMixin
 from .models import ModelsMixin
+from .monitoring import MonitoringMixin
 from .registry import RegistryMixin
 from .runs import DEFAULT_EXPERIMENT, MAX_PAGE, STALE_AFTER_S, RunsMixin
 from .schedules import SchedulesMixin
@@ -49,6 +50,7 @@ class Client(
     EventsMixin,
     SchedulesMixin,
     ServingMixin,
+    MonitoringMixin,
 ):
     """Programmatic access to a store.
 

@@ -152,3 +152,86 @@ class DatasetsMixin(ClientBase):
             }
             (produced if role == "output" else consumed).append(entry)
         return {"dataset": version.to_dict(), "produced_by": produced, "used_by": consumed}
+
+    def dataset_file(self, ref: str) -> str:
+        """The file holding dataset version ``ref`` (a file a run wrote or read), whose
+        content must still have the version's fingerprint: its recorded path, read relative
+        to the folders of the notebooks that wrote or read it when it is relative (a tracked
+        cell records the path as the cell wrote it).
+
+        Raises:
+            InvalidInput: the version was an in-memory object, or its file has changed.
+            NotFound: the file is gone.
+        """
+        from ..data.files import path_fingerprint
+
+        version = self.get_dataset(ref)
+        if version.kind != "file":
+            raise InvalidInput(
+                f"Dataset {shown(ref)} was recorded from an in-memory {version.kind}, whose "
+                "rows the store does not keep: write it to a file that a run records."
+            )
+        candidates = [Path(version.source)]
+        if not candidates[0].is_absolute():
+            lineage = self.dataset_lineage(ref)
+            for entry in [*lineage["produced_by"], *lineage["used_by"]]:
+                notebook = self.get_run(entry["run_id"]).info.notebook_path
+                if notebook:
+                    candidates.append(Path(notebook).parent / version.source)
+        changed = None
+        for candidate in dict.fromkeys(candidates):
+            try:
+                now = path_fingerprint(candidate)
+            except (OSError, NotFound):
+                continue
+            if now == version.fingerprint:
+                return str(candidate)
+            changed = changed or (candidate, now)
+        if changed is not None:
+            raise InvalidInput(
+                f"The file of dataset {shown(ref)} ({changed[0]}) has changed since it was "
+                f"recorded (fingerprint {changed[1]} instead of {version.fingerprint}): "
+                "nothing is judged on data other than the version named."
+            )
+        raise NotFound(f"The file of dataset {shown(ref)} ({version.source}) is gone; restore it.")
+
+    def read_dataset_frame(
+        self, ref: str, what: str = "the dataset", instead: str | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Dataset version ``ref``'s file (see :meth:`dataset_file`) as a DataFrame, and
+        ``{ref, fingerprint, rows, path}``. ``what`` and ``instead`` (another way to give the
+        data) complete the error messages."""
+        version = self.get_dataset(ref)
+        try:
+            path = self.dataset_file(ref)
+        except (InvalidInput, NotFound) as exc:
+            hint = f" Or {instead}." if instead else ""
+            raise type(exc)(f"Cannot read {what}: {exc.message}{hint}") from exc
+        frame = read_table(path, what, instead)
+        info: dict[str, Any] = {
+            "ref": f"{version.name}@{version.version}",
+            "fingerprint": version.fingerprint,
+            "rows": len(frame),
+            "path": path,
+        }
+        return frame, info
+
+
+def read_table(path: str, what: str = "the dataset", instead: str | None = None) -> Any:
+    """A tabular file as a DataFrame, by its extension."""
+    import pandas as pd
+
+    lower = path.lower()
+    if lower.endswith((".parquet", ".pq")):
+        return pd.read_parquet(path)
+    if lower.endswith((".feather", ".arrow")):
+        return pd.read_feather(path)
+    if lower.endswith((".json", ".jsonl")):
+        return pd.read_json(path, lines=lower.endswith(".jsonl"))
+    if lower.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
+        return pd.read_csv(path, sep="\t" if lower.endswith(".tsv") else ",")
+    hint = f"; {instead} instead" if instead else ""
+    raise InvalidInput(
+        f"{what[0].upper()}{what[1:]} ({shown(path)}) is not a table file this can read (csv, "
+        f"tsv, parquet, feather, json, jsonl){hint}."
+    )

@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import kinds
 
-__all__ = ["column_schema", "profile_frame"]
+__all__ = ["column_kind", "column_schema", "profile_frame", "table_columns"]
 
 _QUANTILES: Final = (0.01, 0.05, 0.25, 0.50, 0.75, 0.95, 0.99)
 _QUANTILE_KEYS: Final = ("p01", "p05", "p25", "p50", "p75", "p95", "p99")
@@ -89,7 +89,7 @@ def _sparse_columns(matrix: Any) -> Iterator[tuple[str, pd.Series]]:
         yield str(i), pd.Series(dense, copy=False)
 
 
-def _columns(obj: Any) -> tuple[int, int, Iterator[tuple[str, pd.Series]]]:
+def table_columns(obj: Any) -> tuple[int, int, Iterator[tuple[str, pd.Series]]]:
     """(rows, columns, lazy iterator of (name, Series)).
 
     Columns are converted to pandas one at a time, as the iterator is consumed, so only
@@ -143,7 +143,7 @@ def _finite_or_none(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _kind(dtype: Any) -> str:
+def column_kind(dtype: Any) -> str:
     if pd.api.types.is_bool_dtype(dtype):
         return "bool"
     if pd.api.types.is_datetime64_any_dtype(dtype):
@@ -223,7 +223,7 @@ def _bool_stats(series: pd.Series) -> dict[str, Any]:
 
 def _profile_column(name: str, series: pd.Series, sample: np.ndarray | None) -> dict[str, Any]:
     nulls = int(series.isna().sum())
-    kind = _kind(series.dtype)
+    kind = column_kind(series.dtype)
     extra: dict[str, Any] = {}
     if kind == "numeric":
         extra = _numeric_stats(series, sample)
@@ -299,7 +299,7 @@ def profile_frame(
         raise ValueError(f"max_columns must be >= 0, got {max_columns}")
     if sample_rows is not None and sample_rows < 1:
         raise ValueError(f"sample_rows must be >= 1 or None, got {sample_rows}")
-    rows, n_columns, items = _columns(obj)
+    rows, n_columns, items = table_columns(obj)
     sample = _sample_positions(rows, sample_rows)
     columns = [_profile_column(name, series, sample) for name, series in islice(items, max_columns)]
     return {

@@ -97,25 +97,6 @@ def _fmt(value: Any) -> str:
 
 
 # The holdout ----------------------------------------------------------------------------------
-def read_table(path: str) -> pd.DataFrame:
-    """A tabular file as a DataFrame, by its extension."""
-    import pandas as pd
-
-    lower = path.lower()
-    if lower.endswith((".parquet", ".pq")):
-        return pd.read_parquet(path)
-    if lower.endswith((".feather", ".arrow")):
-        return pd.read_feather(path)
-    if lower.endswith((".json", ".jsonl")):
-        return pd.read_json(path, lines=lower.endswith(".jsonl"))
-    if lower.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
-        return pd.read_csv(path, sep="\t" if lower.endswith(".tsv") else ",")
-    raise InvalidInput(
-        f"The holdout {shown(path)} is not a table file this can read (csv, tsv, parquet, "
-        "feather, json, jsonl); pass a DataFrame with holdout=... instead."
-    )
-
-
 def load_holdout(client: Client, config: dict[str, Any], holdout: Any) -> Holdout | None:
     """The holdout the gates judge on: a DataFrame passed in, else the configured dataset
     version, whose file must still have the fingerprint recorded for that version."""
@@ -131,54 +112,10 @@ def load_holdout(client: Client, config: dict[str, Any], holdout: Any) -> Holdou
     ref = config.get("holdout")
     if ref is None:
         return None
-    version = client.get_dataset(ref)
-    if version.kind != "file":
-        raise InvalidInput(
-            f"Dataset {shown(ref)} was recorded from an in-memory {version.kind}, whose rows "
-            "the store does not keep: write the holdout to a file that a run records, or "
-            "pass the DataFrame (registry.validate(..., holdout=df))."
-        )
-    path = _dataset_file(client, ref, version.source, version.fingerprint)
-    frame = read_table(path)
-    info = {"ref": f"{version.name}@{version.version}", "fingerprint": version.fingerprint}
-    info.update(rows=len(frame), path=path)
-    return Holdout(frame, info)
-
-
-def _dataset_file(client: Client, ref: str, source: str, fingerprint: str) -> str:
-    """The file holding dataset version ``ref``: its recorded path, read relative to the
-    folders of the notebooks that wrote or read it when it is relative (a tracked cell
-    records the path as the cell wrote it), whose content still has ``fingerprint``."""
-    from pathlib import Path
-
-    from ..data.files import path_fingerprint
-
-    candidates = [Path(source)]
-    if not candidates[0].is_absolute():
-        lineage = client.dataset_lineage(ref)
-        for entry in [*lineage["produced_by"], *lineage["used_by"]]:
-            notebook = client.get_run(entry["run_id"]).info.notebook_path
-            if notebook:
-                candidates.append(Path(notebook).parent / source)
-    changed = None
-    for candidate in dict.fromkeys(candidates):
-        try:
-            now = path_fingerprint(candidate)
-        except (OSError, NotFound):
-            continue
-        if now == fingerprint:
-            return str(candidate)
-        changed = changed or (candidate, now)
-    if changed is not None:
-        raise InvalidInput(
-            f"The file of dataset {shown(ref)} ({changed[0]}) has changed since it was "
-            f"recorded (fingerprint {changed[1]} instead of {fingerprint}): the gates will "
-            "not judge on data other than the version named."
-        )
-    raise NotFound(
-        f"The file of dataset {shown(ref)} ({source}) is gone; restore it or pass the "
-        "holdout as a DataFrame."
+    frame, info = client.read_dataset_frame(
+        ref, "the holdout", "pass the DataFrame (registry.validate(..., holdout=df))"
     )
+    return Holdout(frame, info)
 
 
 def feature_columns(

@@ -396,6 +396,7 @@ def _record(
         inputs,
         "prediction" if method == "predict" else "proba",
         out,
+        scorer=predictor.scorer if method == "predict" else None,
     )
 
 

@@ -11,11 +11,8 @@ import bisect
 import time
 from typing import Any
 
-# Request latency buckets, in seconds (fine below 20 ms, where a model server lives).
-LATENCY_BUCKETS = (
-    0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03,
-    0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-)  # fmt: skip
+from ..monitoring.operations import LATENCY_BUCKETS
+
 # Rows per predict call (a micro-batch merges requests).
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 10_000, 100_000)
 
@@ -101,24 +98,6 @@ class Snapshot:
 
     def batch_counts(self) -> list[float]:
         return self.total[_BATCH0 : _BATCH0 + len(BATCH_BUCKETS) + 1]
-
-
-def quantile(counts: list[float], q: float) -> float | None:
-    """The ``q`` quantile (seconds) of latencies counted in :data:`LATENCY_BUCKETS`, by
-    linear interpolation within the bucket that holds it (as Prometheus'
-    ``histogram_quantile`` does); None without requests."""
-    total = sum(counts)
-    if total <= 0:
-        return None
-    rank = q * total
-    seen = 0.0
-    for i, count in enumerate(counts):
-        if seen + count >= rank and count > 0:
-            low = LATENCY_BUCKETS[i - 1] if i > 0 else 0.0
-            high = LATENCY_BUCKETS[i] if i < len(LATENCY_BUCKETS) else LATENCY_BUCKETS[-1]
-            return low + (high - low) * (rank - seen) / count
-        seen += count
-    return LATENCY_BUCKETS[-1]
 
 
 def prometheus_text(snap: Snapshot, name: str, version: int | None) -> str:

@@ -8,6 +8,7 @@ answers one request before it is used, so a version that cannot predict is never
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from collections.abc import Callable
@@ -77,6 +78,14 @@ class Predictor:
                 f"The model refused this input ({type(exc).__name__}); the server's log "
                 "has its message."
             ) from exc
+
+    @functools.cached_property
+    def scorer(self) -> Callable[[Any], Any] | None:
+        """What the recorder scores a classifier's predicted rows with (its
+        ``predict_proba``); None for a model without classes and scores."""
+        if self.has_proba and getattr(self.model, "classes_", None) is not None:
+            return self.model.predict_proba
+        return None
 
     def classes(self) -> list[Any] | None:
         classes = getattr(self.model, "classes_", None)

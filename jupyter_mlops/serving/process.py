@@ -36,7 +36,8 @@ from ..client import Client
 from ..config import StoreLocation
 from ..entities import MODEL_ALIAS_EVENT, ServerStatus
 from ..exceptions import MlopsError
-from .metrics import SLOT, Counters, Snapshot, quantile
+from ..monitoring.operations import bucket_quantile
+from .metrics import SLOT, Counters, Snapshot
 from .options import TOKEN_ENV, ServeOptions
 
 log = logging.getLogger("jupyter_mlops.serving")
@@ -295,7 +296,7 @@ class Supervisor:
         then, old = self.window[0]
         span = now - then
         recent = [a - b for a, b in zip(snap.latency_counts(), old.latency_counts(), strict=True)]
-        p50, p95, p99 = (quantile(recent, q) for q in (0.5, 0.95, 0.99))
+        p50, p95, p99 = (bucket_quantile(recent, q) for q in (0.5, 0.95, 0.99))
         last = snap.latest("last_request")
         return {
             "requests": int(snap.requests),

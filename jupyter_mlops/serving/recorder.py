@@ -3,7 +3,10 @@
 A request appends one tuple to a bounded in-memory queue (a deque append: no lock, no I/O,
 no encoding) and is answered. A writer thread wakes a few times a second, takes what is
 queued, builds one Arrow table per version from whole arrays (a request's rows are already
-an array), and hands them to the Client in one transaction. When the queue holds
+an array), and hands them to the Client in one transaction. A classifier's predictions are
+recorded with its score for each class (``output.proba.<j>``, what monitoring estimates
+quality from): the writer thread asks the model for them, one call per table, so a request
+never waits for them. When the queue holds
 ``capacity`` rows, new records are counted as dropped (``/metrics``, the server's record)
 instead of blocking a response or growing memory without bound.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,8 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("jupyter_mlops.serving")
 
 # (request id, at ms, version, status, latency ms, input names, input, output name, output,
-#  error text)
-Record = tuple[str, int, int, int, float, Any, Any, str, Any, str | None]
+#  error text, scorer: the model's predict_proba for a classifier's predictions, else None)
+Record = tuple[str, int, int, int, float, Any, Any, str, Any, str | None, Any]
 
 
 class Recorder:
@@ -68,6 +72,7 @@ class Recorder:
         output_name: str,
         outputs: Any,
         error: str | None = None,
+        scorer: Callable[[Any], Any] | None = None,
     ) -> None:
         rows = 1 if inputs is None else len(inputs)
         with self._count:
@@ -77,7 +82,7 @@ class Recorder:
             self.queued_rows += rows
         self.queue.append(
             (request_id, at_ms, version, status, latency_ms, names, inputs, output_name,
-             outputs, error)
+             outputs, error, scorer)
         )  # fmt: skip
 
     def close(self, timeout: float = 10.0) -> None:
@@ -127,14 +132,14 @@ def tables_of(records: list[Record]) -> list[pa.Table]:
             if hasattr(inputs, "columns")
             else ("array", tuple(record[5] or ()), inputs.shape[1])
         )
-        groups.setdefault((layout, record[7]), []).append(record)
+        groups.setdefault((layout, record[7], record[10]), []).append(record)
     return [_table(group) for group in groups.values()]
 
 
 def _table(records: list[Record]) -> pa.Table:
     import pyarrow as pa
 
-    ids, ats, versions, statuses, latencies, names, inputs, outputs_named, outputs, errors = zip(
+    ids, ats, versions, statuses, latencies, names, inputs, outputs_named, outputs, errors, _ = zip(
         *records, strict=True
     )
     counts = np.fromiter(
@@ -165,20 +170,30 @@ def _table(records: list[Record]) -> pa.Table:
     if hasattr(first, "columns"):
         import pandas as pd
 
-        frame = pd.concat(inputs, ignore_index=True)
-        for name in frame.columns:
-            columns[INPUT_PREFIX + str(name)] = pa.array(frame[name].to_numpy(), from_pandas=True)
+        batch: Any = pd.concat(inputs, ignore_index=True)
+        for name in batch.columns:
+            columns[INPUT_PREFIX + str(name)] = pa.array(batch[name].to_numpy(), from_pandas=True)
     else:
-        matrix = np.concatenate(inputs) if len(inputs) > 1 else first
-        for j, name in enumerate(names[0] or [str(j) for j in range(matrix.shape[1])]):
-            columns[INPUT_PREFIX + name] = pa.array(matrix[:, j])
+        batch = np.concatenate(inputs) if len(inputs) > 1 else first
+        for j, name in enumerate(names[0] or [str(j) for j in range(batch.shape[1])]):
+            columns[INPUT_PREFIX + name] = pa.array(batch[:, j])
     out = np.concatenate(outputs) if len(outputs) > 1 else np.asarray(outputs[0])
+    _outputs(columns, outputs_named[0], out)
+    scorer = records[0][10]
+    if scorer is not None:
+        try:
+            _outputs(columns, "proba", np.asarray(scorer(batch), dtype=np.float64))
+        except Exception:  # the predictions are recorded all the same
+            log.warning("scoring %d recorded rows failed", len(batch), exc_info=True)
+    return pa.table(columns)
+
+
+def _outputs(columns: dict[str, Any], name: str, out: np.ndarray) -> None:
     if out.ndim == 1:
-        columns[OUTPUT_PREFIX + outputs_named[0]] = _array(out)
+        columns[OUTPUT_PREFIX + name] = _array(out)
     else:
         for j in range(out.shape[1]):
-            columns[f"{OUTPUT_PREFIX}{outputs_named[0]}.{j}"] = _array(out[:, j])
-    return pa.table(columns)
+            columns[f"{OUTPUT_PREFIX}{name}.{j}"] = _array(out[:, j])
 
 
 def _array(values: np.ndarray) -> pa.Array:

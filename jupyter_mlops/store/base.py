@@ -479,6 +479,44 @@ class ServingStore(abc.ABC):
         """``(request_id, row, label, at)`` of ``name``'s labels (given since a time)."""
 
 
+@dataclass(frozen=True)
+class StoredReference:
+    """A logged model's monitoring reference as stored: its figures and encoded data."""
+
+    logged_model_id: str
+    rows: int
+    source: str
+    created_at: int
+    created_by: str
+    data: bytes
+
+
+class MonitoringStore(abc.ABC):
+    """Models' monitoring references and their monitoring configurations."""
+
+    @abc.abstractmethod
+    def put_reference(self, reference: StoredReference) -> None:
+        """Store a logged model's reference, replacing the one it had."""
+
+    @abc.abstractmethod
+    def get_reference(self, logged_model_id: str) -> StoredReference | None:
+        """A logged model's reference, or None."""
+
+    @abc.abstractmethod
+    def references_of(self, logged_model_ids: Sequence[str]) -> dict[str, StoredReference]:
+        """The references of those logged models that have one, without their data."""
+
+    @abc.abstractmethod
+    def put_monitor_config(
+        self, name: str, config: Mapping[str, Any], actor: str, now_ms: int
+    ) -> None:
+        """Set ``name``'s monitoring configuration."""
+
+    @abc.abstractmethod
+    def get_monitor_config(self, name: str) -> dict[str, Any] | None:
+        """``name``'s monitoring configuration, or None when it has none."""
+
+
 class Store(
     RunStore,
     DatasetStore,
@@ -488,6 +526,7 @@ class Store(
     LeaseStore,
     RegistryStore,
     ServingStore,
+    MonitoringStore,
 ):
     """A whole backend: every domain's interface, plus the connection's lifetime."""
 

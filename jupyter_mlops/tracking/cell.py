@@ -53,6 +53,7 @@ class CellAnalysis:
     # Bound only as a `for` target: a name for pieces of existing data, not new data.
     loop_only: set[str] = field(default_factory=set)
     fitted: dict[str, str | None] = field(default_factory=dict)  # model name -> X arg name
+    fitted_y: dict[str, str | None] = field(default_factory=dict)  # model name -> y arg name
     literal_params: dict[str, Any] = field(default_factory=dict)
     path_literals: dict[str, bool] = field(default_factory=dict)  # literal -> written by a call
     path_patterns: set[PathPattern] = field(default_factory=set)
@@ -120,6 +121,23 @@ class _Visitor(ast.NodeVisitor):
         self.visit(node.value)
         for target in node.targets:
             self.visit(target)
+        value = node.value
+        # model = Estimator(...).fit(X, y): fit returns the estimator, now named `model`.
+        if (
+            len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and value.func.attr == "fit"
+            and not isinstance(value.func.value, ast.Name)
+        ):
+            self._fitted(node.targets[0].id, value)
+
+    def _fitted(self, model: str, call: ast.Call) -> None:
+        x_arg = call.args[0] if call.args else _keyword(call, "X")
+        y_arg = call.args[1] if len(call.args) > 1 else _keyword(call, "y")
+        self.result.fitted[model] = x_arg.id if isinstance(x_arg, ast.Name) else None
+        self.result.fitted_y[model] = y_arg.id if isinstance(y_arg, ast.Name) else None
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         self.visit(node.value)
@@ -138,8 +156,7 @@ class _Visitor(ast.NodeVisitor):
         if isinstance(func, ast.Attribute) and func.attr in FIT_METHODS:
             owner = func.value
             if isinstance(owner, ast.Name):
-                x_arg = node.args[0] if node.args else None
-                self.result.fitted[owner.id] = x_arg.id if isinstance(x_arg, ast.Name) else None
+                self._fitted(owner.id, node)
         writes = _is_write_call(node)
         args = [*node.args, *(kw.value for kw in node.keywords)]
         if isinstance(func, ast.Attribute) and func.attr in PATH_METHODS:
@@ -189,6 +206,10 @@ class _Visitor(ast.NodeVisitor):
             self._seen.add((alias.asname or alias.name).split(".")[0])
 
     visit_ImportFrom = visit_Import
+
+
+def _keyword(call: ast.Call, name: str) -> ast.AST | None:
+    return next((kw.value for kw in call.keywords if kw.arg == name), None)
 
 
 def _builds_path(call: ast.Call) -> bool:

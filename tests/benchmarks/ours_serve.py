@@ -439,7 +439,7 @@ def readback(model: Any, tmp: Path) -> dict[str, Any]:
     names = list(SERVING_FEATURES)
     start_ms = int(time.time() * 1000)
     # (request id, at ms, version, status, latency ms, input names, input, output name,
-    #  output, error): what the server appends for a one-row request.
+    #  output, error, scorer): what the server appends for a one-row request.
     records = [
         (
             uuid.uuid4().hex,
@@ -451,6 +451,7 @@ def readback(model: Any, tmp: Path) -> dict[str, Any]:
             matrix[i : i + 1],
             "prediction",
             predictions[i : i + 1],
+            None,
             None,
         )
         for i in range(READBACK_ROWS)

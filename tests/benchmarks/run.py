@@ -53,6 +53,7 @@ SCRIPTS = [
     ("asgi_choice", "ours", "asgi_choice.py"),
     # Data drift: Evidently in a venv of its own (evidently 0.7 needs pandas < 3).
     ("evidently", "evidently", "peer_evidently.py"),
+    ("monitor", "ours", "ours_monitor.py"),
 ]
 
 
@@ -358,7 +359,7 @@ def build_rows(raw: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
     registry_rows(raw.get("mlflow_registry"), raw.get("registry"), add)
     serve_rows(raw.get("mlflow_serve"), raw.get("serve"), "serve" in raw, add)
     asgi_rows(raw.get("asgi_choice"), add)
-    drift_rows(raw.get("evidently"), add)
+    drift_rows(raw.get("evidently"), raw.get("monitor"), add)
     return rows
 
 
@@ -1032,10 +1033,30 @@ def asgi_rows(asgi: dict[str, Any] | None, add: Callable[..., None]) -> None:
     )
 
 
-def drift_rows(peer: dict[str, Any] | None, add: Callable[..., None]) -> None:
-    """Rows of peer_evidently.py: Evidently's DataDriftPreset report on drift_data (200,000
-    rows × 20 numeric columns), with scipy's K-S test on every column beside it."""
-    rows, columns = get(peer, "rows") or 200_000, get(peer, "columns") or 20
+def verdict_agreement(peer: dict[str, Any] | None, ours: dict[str, Any] | None) -> str:
+    """How many columns got the same drift verdict, and which did not (with both scores)."""
+    theirs, mine = get(peer, "per_column"), get(ours, "per_column")
+    if not theirs or not mine:
+        return "no verdicts to compare"
+    common = sorted(set(theirs) & set(mine), key=lambda c: int(c[1:]) if c[1:].isdigit() else 0)
+    differ = [c for c in common if bool(theirs[c]["drifted"]) != bool(mine[c]["drifted"])]
+    text = f"same verdict on {len(common) - len(differ)} of {len(common)} columns"
+    if differ:
+        text += "; differ: " + ", ".join(
+            f"{c} (Evidently {theirs[c]['score']:.4f}, ours {mine[c]['score']:.4f}, "
+            f"threshold {mine[c]['threshold']})"
+            for c in differ
+        )
+    return text
+
+
+def drift_rows(
+    peer: dict[str, Any] | None, ours: dict[str, Any] | None, add: Callable[..., None]
+) -> None:
+    """Rows of peer_evidently.py and ours_monitor.py on drift_data (200,000 rows × 20 numeric
+    columns): Evidently's DataDriftPreset report against a window checked against a stored
+    reference, the same frames, default tests and thresholds."""
+    rows, columns = get(peer, "rows") or get(ours, "rows") or 200_000, get(peer, "columns") or 20
     peer_text = "Evidently error"
     if get(peer, "report", "median_ms") is not None:
         report = peer["report"]
@@ -1048,17 +1069,51 @@ def drift_rows(peer: dict[str, Any] | None, add: Callable[..., None]) -> None:
             f"scipy ks_2samp on every column: {fmt_ms(peer['ks_2samp_all_columns_s'] * 1000)}; "
             f"import evidently {fmt_ms(peer['import_evidently_s'] * 1000)}"
         )
+    check_ms = None if get(ours, "check_median_s") is None else ours["check_median_s"] * 1000
+    ours_text = None
+    if check_ms is not None:
+        ours_text = (
+            f"{fmt_ms(check_ms)} against a stored reference ({ours['drifted_columns']} of "
+            f"{columns} drifted; {verdict_agreement(peer, ours)})"
+        )
     add(
         f"data drift, {rows:,} rows × {columns} numeric columns (reference and current), "
         "default tests and thresholds",
         get(peer, "report", "median_ms"),
-        None,
+        check_ms,
         fmt_ms,
         "≤ 500 ms and ≥ 25× Evidently, same verdict per column",
-        None,
+        lambda v, r: v <= 500 and r is not None and r >= 25,
         higher_is_better=False,
         peer_text=peer_text,
-        ours_text="—",
+        ours_text=ours_text,
+    )
+    if ours is None:
+        return
+    for work, key in (
+        (
+            f"monitor a served model: read {rows:,} recorded rows back and check them (drift, "
+            "predictions, estimated quality)",
+            "monitor_median_s",
+        ),
+        (
+            f"the same as a whole `jupyter-mlops monitor NAME --rows {rows} --format json` process",
+            "cli_median_s",
+        ),
+    ):
+        add(work, None, ours[key] * 1000, fmt_ms, "—", None, higher_is_better=False, peer_text="—")
+    add(
+        f"reference profile of the training set, {rows:,} rows × {columns} columns (with a "
+        "model's predictions and scores)",
+        None,
+        ours["profile_build_s"] * 1000,
+        fmt_ms,
+        "—",
+        None,
+        higher_is_better=False,
+        peer_text="Evidently: rebuilt on every report",
+        ours_text=f"{fmt_ms(ours['profile_build_s'] * 1000)} "
+        f"({fmt_ms(ours['profile_build_with_model_s'] * 1000)}), once per model",
     )
 
 

@@ -376,3 +376,26 @@ prediction_labels = sa.Table(
     sa.Column("at", sa.BigInteger, nullable=False),
     sa.Index(None, "name", "at"),
 )
+
+# A logged model's monitoring reference (monitoring/reference.py): sketches of its training
+# data and of its predictions on it, zlib-compressed JSON. Rebuilding one replaces it.
+model_references = sa.Table(
+    "model_references",
+    metadata,
+    sa.Column("logged_model_id", sa.String(32), primary_key=True),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(256), nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+# How a registered model is monitored (client/monitoring.py checks it), by model name.
+monitor_configs = sa.Table(
+    "monitor_configs",
+    metadata,
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_by", sa.String(256), nullable=False),
+)

@@ -14,6 +14,7 @@ from .events import EventsMixin
 from .leases import LeasesMixin
 from .metrics import MetricsMixin
 from .migrate import ensure_schema
+from .monitoring import MonitoringMixin
 from .registry import RegistryMixin
 from .runs import RunsMixin
 from .schedules import SchedulesMixin
@@ -30,6 +31,7 @@ class SqlStore(
     LeasesMixin,
     RegistryMixin,
     ServingMixin,
+    MonitoringMixin,
     Store,
 ):
     """A store in any SQLAlchemy database; the schema is created or upgraded on open."""

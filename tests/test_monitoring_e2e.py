@@ -1,0 +1,190 @@
+"""Monitoring end to end: ``%%track`` builds a model's reference in a real IPython shell; a
+real model server records traffic that drifts and labels that show the quality drop; the
+monitor, the CLI process and the store (SQLite and PostgreSQL) agree on what happened."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from serving_helpers import call, frame, register, split_body
+from sklearn.linear_model import LogisticRegression
+from test_registry import store_url  # noqa: F401 - the SQLite / PostgreSQL fixture
+
+from jupyter_mlops import Client
+from jupyter_mlops.exceptions import InvalidInput, NotFound
+from jupyter_mlops.monitoring.monitor import build_reference, monitor
+from jupyter_mlops.monitoring.reference import Reference
+from jupyter_mlops.serving import ServeOptions, start_server
+
+
+def test_given_a_tracked_training_cell_then_its_model_gets_a_reference_with_calibration(ip, store):
+    ip.user_ns["X"], ip.user_ns["y"] = frame(2_000)
+    cell = (
+        "from sklearn.linear_model import LogisticRegression\nclf = LogisticRegression().fit(X, y)"
+    )
+    assert ip.run_cell(f"%%track\n{cell}").success
+    run = store.get_run(store.search_runs()[0].info.id)
+    (logged,) = run.models
+    reference = Reference.from_dict(store.get_reference(logged.id))
+    assert reference.rows == 2_000 and list(reference.columns) == list(ip.user_ns["X"].columns)
+    assert reference.task == "classification" and reference.classes == ["0", "1"]
+    assert reference.calibration is not None and reference.scores is not None
+    assert reference.source == "%%track X"
+    ip.run_line_magic("config", "TrackMagics.reference_profiles = False")
+    assert ip.run_cell(f"%%track\n{cell}").success
+    newest = store.get_run(store.search_runs()[0].info.id).models[0]
+    assert store.get_reference(newest.id) is None
+
+
+def test_given_a_version_without_reference_then_monitoring_says_how_to_build_one(tmp_path):
+    client = Client(f"sqlite:///{tmp_path / 'mlops.db'}")
+    X, y = frame(300)
+    register(client, "churn", LogisticRegression().fit(X, y), X.head(2))
+    with pytest.raises(NotFound, match=r"mlops.build_reference\('churn', 1"):
+        client.version_reference("churn", 1)
+    reference = build_reference(client, "churn", 1, X.assign(label=y), target="label")
+    assert reference.calibration is not None and "label" not in reference.columns
+    assert client.version_reference("churn", 1)["rows"] == 300
+    with pytest.raises(InvalidInput, match="not both or neither"):
+        build_reference(client, "churn", 1)
+
+
+def test_given_references_and_configurations_then_each_store_keeps_them(
+    store_url: str,  # noqa: F811
+    open_client: Callable[..., Client],
+):
+    client = open_client(store_url)
+    X, y = frame(500)
+    model = LogisticRegression().fit(X, y)
+    register(client, "churn", model, X.head(2))
+    logged_id = client.get_model_version("churn", 1).logged_model_id
+    first = build_reference(client, "churn", 1, X, y)
+    stored = client.reference_summaries([logged_id, "0" * 32])
+    assert list(stored) == [logged_id] and stored[logged_id].rows == 500
+    build_reference(client, "churn", 1, X.head(100), y[:100])  # a rebuild replaces it
+    assert client.version_reference("churn", 1)["rows"] == 100
+    assert first.rows == 500
+    assert client.get_monitor_config("churn").drift.share == 0.5
+    config = client.set_monitor_config("churn", "window: 15m\ndrift:\n  share: 0.3\n")
+    assert (config.window, config.drift.share) == ("15m", 0.3)
+    assert client.get_monitor_config("churn") == config
+    with pytest.raises(NotFound):
+        client.set_monitor_config("nobody", {})
+
+
+# -- a real server -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served(tmp_path: Any) -> Iterator[tuple[Client, Any, str]]:
+    url = f"sqlite:///{tmp_path / 'mlops.db'}"
+    client = Client(url)
+    X, y = frame(5_000)
+    model = LogisticRegression().fit(X, y)
+    register(client, "churn", model, X.head(2), alias="champion")
+    build_reference(client, "churn", 1, X, y)
+    handle = start_server(client, "churn@champion", ServeOptions())
+    try:
+        yield client, handle, url
+    finally:
+        handle.stop()
+        client.close()
+
+
+def _send(handle: Any, rows: pd.DataFrame, labels: np.ndarray | None) -> list[str]:
+    ids = []
+    for i in range(len(rows)):
+        reply = call(handle.url, "/invocations", split_body(rows.iloc[[i]]))
+        assert reply.status == 200, reply.body
+        ids.append(reply.headers["x-request-id"])
+    if labels is not None:
+        feedback = [{"request_id": r, "label": int(v)} for r, v in zip(ids, labels, strict=True)]
+        reply = call(handle.url, "/feedback", {"feedback": feedback})
+        assert reply.status == 200, reply.body
+    return ids
+
+
+def _recorded(client: Client, rows: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while client.read_predictions("churn").num_rows < rows:
+        assert time.monotonic() < deadline, "the server did not record the traffic"
+        time.sleep(0.2)
+
+
+def test_given_traffic_that_drifts_with_labels_then_the_monitor_sees_drift_and_the_drop(served):
+    client, handle, url = served
+    calm, calm_labels = frame(300, seed=11)
+    _send(handle, calm, calm_labels)
+    shifted, _ = frame(300, seed=12)
+    shifted["f0"] += 2.0
+    # The world changed, not only the inputs: the labels follow the old rule on old inputs.
+    flipped = 1 - (shifted["f0"] - 2.0 + 0.5 * shifted["f1"] - shifted["f3"] > 0).astype(int)
+    _send(handle, shifted, flipped.to_numpy())
+    for _ in range(5):  # refused requests: counted, not checked
+        reply = call(
+            handle.url, "/invocations", {"dataframe_split": {"columns": ["f0"], "data": [["x"]]}}
+        )
+        assert reply.status == 400
+    _recorded(client, 605)
+    report = monitor(client, "churn", rows=300, windows=2)
+    before, after = report.windows
+    assert before.rows == 300 and not before.drifted_columns
+    assert [d.column for d in after.drifted_columns] == ["f0"]
+    assert after.prediction_drift is not None and after.prediction_drift.drifted
+    assert before.quality["realised"]["accuracy"] > 0.9
+    assert after.quality["realised"]["accuracy"] < 0.5
+    # Without labels the estimate stays high: the scores cannot see that the rule changed.
+    assert after.quality["estimated"]["accuracy"] > 0.8
+    assert after.operations is not None and after.operations["errors"] == 5
+    assert after.operations["refused_rows"] == 5
+    f0 = next(q for q in after.data_quality if q["column"] == "f0")
+    assert f0["out_of_range_share"] > 0.05
+    metrics = call(handle.url, "/metrics").body.decode()
+    assert "mlops_request_duration_seconds_bucket" in metrics
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupyter_mlops.cli", "--store", url, "monitor", "churn",
+         "--rows", "300", "--windows", "2", "--format", "json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    shown = json.loads(proc.stdout)
+    assert [[d["column"] for d in w["drift"] if d["drifted"]] for w in shown["windows"]] == [
+        [],
+        ["f0"],
+    ]
+    text = subprocess.run(
+        [sys.executable, "-m", "jupyter_mlops.cli", "--store", url, "monitor", "churn", "--window", "1h"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert text.returncode == 0, text.stderr
+    assert "f0" in text.stdout and "dataset drift" in text.stdout and "estimated" in text.stdout
+
+
+def test_given_the_cli_with_bad_arguments_then_it_says_what_is_wrong(served):
+    _, _, url = served
+    for args, message in (
+        (["--window", "1h", "--rows", "10"], "not both"),
+        (["--window", "soon"], "duration"),
+        (["--rows", "0"], "rows must be"),
+        (["--windows", "0"], "windows must be"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "jupyter_mlops.cli", "--store", url, "monitor", "churn", *args],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert proc.returncode != 0 and message in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
+    missing = subprocess.run(
+        [sys.executable, "-m", "jupyter_mlops.cli", "--store", url, "monitor", "nobody"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert missing.returncode != 0 and "nobody" in missing.stderr
