@@ -162,7 +162,8 @@ def test_given_traffic_that_drifts_with_labels_then_the_monitor_sees_drift_and_t
         ["f0"],
     ]
     text = subprocess.run(
-        [sys.executable, "-m", "jupyter_mlops.cli", "--store", url, "monitor", "churn", "--window", "1h"],
+        [sys.executable, "-m", "jupyter_mlops.cli", "--store", url, "monitor", "churn",
+         "--window", "1h"],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert text.returncode == 0, text.stderr
