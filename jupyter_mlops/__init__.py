@@ -32,6 +32,8 @@ if TYPE_CHECKING:
         MlopsWarning,
         NotFound,
     )
+    from .monitoring.monitor import MonitorReport
+    from .monitoring.reference import Reference
     from .serving import ServerHandle
     from .tracking.fluent import (
         ActiveRun,
@@ -122,6 +124,7 @@ __all__ = [
     "RunInfo",
     "RunStatus",
     "active_run",
+    "build_reference",
     "end_run",
     "fingerprint",
     "flush",
@@ -129,11 +132,13 @@ __all__ = [
     "load_model",
     "log_artifact",
     "log_dataset",
+    "log_labels",
     "log_metric",
     "log_metrics",
     "log_model",
     "log_param",
     "log_params",
+    "monitor",
     "promote_model",
     "register_model",
     "serve",
@@ -224,6 +229,52 @@ def serve(target: str, **options: Any) -> ServerHandle:
     from .tracking.fluent import get_client
 
     return start_server(get_client(), target, ServeOptions(**options))
+
+
+def monitor(
+    name: str,
+    *,
+    window: str | None = None,
+    rows: int | None = None,
+    windows: int = 24,
+    version: int | None = None,
+) -> MonitorReport:
+    """Check ``name``'s recorded traffic against its reference, window by window: drift
+    per column, data quality, quality from labels and estimated without them, latency and
+    load. ``window``: each window's duration (``"1h"``, the model's default); ``rows``:
+    windows of that many rows instead. ``%mlops monitor NAME`` shows it as a dashboard."""
+    from .monitoring.monitor import monitor as run_monitor
+    from .tracking.fluent import get_client
+
+    return run_monitor(
+        get_client(), name, window=window, rows=rows, windows=windows, version=version
+    )
+
+
+def build_reference(
+    name: str,
+    version: int | str,
+    data: Any = None,
+    labels: Any = None,
+    *,
+    dataset: str | None = None,
+    target: str | None = None,
+) -> Reference:
+    """(Re)build the monitoring reference of ``name``'s ``version`` from its training data:
+    a frame (``data``, with ``labels`` or a ``target`` column) or a recorded file dataset
+    (``dataset="train@2"``). ``%%track`` builds it already when a cell fits the model."""
+    from .monitoring.monitor import build_reference as build
+    from .tracking.fluent import get_client
+
+    return build(get_client(), name, version, data, labels, dataset=dataset, target=target)
+
+
+def log_labels(name: str, labels: dict[str, Any]) -> int:
+    """Record the true outcome of served predictions: ``{request_id: label}`` (a list of
+    labels for a request of several rows); monitoring's quality reads them."""
+    from .tracking.fluent import get_client
+
+    return get_client().log_labels(name, labels)
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

@@ -22,7 +22,8 @@ USAGE = """%mlops runs [-e EXPERIMENT] [-f FILTER] [-o ORDER] [-n LIMIT]
 %mlops versions NAME
 %mlops serve TARGET [--port N] [--token T] [--workers N] [--idle-timeout S] [--no-record]
 %mlops servers [-a]
-%mlops stop SERVER_ID"""
+%mlops stop SERVER_ID
+%mlops monitor NAME [--window 1h | --rows N] [--windows K] [--version V]"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,6 +68,12 @@ def _parser() -> _Parser:
     servers.add_argument("-a", "--all", action="store_true")
     stop = sub.add_parser("stop", add_help=False)
     stop.add_argument("server_id")
+    watch = sub.add_parser("monitor", add_help=False)
+    watch.add_argument("name")
+    watch.add_argument("--window")
+    watch.add_argument("--rows", type=int)
+    watch.add_argument("--windows", type=int, default=24)
+    watch.add_argument("--version", type=int)
     return parser
 
 
@@ -163,6 +170,19 @@ def dispatch(client: Client, argv: list[str], last_run: str | None = None) -> An
             f"Server {record.id[:8]} ({record.name}{record.ref}): {record.status}, {record.reason}"
         )
         return None
+    if args.command == "monitor":
+        from .monitoring.monitor import monitor
+        from .widgets.monitor import MonitorView  # plotly: imported when a chart is asked for
+
+        report = monitor(
+            client,
+            args.name,
+            window=args.window,
+            rows=args.rows,
+            windows=args.windows,
+            version=args.version,
+        )
+        return MonitorView(report)
     if args.command == "store":
         loc = client.location
         return views.frame(

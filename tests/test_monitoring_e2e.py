@@ -189,3 +189,52 @@ def test_given_the_cli_with_bad_arguments_then_it_says_what_is_wrong(served):
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert missing.returncode != 0 and "nobody" in missing.stderr
+
+
+def _recorded_hours(client: Client, model: Any, hours: int, drift_from: int) -> None:
+    """``hours`` hours of one-row requests (200 an hour) as the server records them; the
+    inputs drift from hour ``drift_from`` on."""
+    import uuid
+
+    from jupyter_mlops.serving.recorder import tables_of
+
+    now = int(time.time() * 1000)
+    records = []
+    for hour in range(hours):
+        X, _ = frame(200, seed=hour + 1)
+        if hour >= drift_from:
+            X["f0"] += 1.5
+        for i in range(200):
+            row = X.iloc[[i]]
+            records.append(
+                (uuid.uuid4().hex, now - (hours - hour) * 3_600_000 + i * 1000, 1, 200, 0.4,
+                 list(X.columns), row.to_numpy(), "prediction", model.predict(row), None,
+                 model.predict_proba)
+            )  # fmt: skip
+    client.log_predictions(uuid.uuid4().hex, "churn", tables_of(records))
+
+
+def test_given_hours_of_traffic_then_the_notebook_dashboard_draws_each_chart(ip, store):
+    import jupyter_mlops as mlops
+
+    X, y = frame(3_000)
+    model = LogisticRegression().fit(X, y)
+    register(store, "churn", model, X.head(2), alias="champion")
+    mlops.build_reference("churn", 1, X, y)
+    _recorded_hours(store, model, hours=6, drift_from=3)
+    view = ip.run_line_magic("mlops", "monitor churn --window 1h --windows 8")
+    assert type(view).__name__ == "MonitorView"
+    assert list(view.figures) == ["drift", "distributions", "quality", "operations"]
+    heatmap = view.figures["drift"].data[0]
+    assert next(iter(heatmap.y)) == "f0" and len(heatmap.x) == 6
+    f0 = next(iter(heatmap.z))
+    assert all(v < 1 for v in f0[:3]) and all(v > 1 for v in f0[3:])
+    titles = [a.text for a in view.figures["distributions"].layout.annotations]
+    assert titles == ["f0", "prediction"]
+    bundle = view._repr_mimebundle_()
+    assert "History (oldest first)" in bundle["text/plain"]
+    assert "1 of 4 columns drifted" in bundle["text/html"]
+    report = mlops.monitor("churn", window="1h", windows=8)
+    assert len(report.windows) == 6 and "dataset drift" in str(report)
+    with pytest.raises(Exception, match="nobody"):
+        ip.run_line_magic("mlops", "monitor nobody")

@@ -22,7 +22,7 @@ from ..client.serving import INPUT_PREFIX, OUTPUT_PREFIX
 from ..data import sketch as sk
 from .drift import ColumnDrift, benjamini_hochberg, column_drift, p_drifted
 from .operations import operations
-from .quality import classification_quality, estimated_quality, regression_quality
+from .quality import as_text, classification_quality, estimated_quality, regression_quality
 from .reference import Reference
 
 if TYPE_CHECKING:
@@ -70,6 +70,9 @@ class WindowReport:
     operations: dict[str, Any] | None
     missing_columns: list[str]
     notes: list[str]
+    # Reference and window side by side, for the drifted columns and the predictions: what
+    # a dashboard draws ({"kind", "labels" or "edges", "reference", "current"} shares).
+    distributions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def drifted_columns(self) -> list[ColumnDrift]:
@@ -91,6 +94,7 @@ class WindowReport:
             "operations": self.operations,
             "missing_columns": self.missing_columns,
             "notes": self.notes,
+            "distributions": self.distributions,
         }
 
 
@@ -252,6 +256,48 @@ def _data_quality(
     return entry
 
 
+DISTRIBUTION_BINS: Final = 30
+DISTRIBUTION_CATEGORIES: Final = 15
+
+
+def _distribution(
+    reference: sk.Sketch, current: sk.Sketch, values: np.ndarray | None
+) -> dict[str, Any] | None:
+    """Both sides' shares over one set of bins (numbers: equal widths over the middle 99 % of
+    both; categories: the most frequent of both)."""
+    if isinstance(reference, sk.NumericSketch) and isinstance(current, sk.NumericSketch):
+        if not reference.n or values is None or not values.size:
+            return None
+        low = min(float(reference.quantiles([0.005])[0]), float(np.quantile(values, 0.005)))
+        high = max(float(reference.quantiles([0.995])[0]), float(np.quantile(values, 0.995)))
+        if not high > low:
+            high = low + 1.0
+        edges = np.linspace(low, high, DISTRIBUTION_BINS + 1)
+        ref_cdf = reference.cdf(edges)
+        return {
+            "kind": "numeric",
+            "edges": edges.tolist(),
+            "reference": np.diff(ref_cdf).tolist(),
+            "current": (np.histogram(values, edges)[0] / values.size).tolist(),
+        }
+    if isinstance(reference, sk.CategoricalSketch) and isinstance(current, sk.CategoricalSketch):
+        ref_total, cur_total = max(reference.n, 1), max(current.n, 1)
+        keys = set(reference.counts) | set(current.counts)
+        top = sorted(
+            keys,
+            key=lambda k: (
+                -(reference.counts.get(k, 0) / ref_total + current.counts.get(k, 0) / cur_total)
+            ),
+        )[:DISTRIBUTION_CATEGORIES]
+        return {
+            "kind": "categorical",
+            "labels": top,
+            "reference": [reference.counts.get(k, 0) / ref_total for k in top],
+            "current": [current.counts.get(k, 0) / cur_total for k in top],
+        }
+    return None
+
+
 def _judge_p_values(drifts: list[ColumnDrift], correction: str) -> list[ColumnDrift]:
     """Correct the p-values of the tested columns together, then judge each again."""
     from dataclasses import replace
@@ -325,14 +371,14 @@ def _quality(reference: Reference, window: Window) -> dict[str, Any]:
 
 def _prediction_drift(
     reference: Reference, window: Window, config: DriftConfig
-) -> ColumnDrift | None:
+) -> tuple[ColumnDrift | None, tuple[sk.Sketch, sk.Sketch, np.ndarray | None] | None]:
     if reference.prediction is None or window.predictions is None:
-        return None
+        return None, None
     series = pd.Series(window.predictions)
     if isinstance(reference.prediction, sk.CategoricalSketch):
-        series = series.astype(str)
+        series = pd.Series(as_text(window.predictions))
     current, values, _ = _sketch_like(series, reference.prediction)
-    return column_drift(
+    drift = column_drift(
         "prediction",
         reference.prediction,
         current,
@@ -340,6 +386,7 @@ def _prediction_drift(
         config.prediction_method,
         config.thresholds_for("prediction"),
     )
+    return drift, (reference.prediction, current, values)
 
 
 def check(
@@ -352,10 +399,12 @@ def check(
     missing = [name for name in reference.columns if name not in window.inputs.columns]
     drifts: list[ColumnDrift] = []
     quality_rows: list[dict[str, Any]] = []
+    sketched: dict[str, tuple[sk.Sketch, sk.Sketch, np.ndarray | None]] = {}
     for name, ref_sketch in reference.columns.items():
         if name in missing:
             continue
         current, values, type_errors = _sketch_like(window.inputs[name], ref_sketch)
+        sketched[name] = (ref_sketch, current, values)
         method = drift_config.methods.get(name)
         try:
             drift = column_drift(
@@ -380,6 +429,14 @@ def check(
         )
         ops = operations(window.latency_ms, window.status, len(window.inputs), span)
         ops["refused_rows"] = window.refused_rows
+    prediction_drift, prediction_sides = _prediction_drift(reference, window, drift_config)
+    distributions = {
+        d.column: shown
+        for d in drifts
+        if d.drifted and (shown := _distribution(*sketched[d.column])) is not None
+    }
+    if prediction_sides is not None and (shown := _distribution(*prediction_sides)) is not None:
+        distributions["prediction"] = shown
     return WindowReport(
         start=window.start,
         end=window.end,
@@ -387,10 +444,11 @@ def check(
         versions=window.versions,
         drift=drifts,
         dataset_drift=_dataset_drift(drifts, drift_config, reference),
-        prediction_drift=_prediction_drift(reference, window, drift_config),
+        prediction_drift=prediction_drift,
         data_quality=quality_rows,
         quality=_quality(reference, window),
         operations=ops,
         missing_columns=missing,
         notes=notes,
+        distributions=distributions,
     )

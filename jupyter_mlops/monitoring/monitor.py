@@ -66,6 +66,14 @@ class MonitorReport:
     def latest(self) -> WindowReport | None:
         return self.windows[-1] if self.windows else None
 
+    def __str__(self) -> str:
+        from .render import report_text
+
+        return report_text(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -27,6 +27,7 @@ import numpy as np
 __all__ = [
     "SCORE_BINS",
     "Calibration",
+    "as_text",
     "classification_quality",
     "estimated_quality",
     "regression_quality",
@@ -51,7 +52,7 @@ class Calibration:
         bins = _bin_of(scores)
         counts = np.zeros((len(classes), SCORE_BINS), dtype=np.int64)
         positives = np.zeros_like(counts)
-        truth = _as_text(labels)
+        truth = as_text(labels)
         for j, klass in enumerate(classes):
             is_class = truth == str(klass)
             counts[j] = np.bincount(bins[:, j], minlength=SCORE_BINS)
@@ -115,7 +116,7 @@ def _monotone(rate: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return np.repeat(values, sizes)
 
 
-def _as_text(values: Any) -> np.ndarray:
+def as_text(values: Any) -> np.ndarray:
     """Labels compared as text, so 1, 1.0 and "1" are one class (labels arrive as JSON);
     vectorised for the arrays a window holds (whole numbers, text), a loop otherwise."""
     array = np.asarray(values)
@@ -175,7 +176,7 @@ def classification_quality(
 ) -> dict[str, Any]:
     """accuracy, f1 and roc_auc (None without scores) of labelled rows."""
     names = [str(c) for c in classes]
-    truth_text, predicted_text = _as_text(truth), _as_text(predicted)
+    truth_text, predicted_text = as_text(truth), as_text(predicted)
     rows = truth_text.size
     if rows == 0:
         return {"rows": 0, "accuracy": None, "f1": None, "roc_auc": None}
@@ -224,7 +225,7 @@ def estimated_quality(
         return {"rows": 0, "accuracy": None, "f1": None}
     chance = calibration.apply(scores) if calibration is not None else scores
     names = [str(c) for c in classes]
-    predicted_text = _as_text(predicted)
+    predicted_text = as_text(predicted)
     is_predicted = np.stack([predicted_text == c for c in names], axis=1)
     accuracy = float(np.mean(np.sum(chance * is_predicted, axis=1)))
     tp = np.sum(chance * is_predicted, axis=0)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import sketch as sk
-from .quality import Calibration
+from .quality import Calibration, as_text
 
 __all__ = ["FORMAT", "PREDICTION_SAMPLE", "Reference", "build_reference", "model_task"]
 
@@ -218,14 +218,12 @@ def build_reference(
     reference.task = task
     reference.predicted_rows = int(predicted.shape[0])
     if predicted.ndim == 1:
-        series = pd.Series(predicted)
-        if task == "classification":
-            series = series.astype(str)
+        series = pd.Series(as_text(predicted) if task == "classification" else predicted)
         reference.prediction = sk.sketch_column(series, like.prediction if like else None)
     if sample_labels is not None:
-        label_series = pd.Series(sample_labels)
-        if task == "classification":
-            label_series = label_series.astype(str)
+        label_series = pd.Series(
+            as_text(sample_labels) if task == "classification" else sample_labels
+        )
         reference.labels = sk.sketch_column(label_series, like.labels if like else None)
     names = list(columns)
     reference.importance = _importance(model, names)

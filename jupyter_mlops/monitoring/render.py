@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .check import WindowReport
-from .drift import ColumnDrift
-from .monitor import MonitorReport
+if TYPE_CHECKING:
+    from .check import WindowReport
+    from .drift import ColumnDrift
+    from .monitor import MonitorReport
 
 __all__ = ["report_text", "window_time"]
 
