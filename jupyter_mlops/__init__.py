@@ -13,6 +13,7 @@ from .lazy import lazy_exports
 if TYPE_CHECKING:
     from .client import Client
     from .entities import (
+        AlertState,
         DatasetVersion,
         Experiment,
         GateReport,
@@ -79,6 +80,7 @@ _LAZY = {
             "ActiveRun",
             "active_run",
             "end_run",
+            "evaluate_alerts",
             "flush",
             "get_client",
             "log_artifact",
@@ -126,6 +128,7 @@ __all__ = [
     "active_run",
     "build_reference",
     "end_run",
+    "evaluate_alerts",
     "fingerprint",
     "flush",
     "get_client",
@@ -249,6 +252,15 @@ def monitor(
     return run_monitor(
         get_client(), name, window=window, rows=rows, windows=windows, version=version
     )
+
+
+def evaluate_alerts(name: str) -> list[AlertState]:
+    """Judge ``name``'s alert rules on its latest complete windows now (the scheduler does it
+    every ``alerts.every``); each rule's state, a change stored as a ``monitor.alert`` event."""
+    from .monitoring.alerts import evaluate_alerts as evaluate
+    from .tracking.fluent import get_client
+
+    return evaluate(get_client(), name)
 
 
 def build_reference(

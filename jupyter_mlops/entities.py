@@ -21,6 +21,9 @@ DATASET_VERSION_EVENT = "dataset.version"
 MODEL_VERSION_EVENT = "model.version"  # a version registered (key: the model's name)
 MODEL_ALIAS_EVENT = "model.alias"  # an alias or a stage moved (key: the model's name)
 MODEL_SERVER_EVENT = "model.server"  # a model server started, switched or ended (key: name)
+MONITOR_ALERT_EVENT = "monitor.alert"  # a monitoring rule changed state (key: the model's name)
+# A monitoring rule's states, from calm to loud.
+ALERT_STATES = ("ok", "warn", "alert")
 
 # The stages of a model version, in their canonical spelling (MLflow's).
 STAGES = ("None", "Staging", "Production", "Archived")
@@ -418,3 +421,19 @@ class ModelServer(_Entity):
     def uri(self) -> str:
         """The ``models:/`` URI of what this server follows."""
         return f"models:/{self.name}{self.ref}"
+
+
+@dataclass
+class AlertState(_Entity):
+    """Where one monitoring rule of a model stands (monitoring/alerts.py decides it)."""
+
+    name: str  # the registered model
+    rule: str
+    state: str  # one of ALERT_STATES
+    since: int  # ms: when it entered this state
+    updated_at: int
+    value: float | None  # the rule's value in the last window evaluated
+    window_end: int | None  # ms: the end of the last window evaluated
+    levels: list[str]  # the recent windows' levels, oldest first (what hysteresis reads)
+    version: int | None  # the version that served most of the last window
+    delivery: dict[str, Any] | None = None  # the last webhook delivery: at, status, error

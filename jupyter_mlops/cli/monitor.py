@@ -117,3 +117,35 @@ def _read(path: str) -> str:
             return handle.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"Cannot read {path}: {exc}") from exc
+
+
+@monitor.command("alerts")
+@click.argument("name")
+@click.option("--evaluate", is_flag=True, help="Judge the rules on the latest windows first.")
+@click.option(
+    "--history", "history", type=int, default=10, show_default=True, help="Changes shown."
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+@errors
+def alerts(ctx: click.Context, name: str, evaluate: bool, history: int, fmt: str) -> None:
+    """NAME's alert rules: their state (ok, warn, alert) and their latest changes."""
+    from ..entities import jsonable
+
+    client = client_of(ctx)
+    client.get_registered_model(name)
+    if evaluate:
+        from ..monitoring.alerts import evaluate_alerts
+
+        states = evaluate_alerts(client, name)
+    else:
+        states = client.list_alert_states(name)
+    changes = client.alert_history(name)[-history:] if history > 0 else []
+    if fmt == "json":
+        click.echo(
+            json.dumps({"states": jsonable(states), "history": jsonable(changes)}, allow_nan=False)
+        )
+        return
+    from ..monitoring.render import alerts_text
+
+    click.echo(alerts_text(name, states, changes))

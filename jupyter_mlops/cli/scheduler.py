@@ -16,15 +16,18 @@ from .common import client_of, errors
 @errors
 def scheduler(ctx: click.Context, poll: float, once: bool) -> None:
     """Run due schedules and triggers until stopped (Ctrl-C / SIGTERM). Any number may run on
-    one store, with the lab's: a lease lets one fire at a time, and each firing happens once."""
+    one store, with the lab's: a lease lets one fire at a time, and each firing happens once.
+    The leader also evaluates served and configured models' monitoring alerts."""
     import logging
     import signal
     import threading
 
+    from ..monitoring.alerts import MonitorJob
     from ..pipelines.scheduler import Scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    sched = Scheduler(client_of(ctx), poll=poll)
+    client = client_of(ctx)
+    sched = Scheduler(client, poll=poll, jobs=[MonitorJob(client)])
     click.echo(f"scheduler {sched.holder} on {sched.client.location.db_url}")
     if once:
         for firing in sched.tick():

@@ -12,6 +12,31 @@ and stores it per registered model name; ``monitoring/`` applies it. As YAML or 
       correction: bh            # p-values corrected for multiple testing (bh or none)
       weighted: false           # weigh columns by the model's feature importance
       prediction_method: null   # the method for the predictions' drift
+    alerts:
+      window: 1h                # the windows rules are judged on (default: window above)
+      every: 15m                # how often the scheduler evaluates them (default: window)
+      raise: [2, 3]             # raise when 2 of the last 3 windows cross the threshold
+      clear: [2, 3]             # clear when 2 of the last 3 windows are back under it
+      rules:                    # default: one rule, dataset_drift above 0.5
+        - {name: drift, metric: dataset_drift_share, above: 0.5, warn: 0.3}
+        - {name: income, metric: column_drift, column: income, above: 1}
+        - {name: quality, metric: estimated_accuracy, below: 0.8}
+        - {name: latency, metric: p95_ms, above: 50}
+      webhook:                  # optional: each change of state is POSTed here
+        url: https://hooks.example.com/mlops
+        secret_env: MLOPS_WEBHOOK_SECRET   # the shared secret (HMAC-SHA256), from this variable
+        ca_file: null           # a CA bundle to verify the receiver with (default: the system's)
+        timeout_s: 5
+        retries: 3              # after the first try, with backoff (1 s, 2 s, 4 s, ...)
+
+A rule's metric is read from each window: ``dataset_drift`` (1 when the dataset drifted,
+else 0), ``dataset_drift_share``, ``column_drift`` and ``prediction_drift`` (the score as a
+multiple of its threshold: 1 at the threshold), ``missing_share``, ``out_of_range_share``,
+``unseen_share`` (of ``column``, else the largest of any column), ``refused_share`` (requests
+the server refused as bad input), ``accuracy``, ``f1``, ``roc_auc``, ``rmse``, ``mae`` (from
+labels), ``estimated_accuracy``, ``estimated_f1`` (without labels), ``p50_ms``, ``p95_ms``,
+``p99_ms``, ``error_rate``, ``request_rate``. ``above``: alert when the value is greater;
+``below``: when it is smaller; ``warn``: the same test at a milder level.
 """
 
 from __future__ import annotations
@@ -25,12 +50,16 @@ from typing import Any, Final
 from ..exceptions import InvalidInput, shown
 
 __all__ = [
+    "ALERT_METRICS",
     "DEFAULT_THRESHOLDS",
     "DEFAULT_WINDOW",
     "METHODS",
     "P_VALUE_METHODS",
+    "AlertRule",
+    "AlertsConfig",
     "DriftConfig",
     "MonitorConfig",
+    "WebhookConfig",
     "parse_duration",
 ]
 
@@ -48,6 +77,31 @@ DEFAULT_THRESHOLDS: Final[Mapping[str, float]] = {
 }
 
 DEFAULT_WINDOW: Final = "1h"
+# What a rule can watch, and whether it can name a column.
+ALERT_METRICS: Final[Mapping[str, bool]] = {
+    "dataset_drift": False,
+    "dataset_drift_share": False,
+    "column_drift": True,
+    "prediction_drift": False,
+    "missing_share": True,
+    "out_of_range_share": True,
+    "unseen_share": True,
+    "refused_share": False,
+    "accuracy": False,
+    "f1": False,
+    "roc_auc": False,
+    "rmse": False,
+    "mae": False,
+    "estimated_accuracy": False,
+    "estimated_f1": False,
+    "p50_ms": False,
+    "p95_ms": False,
+    "p99_ms": False,
+    "error_rate": False,
+    "request_rate": False,
+}
+MAX_RULES: Final = 100
+MAX_HYSTERESIS: Final = 100
 CORRECTIONS: Final = ("bh", "none")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d|w)\s*$")
 _UNIT_MS: Final = {
@@ -158,10 +212,181 @@ class DriftConfig:
         )
 
 
+def _text(value: Any, what: str, limit: int = 256) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise InvalidInput(f"{what} must be text of 1 to {limit} characters, not {shown(value)}.")
+    return value
+
+
+def _m_of_n(value: Any, what: str) -> tuple[int, int]:
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        or not 1 <= value[0] <= value[1] <= MAX_HYSTERESIS
+    ):
+        raise InvalidInput(
+            f"{what} must be [M, N]: M of the last N windows, 1 <= M <= N <= {MAX_HYSTERESIS}; "
+            f"not {shown(value)}."
+        )
+    return int(value[0]), int(value[1])
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    name: str
+    metric: str
+    column: str | None = None
+    above: float | None = None
+    below: float | None = None
+    warn: float | None = None
+
+    def level(self, value: float | None) -> str | None:
+        """ok, warn or alert for one window's value; None without a value."""
+        if value is None:
+            return None
+
+        def crossed(limit: float | None) -> bool:
+            if limit is None:
+                return False
+            return value > limit if self.above is not None else value < limit
+
+        threshold = self.above if self.above is not None else self.below
+        if crossed(threshold):
+            return "alert"
+        return "warn" if crossed(self.warn) else "ok"
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> AlertRule:
+        data = _mapping(data, where)
+        _known(data, {f for f in cls.__dataclass_fields__}, where)
+        metric = data.get("metric")
+        if metric not in ALERT_METRICS:
+            raise InvalidInput(
+                f"{where}.metric: unknown metric {shown(metric)}; known: "
+                f"{', '.join(ALERT_METRICS)}."
+            )
+        column = data.get("column")
+        if column is not None:
+            if not ALERT_METRICS[metric]:
+                raise InvalidInput(f"{where}: {metric} is not about one column.")
+            column = _text(column, f"{where}.column")
+        if ("above" in data) == ("below" in data):
+            raise InvalidInput(f"{where} needs one of above or below.")
+        above = data.get("above")
+        below = data.get("below")
+        limit = _number(above if above is not None else below, f"{where}.threshold", -1e12, 1e12)
+        warn = data.get("warn")
+        if warn is not None:
+            warn = _number(warn, f"{where}.warn", -1e12, 1e12)
+            if (above is not None and warn > limit) or (below is not None and warn < limit):
+                raise InvalidInput(f"{where}.warn must be milder than its threshold.")
+        return cls(
+            name=_text(
+                data.get("name", metric if column is None else f"{metric}:{column}"),
+                f"{where}.name",
+            ),
+            metric=metric,
+            column=column,
+            above=limit if above is not None else None,
+            below=limit if below is not None else None,
+            warn=warn,
+        )
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: str
+    secret_env: str | None = None
+    ca_file: str | None = None
+    timeout_s: float = 5.0
+    retries: int = 3
+
+    @classmethod
+    def from_dict(cls, data: Any) -> WebhookConfig:
+        data = _mapping(data, "alerts.webhook")
+        _known(data, {f for f in cls.__dataclass_fields__}, "alerts.webhook")
+        url = _text(data.get("url"), "alerts.webhook.url", 2048)
+        if not url.lower().startswith("https://"):
+            raise InvalidInput("alerts.webhook.url must be an https:// URL.")
+        secret_env = data.get("secret_env")
+        if secret_env is not None and not re.fullmatch(
+            r"[A-Za-z_][A-Za-z0-9_]{0,127}", str(secret_env)
+        ):
+            raise InvalidInput(
+                "alerts.webhook.secret_env must name an environment variable, not "
+                f"{shown(secret_env)}."
+            )
+        ca_file = data.get("ca_file")
+        if ca_file is not None:
+            ca_file = _text(ca_file, "alerts.webhook.ca_file", 4096)
+        retries = data.get("retries", 3)
+        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
+            raise InvalidInput(f"alerts.webhook.retries must be 0 to 10, not {shown(retries)}.")
+        return cls(
+            url=url,
+            secret_env=secret_env,
+            ca_file=ca_file,
+            timeout_s=_number(data.get("timeout_s", 5.0), "alerts.webhook.timeout_s", 0.1, 60),
+            retries=retries,
+        )
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    rules: tuple[AlertRule, ...] = (AlertRule("dataset_drift", "dataset_drift", above=0.5),)
+    window: str | None = None
+    every: str | None = None
+    raise_after: tuple[int, int] = (2, 3)
+    clear_after: tuple[int, int] = (2, 3)
+    webhook: WebhookConfig | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> AlertsConfig:
+        data = _mapping(data, "alerts")
+        _known(data, {"rules", "window", "every", "raise", "clear", "webhook"}, "alerts")
+        rules_data = data.get("rules")
+        rules = cls().rules
+        if rules_data is not None:
+            if not isinstance(rules_data, list) or len(rules_data) > MAX_RULES:
+                raise InvalidInput(f"alerts.rules must be a list of at most {MAX_RULES} rules.")
+            rules = tuple(
+                AlertRule.from_dict(r, f"alerts.rules[{i}]") for i, r in enumerate(rules_data)
+            )
+            names = [r.name for r in rules]
+            if len(set(names)) != len(names):
+                raise InvalidInput("alerts.rules: two rules have one name.")
+        window = data.get("window")
+        every = data.get("every")
+        for key, value in (("window", window), ("every", every)):
+            if value is not None:
+                parse_duration(value, f"alerts.{key}")
+        webhook = data.get("webhook")
+        return cls(
+            rules=rules,
+            window=None if window is None else str(window),
+            every=None if every is None else str(every),
+            raise_after=_m_of_n(data.get("raise", [2, 3]), "alerts.raise"),
+            clear_after=_m_of_n(data.get("clear", [2, 3]), "alerts.clear"),
+            webhook=None if webhook is None else WebhookConfig.from_dict(webhook),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rules": [{k: v for k, v in asdict(r).items() if v is not None} for r in self.rules],
+            "window": self.window,
+            "every": self.every,
+            "raise": list(self.raise_after),
+            "clear": list(self.clear_after),
+            "webhook": None if self.webhook is None else asdict(self.webhook),
+        }
+
+
 @dataclass(frozen=True)
 class MonitorConfig:
     drift: DriftConfig = field(default_factory=DriftConfig)
     window: str = DEFAULT_WINDOW  # the default window: a duration
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     @property
     def window_ms(self) -> int:
@@ -180,10 +405,18 @@ class MonitorConfig:
                     f"The monitoring configuration is not valid YAML: {exc}"
                 ) from exc
         data = _mapping(data, "The monitoring configuration")
-        _known(data, {"drift", "window"}, "The monitoring configuration")
+        _known(data, {"drift", "window", "alerts"}, "The monitoring configuration")
         window = data.get("window", DEFAULT_WINDOW)
         parse_duration(window, "window")
-        return cls(drift=DriftConfig.from_dict(data.get("drift")), window=str(window))
+        return cls(
+            drift=DriftConfig.from_dict(data.get("drift")),
+            window=str(window),
+            alerts=AlertsConfig.from_dict(data.get("alerts")),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "drift": asdict(self.drift),
+            "window": self.window,
+            "alerts": self.alerts.to_dict(),
+        }

@@ -14,11 +14,12 @@ import zlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import IntegrityError, NotFound, shown
+from ..entities import ALERT_STATES, MONITOR_ALERT_EVENT, AlertState, Event
+from ..exceptions import IntegrityError, InvalidInput, NotFound, shown
 from ..store.base import StoredReference
 from .base import ClientBase
 from .monitor_config import MonitorConfig
-from .validation import check_text, now_ms, validate_key
+from .validation import check_json_object, check_text, now_ms, validate_key
 
 if TYPE_CHECKING:
     from ..entities import LoggedModel, ModelVersion
@@ -32,6 +33,10 @@ class MonitoringMixin(ClientBase):
         def get_model_version(self, name: str, version: int | str) -> ModelVersion: ...
 
         def get_registered_model(self, name: str) -> Any: ...
+
+        def list_model_servers(
+            self, name: str | None = None, *, active_only: bool = False
+        ) -> list[Any]: ...
 
         @staticmethod
         def _actor(actor: str | None) -> str: ...
@@ -100,6 +105,31 @@ class MonitoringMixin(ClientBase):
         checked = MonitorConfig.from_dict(config)
         self.store.put_monitor_config(name, checked.to_dict(), self._actor(actor), now_ms())
         return checked
+
+    def monitored_models(self) -> list[str]:
+        """The models whose alerts a scheduler evaluates: those with a monitoring
+        configuration, and those being served now (with the default rules)."""
+        served = {s.name for s in self.list_model_servers(active_only=True)}
+        return sorted(served | set(self.store.configured_monitors()))
+
+    def list_alert_states(self, name: str | None = None) -> list[AlertState]:
+        """Where each monitoring rule stands (of one model, when given)."""
+        return self.store.alert_states(None if name is None else validate_key(name, "model"))
+
+    def alert_history(self, name: str, *, after: int = 0, limit: int = 1000) -> list[Event]:
+        """``name``'s ``monitor.alert`` events (each a rule's change of state), oldest first."""
+        validate_key(name, "model")
+        return self.store.events_after(after, MONITOR_ALERT_EVENT, name, limit)
+
+    def save_alert_state(self, state: AlertState, payload: Mapping[str, Any]) -> AlertState | None:
+        """Store a rule's state after one evaluation (see
+        :meth:`~jupyter_mlops.store.base.MonitoringStore.save_alert_state`)."""
+        if state.state not in ALERT_STATES:
+            raise InvalidInput(f"An alert state is one of {', '.join(ALERT_STATES)}.")
+        return self.store.save_alert_state(state, check_json_object(payload, "An alert"), now_ms())
+
+    def record_alert_delivery(self, name: str, rule: str, delivery: Mapping[str, Any]) -> None:
+        self.store.record_alert_delivery(name, rule, delivery)
 
     def get_monitor_config(self, name: str) -> MonitorConfig:
         """``name``'s monitoring configuration (the defaults when none was set)."""

@@ -54,6 +54,7 @@ class Window:
     status: np.ndarray | None = None  # one per request
     refused_rows: int = 0  # requests the server refused (bad input)
     versions: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -188,23 +189,30 @@ def window_of_frame(
     rows_frame = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(np.asarray(frame))
     rows_frame.columns = [str(c) for c in rows_frame.columns]
     predictions = scores = None
+    notes = []
     if model is not None:
         from ..models.flavors import flavor_of
 
-        predictions = np.asarray(flavor_of(model).predict(model, frame))
-        if predictions.ndim == 2 and predictions.shape[1] == 1:
-            predictions = predictions.reshape(-1)
-        if (
-            reference is not None
-            and reference.task == "classification"
-            and callable(getattr(model, "predict_proba", None))
-        ):
-            scores = np.asarray(model.predict_proba(frame), dtype=np.float64)
+        try:
+            predictions = np.asarray(flavor_of(model).predict(model, frame))
+            if predictions.ndim == 2 and predictions.shape[1] == 1:
+                predictions = predictions.reshape(-1)
+            if (
+                reference is not None
+                and reference.task == "classification"
+                and callable(getattr(model, "predict_proba", None))
+            ):
+                scores = np.asarray(model.predict_proba(frame), dtype=np.float64)
+        except (ValueError, TypeError, KeyError) as exc:  # the model refuses these rows
+            predictions = scores = None
+            notes.append(f"the model refused the rows ({type(exc).__name__}: {exc}); no quality")
     label_array = None
     if labels is not None:
         label_array = np.empty(len(rows_frame), dtype=object)
         label_array[:] = list(np.asarray(labels).tolist())
-    return Window(inputs=rows_frame, predictions=predictions, scores=scores, labels=label_array)
+    return Window(
+        inputs=rows_frame, predictions=predictions, scores=scores, labels=label_array, notes=notes
+    )
 
 
 # -- the check ----------------------------------------------------------------------------
@@ -395,7 +403,7 @@ def check(
     """Everything one window says about the model, against its reference."""
     config = config or MonitorConfig()
     drift_config = config.drift
-    notes: list[str] = []
+    notes: list[str] = list(window.notes)
     missing = [name for name in reference.columns if name not in window.inputs.columns]
     drifts: list[ColumnDrift] = []
     quality_rows: list[dict[str, Any]] = []

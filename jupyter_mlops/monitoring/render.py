@@ -6,11 +6,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..entities import AlertState, Event
     from .check import WindowReport
     from .drift import ColumnDrift
     from .monitor import MonitorReport
 
-__all__ = ["report_text", "window_time"]
+__all__ = ["alerts_text", "report_text", "window_time"]
 
 
 def window_time(ms: int | None, with_date: bool = True) -> str:
@@ -178,4 +179,36 @@ def report_text(report: MonitorReport) -> str:
             ],
             rows,
         )
+    return "\n".join(lines)
+
+
+def alerts_text(name: str, states: list[AlertState], changes: list[Event]) -> str:
+    """Each rule's state, then the latest changes, oldest first."""
+    if not states:
+        return f"{name}: no alert rule has been evaluated yet."
+    rows = [
+        [
+            s.rule,
+            s.state.upper() if s.state != "ok" else "ok",
+            _num(s.value),
+            f"{window_time(s.since)} UTC",
+            " ".join(level[0] for level in s.levels[-10:]),
+            "" if not s.delivery else (
+                f"webhook {s.delivery.get('status') or '—'}"
+                + (f": {s.delivery['error']}" if s.delivery.get("error") else "")
+            ),
+        ]
+        for s in states
+    ]  # fmt: skip
+    lines = [f"{name}: alert rules"]
+    lines += _table(["rule", "state", "value", "since", "last windows", "delivery"], rows)
+    if changes:
+        lines += ["", "Changes (oldest first):"]
+        for event in changes:
+            p = event.payload
+            lines.append(
+                f"  {window_time(event.created_at)} UTC  {p.get('rule')}: {p.get('previous')} -> "
+                f"{p.get('state')} (value {_num(p.get('value'))}, {p.get('direction')} "
+                f"{p.get('threshold')}, window to {window_time(p.get('window_end'), False)})"
+            )
     return "\n".join(lines)

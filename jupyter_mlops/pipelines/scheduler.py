@@ -35,7 +35,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,6 +144,9 @@ class Scheduler:
         lease_ttl: seconds the lease lasts without renewal (a crashed leader is replaced
             after at most this long).
         grace: seconds after its due time an occurrence still counts as on time (``skip``).
+        jobs: more work for the leader on each tick, ``job(now_ms)`` (an entry point passes
+            the monitoring job: evaluating alert rules is not a pipeline's business, and a
+            job's failure is logged, never stops the tick).
     """
 
     def __init__(
@@ -154,12 +157,14 @@ class Scheduler:
         poll: float = 5.0,
         lease_ttl: float = 30.0,
         grace: float = 60.0,
+        jobs: Sequence[Callable[[int], object]] = (),
     ) -> None:
         self.client = client
         self.launch = launch or _launch_schedule(client)
         self.poll = poll
         self.lease_ttl = lease_ttl
         self.grace = grace
+        self.jobs = list(jobs)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.leading = False
 
@@ -185,6 +190,11 @@ class Scheduler:
                     fired += self._events(schedule)
             except Exception:  # one broken schedule must not stop the others
                 log.exception("schedule %s failed to fire", schedule.id)
+        for job in self.jobs:
+            try:
+                job(now)
+            except Exception:
+                log.exception("scheduler job %r failed", job)
         return fired
 
     def _fire(self, schedule: Schedule, trigger: str, due: int | None) -> Firing:

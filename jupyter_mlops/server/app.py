@@ -103,9 +103,10 @@ class MlopsApp(ExtensionApp):
         sessions.get_kernel_env = get_kernel_env
 
     def _start_scheduler(self, client: Client) -> None:
+        from ..monitoring.alerts import MonitorJob
         from ..pipelines.scheduler import Scheduler
 
-        scheduler = Scheduler(client, poll=self.scheduler_poll)
+        scheduler = Scheduler(client, poll=self.scheduler_poll, jobs=[MonitorJob(client)])
         self._scheduler_stop = threading.Event()
         threading.Thread(
             target=scheduler.run_forever,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..entities import (
+    AlertState,
     Artifact,
     AuditBreak,
     AuditEntry,
@@ -515,6 +516,27 @@ class MonitoringStore(abc.ABC):
     @abc.abstractmethod
     def get_monitor_config(self, name: str) -> dict[str, Any] | None:
         """``name``'s monitoring configuration, or None when it has none."""
+
+    @abc.abstractmethod
+    def configured_monitors(self) -> list[str]:
+        """The names of the models with a monitoring configuration."""
+
+    @abc.abstractmethod
+    def alert_states(self, name: str | None = None) -> list[AlertState]:
+        """Where each monitoring rule stands (of one model, when given)."""
+
+    @abc.abstractmethod
+    def save_alert_state(
+        self, state: AlertState, payload: Mapping[str, Any], now_ms: int
+    ) -> AlertState | None:
+        """Store a rule's state after evaluating the window ending at ``state.window_end``,
+        with a ``monitor.alert`` event (``payload``) in the same transaction when its state
+        changed. None, and nothing written, when that window (or a later one) was already
+        evaluated: two evaluators never announce one change twice."""
+
+    @abc.abstractmethod
+    def record_alert_delivery(self, name: str, rule: str, delivery: Mapping[str, Any]) -> None:
+        """Keep the outcome of the last webhook delivery of a rule's change."""
 
 
 class Store(

@@ -399,3 +399,19 @@ monitor_configs = sa.Table(
     sa.Column("updated_at", sa.BigInteger, nullable=False),
     sa.Column("updated_by", sa.String(256), nullable=False),
 )
+
+# Where each monitoring rule of a model stands; its changes are ``monitor.alert`` events.
+monitor_alerts = sa.Table(
+    "monitor_alerts",
+    metadata,
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("rule", sa.String(256), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("since", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("window_end", sa.BigInteger),
+    sa.Column("levels", sa.JSON, nullable=False),
+    sa.Column("version", sa.Integer),
+    sa.Column("delivery", sa.JSON),
+)

@@ -1,4 +1,4 @@
-"""monitoring: models' reference profiles, monitoring configurations
+"""monitoring: models' reference profiles, monitoring configurations, alert states
 
 Revision ID: 0008
 Revises: 0007
@@ -34,8 +34,23 @@ def upgrade() -> None:
         sa.Column('updated_by', sa.String(length=256), nullable=False),
         sa.PrimaryKeyConstraint('name', name=op.f('pk_monitor_configs')),
     )
+    op.create_table(
+        'monitor_alerts',
+        sa.Column('name', sa.String(length=256), nullable=False),
+        sa.Column('rule', sa.String(length=256), nullable=False),
+        sa.Column('state', sa.String(length=16), nullable=False),
+        sa.Column('since', sa.BigInteger(), nullable=False),
+        sa.Column('updated_at', sa.BigInteger(), nullable=False),
+        sa.Column('value', sa.Float(), nullable=True),
+        sa.Column('window_end', sa.BigInteger(), nullable=True),
+        sa.Column('levels', sa.JSON(), nullable=False),
+        sa.Column('version', sa.Integer(), nullable=True),
+        sa.Column('delivery', sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint('name', 'rule', name=op.f('pk_monitor_alerts')),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('monitor_alerts')
     op.drop_table('monitor_configs')
     op.drop_table('model_references')
