@@ -4,6 +4,7 @@ notebook wrote, promoted, and its lineage and card printed."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -59,6 +60,9 @@ def test_demo_registers_the_best_model_validates_promotes_and_prints_lineage_and
     assert server.status == "STOPPED" and server.version == champion.version
     assert client.read_predictions(DEMO_MODEL).num_rows == 20
     assert "recorded: 20 predictions" in out
+    # and monitoring checked that traffic against the reference %%track built for it
+    assert "20 rows against the reference of version" in out
+    assert "accuracy from labels" in out and "estimated without labels" in out
 
 
 @pytest.mark.kernel
@@ -85,4 +89,15 @@ def test_registry_notebook_runs_and_leaves_a_champion_and_a_refused_challenger(
     # and the champion was served over HTTP, recorded, and stopped
     (server,) = client.list_model_servers("churn", active_only=False)
     assert server.status == "STOPPED" and server.ref == "@champion"
-    assert client.read_predictions("churn").num_rows == 20
+    # (20 rows, then a calm batch of 300 and a batch of 300 with f1 shifted)
+    assert client.read_predictions("churn").num_rows == 620
+    # and the monitoring dashboard found f1 drifted in the second window only
+    assert "reference of version 1" in out
+    text = next(
+        "".join(o["data"]["text/plain"])
+        for c in json.loads(out)["cells"]
+        for o in c.get("outputs", [])
+        if "History (oldest first)" in "".join(o.get("data", {}).get("text/plain", ""))
+    )
+    history = text.split("History (oldest first):")[1].splitlines()[2:4]
+    assert [row.split()[3] for row in history] == ["0/9", "1/9"], text

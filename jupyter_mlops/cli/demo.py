@@ -229,7 +229,41 @@ def run_serving_demo(client: Client, requests: int = 50) -> None:
         f"{stats.get('requests')} requests, p50 {stats.get('p50_ms')} ms, "
         f"p95 {stats.get('p95_ms')} ms, {stats.get('dropped')} dropped"
     )
+    print_monitoring(client, recorded.num_rows)
     sys.stdout.flush()
+
+
+def print_monitoring(client: Client, rows: int) -> None:
+    """What monitoring says of the traffic just recorded: one window of those rows against
+    the champion's reference (built when %%track saw it fitted)."""
+    from ..monitoring.monitor import monitor
+
+    print(f"\nmonitoring the served traffic (jupyter-mlops monitor {DEMO_MODEL} --rows {rows}) ...")
+    if rows == 0:
+        print("  nothing recorded: nothing to monitor")
+        return
+    report = monitor(client, DEMO_MODEL, rows=rows, windows=1)
+    window = report.latest
+    if window is None:
+        for note in report.notes:
+            print(f"  {note}")
+        return
+    dataset = window.dataset_drift
+    drifted = ", ".join(d.column for d in window.drifted_columns) or "none"
+    print(
+        f"  {window.rows} rows against the reference of version "
+        f"{', '.join(map(str, window.versions))}: {dataset['drifted_columns']} of "
+        f"{dataset['columns']} columns drifted ({drifted}); dataset drift: "
+        f"{'yes' if dataset['drifted'] else 'no'}"
+    )
+    realised = (window.quality.get("realised") or {}).get("accuracy")
+    estimated = (window.quality.get("estimated") or {}).get("accuracy")
+    if realised is not None or estimated is not None:
+        shown_realised = "—" if realised is None else f"{realised:.3f}"
+        shown_estimated = "—" if estimated is None else f"{estimated:.3f}"
+        print(
+            f"  accuracy from labels {shown_realised}; estimated without labels {shown_estimated}"
+        )
 
 
 def run_pipeline_demo(client: Client, path: str | None = None) -> None:
