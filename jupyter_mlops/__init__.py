@@ -250,7 +250,13 @@ def monitor(
     from .tracking.fluent import get_client
 
     return run_monitor(
-        get_client(), name, window=window, rows=rows, windows=windows, version=version
+        get_client(),
+        name,
+        window=window,
+        rows=rows,
+        windows=windows,
+        version=version,
+        progress=True,
     )
 
 

@@ -181,6 +181,7 @@ def dispatch(client: Client, argv: list[str], last_run: str | None = None) -> An
             rows=args.rows,
             windows=args.windows,
             version=args.version,
+            progress=True,
         )
         return MonitorView(report)
     if args.command == "store":

@@ -23,14 +23,6 @@ def monitor() -> None:
     """Monitor a served model: `monitor churn [--window 1h | --rows 10000] [--format json]`."""
 
 
-def _progress(done: int, total: int) -> None:
-    if sys.stderr.isatty() and total > 3:
-        sys.stderr.write(f"\rchecking window {done}/{total}")
-        if done == total:
-            sys.stderr.write("\r" + " " * 40 + "\r")
-        sys.stderr.flush()
-
-
 @monitor.command("show")
 @click.argument("name")
 @click.option("--window", help="Each window's duration: 15m, 1h, 1d (default: the model's, 1h).")
@@ -61,7 +53,7 @@ def show(
         rows=rows,
         windows=count,
         version=version,
-        progress=_progress,
+        progress=True,
     )
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), allow_nan=False))

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from ..client.monitor_config import MonitorConfig, parse_duration
 from ..exceptions import InvalidInput, NotFound, shown
+from ..progress import progress_bar
 from .check import WindowReport, check, window_of_traffic
 from .reference import Reference
 from .reference import build_reference as build_reference_of
@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 DEFAULT_WINDOWS: Final = 24
+PROGRESS_FROM: Final = 12  # windows: fewer are checked before a bar would draw
 MAX_WINDOWS: Final = 2_000
 MAX_ROWS_PER_WINDOW: Final = 10_000_000
 # Rows mode reads this far back when no start is given.
@@ -196,14 +197,14 @@ def monitor(
     since: int | None = None,
     until: int | None = None,
     version: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: bool = False,
 ) -> MonitorReport:
     """Check ``name``'s recorded traffic window by window.
 
     ``window``: each window's duration (``"1h"``; the configured default); ``rows``: windows
     of that many rows instead. ``windows``: how many windows back from ``until`` (now).
-    ``version``: only that version's traffic. ``progress(done, total)`` is called after each
-    window.
+    ``version``: only that version's traffic. ``progress``: a bar over the windows (a widget
+    in a notebook, text on a terminal) when there are more than a few.
     """
     client.get_registered_model(name)
     config = client.get_monitor_config(name)
@@ -252,7 +253,11 @@ def monitor(
         report.notes.append(f"Fewer than {rows} rows were recorded: no whole window yet.")
     labels = client.read_labels(name, since=since)
     versions = traffic.column("version").to_numpy()
-    for done, (start, end, positions) in enumerate(cut, start=1):
+    bar = progress_bar(
+        progress and len(cut) > PROGRESS_FROM, len(cut), f"monitoring {name}", "window"
+    )
+    for start, end, positions in cut:
+        bar.update(1)
         part = traffic.take(positions)
         served = versions[positions]
         counts = np.bincount(served[served > 0]) if (served > 0).any() else None
@@ -280,6 +285,5 @@ def monitor(
             part = part.filter(mask)
         window_data = window_of_traffic(part, reference, labels, start, end)
         report.windows.append(check(reference, window_data, config))
-        if progress is not None:
-            progress(done, len(cut))
+    bar.close()
     return report

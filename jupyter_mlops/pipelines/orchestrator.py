@@ -17,7 +17,6 @@ created for them, and the pipeline run carries their names in the tag ``mlops.sk
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -27,6 +26,7 @@ from typing import Any
 from jupyter_mlops.client import Client
 from jupyter_mlops.entities import Run, RunStatus
 from jupyter_mlops.exceptions import InvalidInput
+from jupyter_mlops.progress import progress_bar
 
 from . import cache, records
 from .executors import Executor, open_executor, validated
@@ -155,7 +155,7 @@ class _Drive:
         # The executor is opened when a step really has to run: a cached pipeline needs none.
         executor: Executor | None = None
         interrupted = True
-        bar = _progress_bar(opts.progress, len(self.order), self.pipeline.name)
+        bar = progress_bar(opts.progress, len(self.order), self.pipeline.name, "step")
 
         def done(name: str) -> None:
             bar.update(1)
@@ -267,34 +267,6 @@ class _Drive:
             cache_key=key,
             outputs=outputs,
         )
-
-
-class _NoBar:
-    def __enter__(self) -> _NoBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def update(self, n: int) -> None:
-        pass
-
-    def set_postfix_str(self, text: str) -> None:
-        pass
-
-
-def _progress_bar(wanted: bool, total: int, name: str) -> Any:
-    """A tqdm bar: a widget in a notebook, text on a terminal, none elsewhere. tqdm (and, for
-    the widget, IPython) is imported only when a bar is shown."""
-    if wanted and "IPython" in sys.modules:
-        from tqdm.auto import tqdm
-
-        return tqdm(total=total, desc=name, unit="step", disable=None)
-    if wanted and sys.stderr is not None and sys.stderr.isatty():
-        from tqdm import tqdm as text_bar
-
-        return text_bar(total=total, desc=name, unit="step")
-    return _NoBar()
 
 
 def _parameters(pipeline: Pipeline, step: Step) -> dict[str, Any]:
