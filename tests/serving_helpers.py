@@ -77,3 +77,17 @@ def split_body(X: pd.DataFrame, **extra: Any) -> dict[str, Any]:
         "dataframe_split": {"columns": list(X.columns), "data": X.to_numpy().tolist()},
         **extra,
     }
+
+
+def register_monitored(client: Client, rows: int = 3_000) -> Any:
+    """A LogisticRegression on ``frame(rows)`` registered as ``churn`` version 1 (alias
+    ``champion``) with its monitoring reference built from that frame; the model."""
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mlops.monitoring.monitor import build_reference
+
+    X, y = frame(rows)
+    model = LogisticRegression().fit(X, y)
+    register(client, "churn", model, X.head(2), alias="champion")
+    build_reference(client, "churn", 1, X, y)
+    return model

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from serving_helpers import call, frame, register, split_body
+from serving_helpers import call, frame, register_monitored, split_body
 from sklearn.linear_model import LogisticRegression
 
 from jupyter_mlops import Client
@@ -30,7 +30,6 @@ from jupyter_mlops.client.monitor_config import AlertRule, MonitorConfig, Webhoo
 from jupyter_mlops.exceptions import InvalidInput
 from jupyter_mlops.monitoring.alerts import MonitorJob, evaluate_alerts, next_state, rule_value
 from jupyter_mlops.monitoring.check import check, window_of_frame
-from jupyter_mlops.monitoring.monitor import build_reference
 from jupyter_mlops.monitoring.reference import build_reference as reference_of
 from jupyter_mlops.monitoring.webhook import check_target, deliver, signature
 from jupyter_mlops.pipelines.scheduler import Scheduler
@@ -131,10 +130,7 @@ def _record(client: Client, model: Any, start: int, rows: int, shift: float, see
 @pytest.fixture
 def monitored(tmp_path: Any) -> Iterator[tuple[Client, Any, int]]:
     client = Client(f"sqlite:///{tmp_path / 'mlops.db'}")
-    X, y = frame(3_000)
-    model = LogisticRegression().fit(X, y)
-    register(client, "churn", model, X.head(2), alias="champion")
-    build_reference(client, "churn", 1, X, y)
+    model = register_monitored(client)
     client.set_monitor_config(
         "churn",
         {"alerts": {"rules": [{"name": "drift", "metric": "column_drift", "column": "f0",
@@ -209,13 +205,10 @@ def test_given_a_served_model_and_a_real_scheduler_process_then_drift_raises_an_
     ``jupyter-mlops scheduler --once`` in its own process."""
     url = f"sqlite:///{tmp_path / 'mlops.db'}"
     client = Client(url)
-    X, y = frame(3_000)
-    model = LogisticRegression().fit(X, y)
-    register(client, "churn", model, X.head(2), alias="champion")
-    build_reference(client, "churn", 1, X, y)
+    register_monitored(client)
     client.set_monitor_config(
         "churn",
-        {"alerts": {"window": "2s", "raise": [1, 1], "clear": [1, 1],
+        {"alerts": {"window": "2s", "raise": [1, 3], "clear": [3, 3],
                     "rules": [{"name": "f0", "metric": "column_drift", "column": "f0",
                                "above": 1}]}},
     )  # fmt: skip
@@ -230,7 +223,9 @@ def test_given_a_served_model_and_a_real_scheduler_process_then_drift_raises_an_
                 call(handle.url, "/invocations", split_body(shifted.iloc[[i % 400]])).status == 200
             )
             i += 1
-        time.sleep(3.0)  # the recorder writes within a second; the last window closes
+        # The recorder writes within a second, and the last window with traffic closes; the
+        # rules look at the last three windows (6 s), which still hold the traffic.
+        time.sleep(2.5)
         proc = subprocess.run(
             [sys.executable, "-m", "jupyter_mlops.cli", "--store", url, "scheduler", "--once"],
             capture_output=True, text=True, timeout=120, check=False,

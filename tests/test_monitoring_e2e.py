@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from serving_helpers import call, frame, register, split_body
+from serving_helpers import call, frame, register, register_monitored, split_body
 from sklearn.linear_model import LogisticRegression
 from test_registry import store_url  # noqa: F401 - the SQLite / PostgreSQL fixture
 
@@ -87,10 +87,7 @@ def test_given_references_and_configurations_then_each_store_keeps_them(
 def served(tmp_path: Any) -> Iterator[tuple[Client, Any, str]]:
     url = f"sqlite:///{tmp_path / 'mlops.db'}"
     client = Client(url)
-    X, y = frame(5_000)
-    model = LogisticRegression().fit(X, y)
-    register(client, "churn", model, X.head(2), alias="champion")
-    build_reference(client, "churn", 1, X, y)
+    register_monitored(client, 5_000)
     handle = start_server(client, "churn@champion", ServeOptions())
     try:
         yield client, handle, url
