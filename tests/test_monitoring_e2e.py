@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from test_registry import store_url  # noqa: F401 - the SQLite / PostgreSQL fixture
 
 from jupyter_mlops import Client
+from jupyter_mlops.entities import AlertState
 from jupyter_mlops.exceptions import InvalidInput, NotFound
 from jupyter_mlops.monitoring.monitor import build_reference, monitor
 from jupyter_mlops.monitoring.reference import Reference
@@ -78,6 +79,21 @@ def test_given_references_and_configurations_then_each_store_keeps_them(
     assert client.get_monitor_config("churn") == config
     with pytest.raises(NotFound):
         client.set_monitor_config("nobody", {})
+    # A rule's state: a change is one event; the same window again writes nothing.
+    state = AlertState("churn", "drift", "alert", 1_000, 1_000, 2.5, 3_600_000, ["alert"], 1)
+    assert client.save_alert_state(state, {"state": "alert", "previous": "ok"}) is not None
+    assert client.save_alert_state(state, {"state": "alert", "previous": "ok"}) is None
+    calm = AlertState("churn", "drift", "alert", 1_000, 2_000, 0.5, 7_200_000, ["alert", "ok"], 1)
+    assert client.save_alert_state(calm, {"state": "alert"}) is not None
+    assert [e.payload["state"] for e in client.alert_history("churn")] == ["alert"]
+    client.record_alert_delivery("churn", "drift", {"status": 200, "attempts": 1})
+    (stored,) = client.list_alert_states("churn")
+    assert (stored.window_end, stored.levels, stored.delivery["status"]) == (
+        7_200_000,
+        ["alert", "ok"],
+        200,
+    )
+    assert client.monitored_models() == ["churn"]
 
 
 # -- a real server -------------------------------------------------------------------------
