@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         MlopsWarning,
         NotFound,
     )
+    from .monitoring.check import WindowReport
     from .monitoring.monitor import MonitorReport
     from .monitoring.reference import Reference
     from .serving import ServerHandle
@@ -127,6 +128,7 @@ __all__ = [
     "RunStatus",
     "active_run",
     "build_reference",
+    "check_dataset",
     "end_run",
     "evaluate_alerts",
     "fingerprint",
@@ -267,6 +269,24 @@ def evaluate_alerts(name: str) -> list[AlertState]:
     from .tracking.fluent import get_client
 
     return evaluate(get_client(), name)
+
+
+def check_dataset(
+    name: str,
+    version: int | str,
+    data: Any = None,
+    labels: Any = None,
+    *,
+    dataset: str | None = None,
+    target: str | None = None,
+) -> WindowReport:
+    """Check a table against ``name``'s ``version``'s reference as one window: drift, data
+    quality, and the model's quality on it from ``labels`` (or the ``target`` column); the
+    table is a frame (``data``) or a recorded file dataset (``dataset="holdout.csv@3"``)."""
+    from .monitoring.monitor import check_dataset as check
+    from .tracking.fluent import get_client
+
+    return check(get_client(), name, version, data, labels, dataset=dataset, target=target)
 
 
 def build_reference(

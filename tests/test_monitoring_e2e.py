@@ -58,6 +58,22 @@ def test_given_a_version_without_reference_then_monitoring_says_how_to_build_one
         build_reference(client, "churn", 1)
 
 
+def test_given_a_labelled_dataset_then_it_is_checked_as_one_window(tmp_path):
+    from jupyter_mlops.monitoring.monitor import check_dataset
+
+    client = Client(f"sqlite:///{tmp_path / 'mlops.db'}")
+    register_monitored(client)
+    held, labels = frame(1_000, seed=9)
+    calm = check_dataset(client, "churn", 1, held.assign(label=labels), target="label")
+    assert not calm.drifted_columns and calm.versions == [1]
+    assert calm.quality["realised"]["accuracy"] > 0.9 and calm.quality["labelled_rows"] == 1_000
+    moved = check_dataset(client, "churn", 1, held.assign(f2=held["f2"] * 3), labels)
+    assert [d.column for d in moved.drifted_columns] == ["f2"]
+    with pytest.raises(InvalidInput, match="no column"):
+        check_dataset(client, "churn", 1, held, target="nope")
+    client.close()
+
+
 def test_given_references_and_configurations_then_each_store_keeps_them(
     store_url: str,  # noqa: F811
     open_client: Callable[..., Client],

@@ -83,6 +83,28 @@ def reference(ctx: click.Context, ref: str, dataset: str, target: str | None) ->
     )
 
 
+@monitor.command("check")
+@click.argument("ref", metavar="NAME/VERSION")
+@click.option("--dataset", required=True, help="A recorded file dataset, NAME@VERSION.")
+@click.option("--target", help="Its label column: the model's quality on it.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+@errors
+def check_data(ctx: click.Context, ref: str, dataset: str, target: str | None, fmt: str) -> None:
+    """Check a dataset against a version's reference: drift, data quality, its quality."""
+    from ..monitoring.monitor import check_dataset
+
+    name, version = split_ref(ref, "/", "a model version", "churn/3")
+    window = check_dataset(client_of(ctx), name, version, dataset=dataset, target=target)
+    if fmt == "json":
+        click.echo(json.dumps(window.to_dict(), allow_nan=False))
+        return
+    from ..monitoring.render import window_text
+
+    click.echo(f"{dataset} against the reference of {name}/{version}:")
+    click.echo("\n".join(window_text(window)))
+
+
 @monitor.command("config")
 @click.argument("name")
 @click.option(

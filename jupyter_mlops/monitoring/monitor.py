@@ -20,7 +20,7 @@ import numpy as np
 from ..client.monitor_config import MonitorConfig, parse_duration
 from ..exceptions import InvalidInput, NotFound, shown
 from ..progress import progress_bar
-from .check import WindowReport, check, window_of_traffic
+from .check import WindowReport, check, window_of_frame, window_of_traffic
 from .reference import Reference
 from .reference import build_reference as build_reference_of
 
@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_WINDOWS",
     "MonitorReport",
     "build_reference",
+    "check_dataset",
     "load_reference",
     "monitor",
     "reference_from_training",
@@ -146,6 +147,36 @@ def build_reference(
     reference = build_reference_of(data, model, labels, source=source)
     client.save_reference(found.logged_model_id, reference.to_dict(), source=source)
     return reference
+
+
+def check_dataset(
+    client: Client,
+    name: str,
+    version: int | str,
+    data: Any = None,
+    labels: Any = None,
+    *,
+    dataset: str | None = None,
+    target: str | None = None,
+) -> WindowReport:
+    """A labelled (or unlabelled) table checked against a version's reference as one window:
+    drift, data quality, and the model's quality on it (it predicts the table). ``dataset``:
+    a recorded file dataset instead of a frame; ``target``: its label column."""
+    found = client.get_model_version(name, version)
+    if (data is None) == (dataset is None):
+        raise InvalidInput("Give the data as a frame or as a dataset, not both or neither.")
+    if dataset is not None:
+        data, _ = client.read_dataset_frame(dataset, "the data to check", "pass the frame")
+    if target is not None:
+        if not hasattr(data, "columns") or target not in data.columns:
+            raise InvalidInput(f"The data has no column {shown(target)}.")
+        labels = data[target].to_numpy()
+        data = data.drop(columns=[target])
+    reference = load_reference(client, found.name, found.version)
+    model = client.load_model(f"models:/{found.name}/{found.version}")
+    window = window_of_frame(data, model, labels, reference)
+    window.versions = [found.version]
+    return check(reference, window, client.get_monitor_config(found.name))
 
 
 # -- windows ------------------------------------------------------------------------------

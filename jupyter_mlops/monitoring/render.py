@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from .drift import ColumnDrift
     from .monitor import MonitorReport
 
-__all__ = ["alerts_text", "report_text", "window_time"]
+__all__ = ["alerts_text", "report_text", "window_text", "window_time"]
 
 
 def window_time(ms: int | None, with_date: bool = True) -> str:
@@ -83,9 +83,14 @@ def _operations_text(ops: dict[str, Any] | None) -> str:
 
 def window_text(window: WindowReport) -> list[str]:
     dataset = window.dataset_drift
-    lines = [
+    versions = ", ".join(map(str, window.versions)) or "—"
+    span = (
         f"Window {window_time(window.start)} – {window_time(window.end, False)} UTC: "
-        f"{window.rows:,} rows, version {', '.join(map(str, window.versions)) or '—'}",
+        if window.start is not None
+        else ""
+    )
+    lines = [
+        f"{span}{window.rows:,} rows, version {versions}",
         f"  dataset drift: {dataset['drifted_columns']} of {dataset['columns']} columns "
         f"({_share(dataset['share'])}{', weighted by importance' if dataset['weighted'] else ''}; "
         f"drift at ≥ {_share(dataset['threshold'])}): {'DRIFT' if dataset['drifted'] else 'no'}",
