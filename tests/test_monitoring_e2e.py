@@ -74,6 +74,46 @@ def test_given_a_labelled_dataset_then_it_is_checked_as_one_window(tmp_path):
     client.close()
 
 
+def test_given_recorded_file_datasets_then_the_cli_builds_a_reference_and_checks_one(tmp_path):
+    url = f"sqlite:///{tmp_path / 'mlops.db'}"
+    client = Client(url)
+    X, y = frame(2_000)
+    register(client, "churn", LogisticRegression().fit(X, y), X.head(2))
+    train, holdout = tmp_path / "train.csv", tmp_path / "holdout.csv"
+    X.assign(churned=y).to_csv(train, index=False)
+    held, held_y = frame(500, seed=4)
+    held.assign(churned=held_y, f3=held["f3"] + 3).to_csv(holdout, index=False)
+    run_id = client.create_run("data")
+    for path in (train, holdout):
+        client.log_dataset(run_id, str(path))
+    client.end_run(run_id)
+    client.close()
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "jupyter_mlops.cli", "--store", url, "monitor", *args],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    built = cli("reference", "churn/1", "--dataset", "train.csv@1", "--target", "churned")
+    assert built.returncode == 0 and "2,000 rows, 4 columns, classification" in built.stdout
+    checked = cli(
+        "check", "churn/1", "--dataset", "holdout.csv@1", "--target", "churned", "--format", "json"
+    )
+    assert checked.returncode == 0, checked.stderr
+    window = json.loads(checked.stdout)
+    assert [d["column"] for d in window["drift"] if d["drifted"]] == ["f3"]
+    # f3 moved under the labels (made from the old f3): the quality drop shows
+    assert window["quality"]["labelled_rows"] == 500
+    assert window["quality"]["realised"]["accuracy"] < 0.8
+    missing = cli("check", "churn/1", "--dataset", "nope.csv@1")
+    assert (
+        missing.returncode != 0
+        and "nope.csv" in missing.stderr
+        and "Traceback" not in missing.stderr
+    )
+
+
 def test_given_references_and_configurations_then_each_store_keeps_them(
     store_url: str,  # noqa: F811
     open_client: Callable[..., Client],
