@@ -446,3 +446,26 @@ def test_durations_parse_and_are_bounded():
     for bad in ("0s", "400d", "1y", True, None, math.inf):
         with pytest.raises(InvalidInput):
             parse_duration(bad)
+
+
+def test_given_rows_without_scores_then_the_estimate_leaves_them_out():
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mlops.monitoring.check import Window
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(2_000, 3)), columns=["a", "b", "c"])
+    y = (X["a"] > 0).astype(int).to_numpy()
+    model = LogisticRegression().fit(X, y)
+    reference = build_reference(X, model, y)
+    scores = model.predict_proba(X.iloc[:100])
+    scores[:30] = np.nan  # e.g. recorded before the server recorded scores
+    labels = np.empty(100, dtype=object)
+    labels[:] = y[:100].tolist()
+    window = Window(X.iloc[:100], model.predict(X.iloc[:100]), scores, labels)
+    report = check(reference, window)
+    assert report.quality["estimated"]["rows"] == 70
+    assert (
+        report.quality["realised"]["rows"] == 100 and report.quality["realised"]["roc_auc"] is None
+    )
+    json.dumps(report.to_dict(), allow_nan=False)

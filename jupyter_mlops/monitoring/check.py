@@ -358,9 +358,14 @@ def _quality(reference: Reference, window: Window) -> dict[str, Any]:
     predictions = window.predictions
     if predictions is None:
         return result
-    if reference.task == "classification" and reference.classes and window.scores is not None:
+    scores = window.scores
+    scored = None if scores is None else np.isfinite(scores).all(axis=1)
+    if reference.task == "classification" and reference.classes and scored is not None:
+        # Rows without scores (recorded before scores were, or refused by predict_proba)
+        # are left out of the estimate, never counted as a guess.
+        assert scores is not None
         result["estimated"] = estimated_quality(
-            window.scores, predictions, reference.classes, reference.calibration
+            scores[scored], predictions[scored], reference.classes, reference.calibration
         )
         result["estimated"]["calibrated"] = reference.calibration is not None
     if window.labels is not None:
@@ -368,9 +373,14 @@ def _quality(reference: Reference, window: Window) -> dict[str, Any]:
         result["labelled_rows"] = int(known.sum())
         if known.any():
             if reference.task == "classification" and reference.classes:
-                scores = window.scores[known] if window.scores is not None else None
+                # ROC AUC only when every labelled row has its scores.
+                labelled_scores = (
+                    scores[known]
+                    if scores is not None and scored is not None and scored[known].all()
+                    else None
+                )
                 result["realised"] = classification_quality(
-                    window.labels[known], predictions[known], reference.classes, scores
+                    window.labels[known], predictions[known], reference.classes, labelled_scores
                 )
             elif reference.task == "regression":
                 result["realised"] = regression_quality(window.labels[known], predictions[known])
