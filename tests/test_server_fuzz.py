@@ -23,6 +23,7 @@ from servers import jupyter_process
 from jupyter_mlops.client import Client
 from jupyter_mlops.server.app import API_PREFIX
 from jupyter_mlops.server.handlers import routes
+from jupyter_mlops.server.monitoring_handlers import monitoring_routes
 from jupyter_mlops.server.pipeline_handlers import pipeline_routes
 from jupyter_mlops.server.registry_handlers import registry_routes
 from jupyter_mlops.server.serving_handlers import serving_routes
@@ -37,9 +38,11 @@ ROUTES = [
     + pipeline_routes(API_PREFIX)
     + registry_routes(API_PREFIX)
     + serving_routes(API_PREFIX)
+    + monitoring_routes(API_PREFIX)
 ]
 ARGS = ["filter", "order_by", "limit", "offset", "params", "metrics", "experiment", "runs",
-        "path", "name", "max_points", "at", "reason", "model", "all"]  # fmt: skip
+        "path", "name", "max_points", "at", "reason", "model", "all",
+        "window", "rows", "windows", "version"]  # fmt: skip
 FIELDS = ["path", "params", "force", "from_step", "executor", "scheduler_address",
           "max_workers", "cron", "timezone", "dataset", "missed", "enabled"]  # fmt: skip
 # The fields of the registry's bodies (register, patch, gates, stage, approve, alias).
@@ -111,6 +114,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # An ended server record, so the serving routes reach past "no such server".
     ended = client.create_model_server("churn", "/1", "http://127.0.0.1:9", pid=None)
     client.update_model_server(ended.id, status="STOPPED", reason="seeded")
+    _seed_monitoring(client)
     args = ["--MlopsApp.run_scheduler=False"]
     cache = {"JUPYTER_MLOPS_CACHE_DIR": os.environ.get("JUPYTER_MLOPS_CACHE_DIR", str(root / ".c"))}
     with jupyter_process("jupyter_server", root, TOKEN, args, cache) as url:
@@ -124,6 +128,35 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 stop_server(client, live.id)
             client.close()
             assert not started, f"the fuzz started model servers: {started}"
+
+
+def _seed_monitoring(client: Client) -> None:
+    """churn's reference, two hours of its recorded traffic and an alert state, so the
+    monitoring routes reach past "no traffic" into windows, drift and states."""
+    import time
+    import uuid
+
+    import numpy as np
+    import pandas as pd
+
+    from jupyter_mlops.entities import AlertState
+    from jupyter_mlops.monitoring.reference import build_reference
+    from jupyter_mlops.serving.recorder import tables_of
+
+    rng = np.random.default_rng(1)
+    train = pd.DataFrame({"a": rng.normal(size=500), "b": rng.choice(["x", "y"], 500)})
+    logged = client.get_model_version("churn", 1).logged_model_id
+    client.save_reference(logged, build_reference(train).to_dict(), source="fuzz")
+    now = int(time.time() * 1000)
+    records = [
+        (uuid.uuid4().hex, now - 7_200_000 + i * 30_000, 1, 200, 1.5, ["a", "b"],
+         train.iloc[[i]], "prediction", np.array([i % 2]), None, None)
+        for i in range(200)
+    ]  # fmt: skip
+    client.log_predictions(uuid.uuid4().hex, "churn", tables_of(records))
+    client.save_alert_state(
+        AlertState("churn", "drift", "warn", now, now, 0.4, now, ["warn"], 1), {"rule": "drift"}
+    )
 
 
 def _json_values() -> st.SearchStrategy[Any]:

@@ -125,6 +125,7 @@ class MlopsApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         from .handlers import routes
+        from .monitoring_handlers import monitoring_routes
         from .pipeline_handlers import pipeline_routes
         from .registry_handlers import registry_routes
         from .serving_handlers import serving_routes
@@ -133,3 +134,4 @@ class MlopsApp(ExtensionApp):
         self.handlers.extend(pipeline_routes(API_PREFIX))
         self.handlers.extend(registry_routes(API_PREFIX))
         self.handlers.extend(serving_routes(API_PREFIX))
+        self.handlers.extend(monitoring_routes(API_PREFIX))
