@@ -1,3 +1,4 @@
+import { MonitoringAPI, MonitoringModel } from './monitoring';
 import { PolledModel } from './polled';
 import { RegistryAPI, errorMessage } from './request';
 import { ServersModel, ServingAPI } from './serving';
@@ -8,7 +9,8 @@ import { Mlops } from './tokens';
  * versions and audit. While the tab is on screen a `Poll` re-reads the list; when the open
  * model's row changed (another user promoted, a notebook registered a version), the model and
  * its audit are read again, so the tab follows the registry without a refresh button. The
- * open model's live servers are `servers`, polled while this model is.
+ * open model's live servers are `servers`, and every model's monitoring state is
+ * `monitoring`, both polled while this model is.
  */
 export class ModelsModel extends PolledModel {
   constructor(options: ModelsModel.IOptions) {
@@ -21,6 +23,9 @@ export class ModelsModel extends PolledModel {
     this.servers = new ServersModel({
       api: options.serving ?? new ServingAPI(options.api.settings)
     });
+    this.monitoring = new MonitoringModel({
+      api: options.monitoring ?? new MonitoringAPI(options.api.settings)
+    });
   }
 
   readonly api: RegistryAPI;
@@ -28,17 +33,23 @@ export class ModelsModel extends PolledModel {
   /** The open model's live servers. */
   readonly servers: ServersModel;
 
-  /** Poll (the list and the open model's servers) only while the tab is shown. */
+  /** Every model's alert states and references. */
+  readonly monitoring: MonitoringModel;
+
+  /** Poll (the list, the open model's servers, the monitoring states) only while the tab
+   * is shown. */
   get active(): boolean {
     return super.active;
   }
   set active(value: boolean) {
     super.active = value;
     this.servers.active = value;
+    this.monitoring.active = value;
   }
 
   dispose(): void {
     this.servers.dispose();
+    this.monitoring.dispose();
     super.dispose();
   }
 
@@ -192,6 +203,8 @@ export namespace ModelsModel {
     api: RegistryAPI;
     /** The model server routes (default: on the registry's server). */
     serving?: ServingAPI;
+    /** The monitoring routes (default: on the registry's server). */
+    monitoring?: MonitoringAPI;
     /** Milliseconds between two `GET models` while the tab is shown. */
     pollInterval?: number;
   }

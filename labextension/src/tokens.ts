@@ -653,4 +653,238 @@ export namespace Mlops {
     target: string;
     options?: IServeOptions;
   }
+
+  // -- monitoring (`jupyter_mlops/monitoring/`, `server/monitoring_handlers.py`) --------------
+
+  /** A monitoring rule's state, from calm to loud (`ALERT_STATES`). */
+  export type AlertLevel = 'ok' | 'warn' | 'alert';
+
+  export const ALERT_LEVELS: readonly AlertLevel[] = ['ok', 'warn', 'alert'];
+
+  /** Where one alert rule of a model stands (`AlertState`). */
+  export interface IAlertState {
+    name: string;
+    rule: string;
+    state: AlertLevel | string;
+    /** When it entered this state (ms). */
+    since: number;
+    updated_at: number;
+    /** The rule's value in the last window evaluated. */
+    value: number | null;
+    window_end: number | null;
+    /** The recent windows' levels, oldest first. */
+    levels: string[];
+    /** The version that served most of the last window. */
+    version: number | null;
+    /** The last webhook delivery: at, status, error. */
+    delivery: { [key: string]: unknown } | null;
+  }
+
+  /** One column's drift in one window (`ColumnDrift.to_dict()`). */
+  export interface IColumnDrift {
+    column: string;
+    kind: string;
+    /** ks, chisquare, z (p-values: drifted below the threshold); wasserstein,
+     * jensenshannon, psi (distances: drifted at or above it). */
+    method: string;
+    threshold: number;
+    statistic: number | null;
+    p_value: number | null;
+    score: number | null;
+    drifted: boolean;
+    reference_rows: number;
+    current_rows: number;
+    note: string | null;
+  }
+
+  export interface IDatasetDrift {
+    columns: number;
+    drifted_columns: number;
+    share: number;
+    threshold: number;
+    weighted: boolean;
+    drifted: boolean;
+  }
+
+  /** One column's data quality in one window. */
+  export interface IDataQuality {
+    column: string;
+    rows: number;
+    missing_share: number | null;
+    reference_missing_share: number | null;
+    type_errors: number;
+    /** Numbers outside the reference's range. */
+    out_of_range_share: number | null;
+    /** Categories the reference never saw. */
+    unseen_share: number | null;
+    unseen_values: string[];
+  }
+
+  /** Quality figures: accuracy, f1, roc_auc (a classifier) or rmse, mae (a regressor). */
+  export interface IQualityFigures {
+    rows?: number;
+    accuracy?: number | null;
+    f1?: number | null;
+    roc_auc?: number | null;
+    rmse?: number | null;
+    mae?: number | null;
+    calibrated?: boolean;
+  }
+
+  export interface IWindowQuality {
+    task: string | null;
+    /** From labels (null until some rows of the window are labelled). */
+    realised: IQualityFigures | null;
+    /** From the model's scores alone, before labels come (CBPE). */
+    estimated: IQualityFigures | null;
+    labelled_rows: number;
+  }
+
+  /** Latency, load and errors of one window. */
+  export interface IWindowOperations {
+    requests: number;
+    rows: number;
+    errors: number;
+    error_rate: number | null;
+    server_errors: number;
+    request_rate: number | null;
+    p50_ms: number | null;
+    p95_ms: number | null;
+    p99_ms: number | null;
+    mean_ms: number | null;
+    refused_rows?: number;
+  }
+
+  /** Reference and window shares over one set of bins (numbers) or categories. */
+  export interface IDistribution {
+    kind: 'numeric' | 'categorical' | string;
+    edges?: number[];
+    labels?: string[];
+    reference: number[];
+    current: number[];
+  }
+
+  /** One window checked against its reference (`WindowReport.to_dict()`). */
+  export interface IWindowReport {
+    start: number | null;
+    end: number | null;
+    rows: number;
+    versions: number[];
+    drift: IColumnDrift[];
+    dataset_drift: IDatasetDrift;
+    prediction_drift: IColumnDrift | null;
+    data_quality: IDataQuality[];
+    quality: IWindowQuality;
+    operations: IWindowOperations | null;
+    missing_columns: string[];
+    notes: string[];
+    /** The drifted columns and the predictions, reference against this window. */
+    distributions: { [column: string]: IDistribution };
+  }
+
+  /** An alert rule as configured (`alerts.rules` of the monitoring configuration). */
+  export interface IAlertRule {
+    name: string;
+    metric: string;
+    column: string | null;
+    above: number | null;
+    below: number | null;
+    warn: number | null;
+  }
+
+  /** A model's monitoring configuration, as far as the panel reads it. */
+  export interface IMonitorConfig {
+    window: string;
+    drift: { [key: string]: unknown };
+    alerts?: { rules?: IAlertRule[]; [key: string]: unknown };
+    [key: string]: unknown;
+  }
+
+  /** A reference's summary: its rows, where it came from, when it was built. */
+  export interface IReferenceSummary {
+    rows: number;
+    source: string;
+    created_at: number;
+  }
+
+  /** `MonitorReport.to_dict()`: a model's traffic, window by window, oldest first. */
+  export interface IMonitorReport {
+    name: string;
+    /** The windows' duration (`1h`) when cut by time. */
+    window: string | null;
+    /** Rows per window when cut by rows. */
+    rows_per_window: number | null;
+    since: number | null;
+    until: number | null;
+    config: IMonitorConfig;
+    /** Per version (as text) that served a window: its reference. */
+    references: { [version: string]: IReferenceSummary };
+    windows: IWindowReport[];
+    notes: string[];
+  }
+
+  /** A `monitor.alert` event: a rule changed state. */
+  export interface IAlertEvent {
+    id: number;
+    type: string;
+    key: string;
+    created_at: number;
+    payload: {
+      rule?: string;
+      metric?: string;
+      column?: string | null;
+      state?: string;
+      previous?: string;
+      value?: number | null;
+      threshold?: number | null;
+      direction?: string;
+      window_start?: number | null;
+      window_end?: number | null;
+      version?: number | null;
+      [key: string]: unknown;
+    };
+  }
+
+  /** `GET monitoring/models/<name>`. */
+  export interface IMonitoringReply {
+    report: IMonitorReport;
+    alerts: IAlertState[];
+    /** The last 100 changes of state, oldest first. */
+    history: IAlertEvent[];
+  }
+
+  /** How the traffic is cut: by time (`1h`, `1d`) or by `rows`, `windows` back. */
+  export interface IWindowChoice {
+    window?: string;
+    rows?: number;
+    windows?: number;
+    version?: number;
+  }
+
+  /** A version's monitoring: its reference, and its rules' loudest state when it served
+   * the windows they last judged. */
+  export interface IVersionMonitoring {
+    version: number;
+    logged_model_id: string;
+    reference: IReferenceSummary | null;
+    state: AlertLevel | null;
+  }
+
+  /** A registered model's monitoring at a glance (`GET monitoring/states`). */
+  export interface IModelMonitoring {
+    name: string;
+    /** The loudest of its rules' states (`ok` without rules judged). */
+    state: AlertLevel;
+    alerts: IAlertState[];
+    versions: IVersionMonitoring[];
+  }
+
+  export interface IMonitoringStatesReply {
+    models: IModelMonitoring[];
+  }
+
+  /** `POST monitoring/models/<name>/evaluate`. */
+  export interface IEvaluateReply {
+    alerts: IAlertState[];
+  }
 }

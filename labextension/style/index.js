@@ -1,3 +1,4 @@
 import './base.css';
 import './pipelines.css';
 import './models.css';
+import './monitoring.css';

@@ -3,6 +3,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 
 import { formatShortTime, formatTime } from '../format';
 import { Mlops } from '../tokens';
+import { AlertBadge } from './AlertBadge';
 import { AliasChips } from './AliasChips';
 import { GateVerdict } from './GateReport';
 import { StageBadge } from './StageBadge';
@@ -13,11 +14,57 @@ import { ShowOlder, pickable } from './parts';
 const PAGE = 30;
 
 /**
+ * A version's monitoring: whether it has a reference to check its traffic against, and its
+ * alert rules' loudest state when it served the windows they last judged.
+ */
+function VersionMonitoring(props: {
+  monitoring: Mlops.IVersionMonitoring | undefined;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { monitoring, trans } = props;
+  const reference = monitoring?.reference ?? null;
+  return (
+    <span
+      className="jp-mlops-VersionMonitoring"
+      data-testid="mlops-version-monitoring"
+      data-reference={monitoring ? (reference ? 'yes' : 'no') : ''}
+      data-state={monitoring?.state ?? ''}
+    >
+      {monitoring && (
+        <span
+          className={`jp-mlops-Reference${reference ? '' : ' jp-mod-none'}`}
+          title={
+            reference
+              ? trans.__(
+                  'Reference: %1 rows (%2), %3',
+                  reference.rows,
+                  reference.source,
+                  formatTime(reference.created_at)
+                )
+              : trans.__(
+                  'No monitoring reference: %%track builds one when a cell fits the model, or mlops.build_reference'
+                )
+          }
+        >
+          {reference ? trans.__('ref') : trans.__('no ref')}
+        </span>
+      )}
+      {monitoring?.state && (
+        <AlertBadge state={monitoring.state} trans={trans} />
+      )}
+    </span>
+  );
+}
+
+/**
  * A model's versions, newest first: version, stage, aliases, gate verdict, approvals
- * (n/required) and who registered it when. A click selects a version.
+ * (n/required), monitoring (reference, alert state) and who registered it when. A click
+ * selects a version.
  */
 export function ModelVersions(props: {
   versions: readonly Mlops.IVersionRow[];
+  /** The model's monitoring state (null while it loads). */
+  monitoring?: Mlops.IModelMonitoring | null;
   requiredApprovals: number;
   selected: number | null;
   onSelect: (version: number) => void;
@@ -28,6 +75,9 @@ export function ModelVersions(props: {
   const versions = [...props.versions].sort((a, b) => b.version - a.version);
   // The selected version stays listed even when it is older than the page.
   const shown = versions.filter((v, i) => i < count || v.version === selected);
+  const watched = new Map(
+    (props.monitoring?.versions ?? []).map(m => [m.version, m])
+  );
   if (versions.length === 0) {
     return (
       <div className="jp-mlops-Muted">{trans.__('No version registered.')}</div>
@@ -49,6 +99,9 @@ export function ModelVersions(props: {
             <th>{trans.__('Gates')}</th>
             <th title={trans.__('Approvals / required for Production')}>
               {trans.__('Appr.')}
+            </th>
+            <th title={trans.__('Monitoring: reference and alert state')}>
+              {trans.__('Monitor')}
             </th>
             <th className="jp-mlops-ModelVersions-wide">
               {trans.__('Created')}
@@ -90,6 +143,12 @@ export function ModelVersions(props: {
                   {props.requiredApprovals > 0
                     ? `${approvals.length}/${props.requiredApprovals}`
                     : `${approvals.length}`}
+                </td>
+                <td>
+                  <VersionMonitoring
+                    monitoring={watched.get(v.version)}
+                    trans={trans}
+                  />
                 </td>
                 <td
                   className="jp-mlops-ModelVersions-wide"

@@ -4,8 +4,10 @@ import { TranslationBundle } from '@jupyterlab/translation';
 
 import { ModelsModel } from '../registry';
 import { Mlops } from '../tokens';
+import { AlertBadge } from './AlertBadge';
 import { AliasChips } from './AliasChips';
 import { AuditList } from './AuditList';
+import { ModelMonitoring } from './ModelMonitoring';
 import { ModelServers } from './ModelServers';
 import { ModelVersions } from './ModelVersions';
 import { StageBadge } from './StageBadge';
@@ -31,6 +33,8 @@ export interface IModelsActions {
 /** Registered models at a glance: name, Production and Staging versions, aliases. */
 function ModelList(props: {
   models: readonly Mlops.IModelSummary[];
+  /** Each model's monitoring state (a warn or alert shows on its row). */
+  monitoring: ReadonlyMap<string, Mlops.IModelMonitoring> | null;
   selected: string | null;
   onSelect: (name: string) => void;
   trans: TranslationBundle;
@@ -56,6 +60,7 @@ function ModelList(props: {
       <ul className="jp-mlops-ModelList" role="listbox">
         {shown.map(m => {
           const stages = m.stages ?? {};
+          const watched = props.monitoring?.get(m.name);
           return (
             <li
               key={m.name}
@@ -69,6 +74,19 @@ function ModelList(props: {
             >
               <div className="jp-mlops-ModelList-line">
                 <span className="jp-mlops-ModelList-name">{m.name}</span>
+                {watched && watched.state !== 'ok' && (
+                  <AlertBadge
+                    state={watched.state}
+                    title={trans.__(
+                      'Monitoring: %1',
+                      watched.alerts
+                        .filter(a => a.state !== 'ok')
+                        .map(a => `${a.rule} ${a.state}`)
+                        .join(', ')
+                    )}
+                    trans={trans}
+                  />
+                )}
                 <span className="jp-mlops-ModelList-count">
                   {trans._n('%1 version', '%1 versions', m.versions)}
                 </span>
@@ -125,7 +143,8 @@ function gatesLine(
   );
 }
 
-/** The open model: what it is, its versions, the selected version, its servers, its audit. */
+/** The open model: what it is, its versions, the selected version, its servers, its
+ * monitoring, its audit. */
 function ModelDetail(props: {
   model: ModelsModel;
   actions: IModelsActions;
@@ -212,6 +231,7 @@ function ModelDetail(props: {
         </div>
         <ModelVersions
           versions={detail.versions}
+          monitoring={model.monitoring.stateOf(info.name)}
           requiredApprovals={info.required_approvals}
           selected={selected}
           onSelect={setSelected}
@@ -242,6 +262,12 @@ function ModelDetail(props: {
         servers={model.servers}
         trans={trans}
       />
+      <ModelMonitoring
+        name={info.name}
+        versions={detail.versions}
+        monitoring={model.monitoring}
+        trans={trans}
+      />
       <Section title={trans.__('Audit history')}>
         <AuditList entries={model.audit} trans={trans} />
       </Section>
@@ -260,6 +286,7 @@ export function ModelsTab(props: {
 }): JSX.Element {
   const { model, actions, trans } = props;
   useSignal(model.changed);
+  useSignal(model.monitoring.changed);
   const models = model.models;
   const countText =
     models === null
@@ -305,6 +332,7 @@ export function ModelsTab(props: {
         {models !== null && models.length > 0 && (
           <ModelList
             models={models}
+            monitoring={model.monitoring.states}
             selected={model.selected}
             onSelect={name => void model.select(name)}
             trans={trans}
