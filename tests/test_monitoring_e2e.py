@@ -142,11 +142,19 @@ def test_given_references_and_configurations_then_each_store_keeps_them(
     calm = AlertState("churn", "drift", "alert", 1_000, 2_000, 0.5, 7_200_000, ["alert", "ok"], 1)
     assert client.save_alert_state(calm, {"state": "alert"}) is not None
     assert [e.payload["state"] for e in client.alert_history("churn")] == ["alert"]
+    back = AlertState("churn", "drift", "ok", 3_000, 3_000, 0.1, 10_800_000, ["ok"], 1)
+    client.save_alert_state(back, {"state": "ok"})
+    newest = client.alert_history("churn", limit=1, newest=True)
+    assert [e.payload["state"] for e in newest] == ["ok"]
+    assert [e.payload["state"] for e in client.alert_history("churn", limit=5, newest=True)] == [
+        "alert",
+        "ok",
+    ]
     client.record_alert_delivery("churn", "drift", {"status": 200, "attempts": 1})
     (stored,) = client.list_alert_states("churn")
     assert (stored.window_end, stored.levels, stored.delivery["status"]) == (
-        7_200_000,
-        ["alert", "ok"],
+        10_800_000,
+        ["ok"],
         200,
     )
     assert client.monitored_models() == ["churn"]

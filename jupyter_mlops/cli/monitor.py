@@ -154,7 +154,7 @@ def alerts(ctx: click.Context, name: str, evaluate: bool, history: int, fmt: str
         states = evaluate_alerts(client, name)
     else:
         states = client.list_alert_states(name)
-    changes = client.alert_history(name)[-history:] if history > 0 else []
+    changes = client.alert_history(name, limit=history, newest=True) if history > 0 else []
     if fmt == "json":
         click.echo(
             json.dumps({"states": jsonable(states), "history": jsonable(changes)}, allow_nan=False)

@@ -116,9 +116,14 @@ class MonitoringMixin(ClientBase):
         """Where each monitoring rule stands (of one model, when given)."""
         return self.store.alert_states(None if name is None else validate_key(name, "model"))
 
-    def alert_history(self, name: str, *, after: int = 0, limit: int = 1000) -> list[Event]:
-        """``name``'s ``monitor.alert`` events (each a rule's change of state), oldest first."""
+    def alert_history(
+        self, name: str, *, after: int = 0, limit: int = 1000, newest: bool = False
+    ) -> list[Event]:
+        """``name``'s ``monitor.alert`` events (each a rule's change of state), oldest first:
+        the first ``limit`` after event id ``after``, or with ``newest`` the last ``limit``."""
         validate_key(name, "model")
+        if newest:
+            return self.store.last_events(MONITOR_ALERT_EVENT, name, limit)
         return self.store.events_after(after, MONITOR_ALERT_EVENT, name, limit)
 
     def save_alert_state(self, state: AlertState, payload: Mapping[str, Any]) -> AlertState | None:

@@ -13,7 +13,6 @@ null: a chart draws a gap, a table a dash, and nothing reads "NaN" as text.
 from __future__ import annotations
 
 import math
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from tornado import web
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
 
 # The alert events a report carries: the newest ones, oldest first.
 HISTORY = 100
-_HISTORY_PAGE = 1000
 _MAX_WINDOW_TEXT = 40
 _MAX_VERSION = 2**31 - 1
 
@@ -54,14 +52,7 @@ def worst(states: list[AlertState]) -> str:
 
 def recent_alerts(client: Client, name: str, count: int = HISTORY) -> list[dict[str, Any]]:
     """The newest ``count`` ``monitor.alert`` events of ``name``, oldest first."""
-    kept: deque[dict[str, Any]] = deque(maxlen=count)
-    after = 0
-    while True:
-        page = client.alert_history(name, after=after, limit=_HISTORY_PAGE)
-        kept.extend(e.to_dict() for e in page)
-        if len(page) < _HISTORY_PAGE:
-            return list(kept)
-        after = page[-1].id
+    return [e.to_dict() for e in client.alert_history(name, limit=count, newest=True)]
 
 
 def model_report(

@@ -236,6 +236,10 @@ class EventStore(abc.ABC):
         """Events with an id above ``cursor``, oldest first."""
 
     @abc.abstractmethod
+    def last_events(self, type_: str, key: str, limit: int) -> list[Event]:
+        """The newest ``limit`` events of a type and key, oldest first."""
+
+    @abc.abstractmethod
     def last_event_id(self) -> int:
         """The newest event's id (0 without events)."""
 

@@ -51,6 +51,17 @@ class EventsMixin(SqlBase):
                 for r in conn.execute(stmt)
             ]
 
+    def last_events(self, type_: str, key: str, limit: int) -> list[Event]:
+        stmt = (
+            sa.select(events)
+            .where(events.c.type == type_, events.c.key == key)
+            .order_by(events.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(stmt))
+        return [Event(r.id, r.type, r.key, r.payload or {}, r.created_at) for r in reversed(rows)]
+
     def last_event_id(self) -> int:
         with self.engine.connect() as conn:
             return int(
