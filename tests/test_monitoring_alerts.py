@@ -118,10 +118,14 @@ def test_each_metric_is_read_from_a_window():
 def _record(client: Client, model: Any, start: int, rows: int, shift: float, seed: int) -> None:
     X, _ = frame(rows, seed=seed)
     X["f0"] += shift
+
+    def scorer(batch: Any) -> Any:  # as the server's recorder calls it, on the rows' array
+        return model.predict_proba(pd.DataFrame(batch, columns=X.columns))
+
     step = HOUR // rows
     records = [
         (uuid.uuid4().hex, start + i * step, 1, 200, 0.5, list(X.columns), X.iloc[[i]].to_numpy(),
-         "prediction", model.predict(X.iloc[[i]]), None, model.predict_proba)
+         "prediction", model.predict(X.iloc[[i]]), None, scorer)
         for i in range(rows)
     ]  # fmt: skip
     client.log_predictions(uuid.uuid4().hex, "churn", tables_of(records))

@@ -275,8 +275,13 @@ def _recorded_hours(client: Client, model: Any, hours: int, drift_from: int) -> 
 
     from jupyter_mlops.serving.recorder import tables_of
 
-    now = int(time.time() * 1000)
+    # Whole clock hours, so each hour's rows fall in one aligned window whatever the time.
+    now = int(time.time() * 1000) // 3_600_000 * 3_600_000
     records = []
+
+    def scorer(batch: Any) -> Any:  # as the server's recorder calls it, on the rows' array
+        return model.predict_proba(pd.DataFrame(batch, columns=list(frame(1)[0].columns)))
+
     for hour in range(hours):
         X, _ = frame(200, seed=hour + 1)
         if hour >= drift_from:
@@ -286,7 +291,7 @@ def _recorded_hours(client: Client, model: Any, hours: int, drift_from: int) -> 
             records.append(
                 (uuid.uuid4().hex, now - (hours - hour) * 3_600_000 + i * 1000, 1, 200, 0.4,
                  list(X.columns), row.to_numpy(), "prediction", model.predict(row), None,
-                 model.predict_proba)
+                 scorer)
             )  # fmt: skip
     client.log_predictions(uuid.uuid4().hex, "churn", tables_of(records))
 
