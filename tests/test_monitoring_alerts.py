@@ -302,10 +302,12 @@ def receiver(tmp_path: Any) -> Iterator[dict[str, Any]]:
     cert = ca.issue_cert(address)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(context)
-    got: dict[str, Any] = {"requests": [], "answers": []}
+    got: dict[str, Any] = {"requests": [], "answers": [], "gate": threading.Event()}
+    got["gate"].set()  # a test clears it to hold the receiver's answers
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
+            got["gate"].wait(30)
             body = self.rfile.read(int(self.headers["Content-Length"]))
             got["requests"].append((dict(self.headers), body))
             status = got["answers"].pop(0) if got["answers"] else 200
@@ -382,3 +384,33 @@ def test_an_alert_change_goes_to_the_webhook_and_its_delivery_is_recorded(
         "ok",
     )
     assert client.list_alert_states("churn")[0].delivery["status"] == 200
+
+
+def test_the_scheduler_sends_webhooks_on_a_thread_so_a_slow_receiver_never_holds_its_tick(
+    monitored, receiver, monkeypatch
+):
+    client, model, origin = monitored
+    monkeypatch.setenv("HOOK_SECRET", "s3cret")
+    client.set_monitor_config(
+        "churn",
+        {"alerts": {"raise": [1, 1], "rules": [{"name": "drift", "metric": "column_drift",
+                                                "above": 1}],
+                    "webhook": {"url": receiver["url"], "secret_env": "HOOK_SECRET",
+                                "ca_file": receiver["ca_file"]}}},
+    )  # fmt: skip
+    _record(client, model, origin, 200, 2.0, seed=1)
+    receiver["gate"].clear()  # the receiver holds its answer until the tick is over
+    scheduler = Scheduler(client, launch=lambda *a: None, jobs=[MonitorJob(client)])
+    tick = threading.Thread(target=scheduler.tick, kwargs={"now": origin + HOUR + 1000})
+    tick.start()
+    tick.join(20)
+    assert not tick.is_alive(), "the tick waited for the webhook's receiver"
+    assert [e.payload["state"] for e in client.alert_history("churn")] == ["alert"]
+    assert client.list_alert_states("churn")[0].delivery is None
+    receiver["gate"].set()
+    deadline = time.monotonic() + 20
+    while client.list_alert_states("churn")[0].delivery is None:
+        assert time.monotonic() < deadline, "the delivery's outcome was never recorded"
+        time.sleep(0.1)
+    assert client.list_alert_states("churn")[0].delivery["status"] == 200
+    scheduler.release()

@@ -20,11 +20,13 @@ configuration is evaluated when its ``alerts.every`` has passed.
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from ..client.monitor_config import AlertRule, AlertsConfig, parse_duration
+from ..client.monitor_config import AlertRule, AlertsConfig, WebhookConfig, parse_duration
 from ..entities import ALERT_STATES, AlertState
 from .check import WindowReport
 from .drift import ColumnDrift
@@ -150,9 +152,16 @@ def _complete_windows_until(now_ms: int, size_ms: int) -> int:
     return now_ms - now_ms % size_ms
 
 
-def evaluate_alerts(client: Client, name: str, now_ms: int | None = None) -> list[AlertState]:
+def evaluate_alerts(
+    client: Client, name: str, now_ms: int | None = None, *, background: bool = False
+) -> list[AlertState]:
     """Judge ``name``'s alert rules on its complete windows not judged yet; the rules'
-    states after it (changes stored with their events and sent to the webhook)."""
+    states after it (changes stored with their events and sent to the webhook).
+
+    ``background``: send webhooks on a thread of their own (the scheduler's way: a slow or
+    retried receiver must not hold up its tick, and with it the lease it renews); the
+    outcome is recorded when the delivery ends. Otherwise each state returned carries its
+    delivery's outcome."""
     from .monitor import monitor
 
     config = client.get_monitor_config(name)
@@ -176,7 +185,7 @@ def evaluate_alerts(client: Client, name: str, now_ms: int | None = None) -> lis
             if current is not None:
                 result.append(current)
             continue
-        result.append(_judge(client, name, rule, alerts, current, fresh, now))
+        result.append(_judge(client, name, rule, alerts, current, fresh, now, background))
     return result
 
 
@@ -188,6 +197,7 @@ def _judge(
     current: AlertState | None,
     fresh: list[WindowReport],
     now: int,
+    background: bool = False,
 ) -> AlertState:
     levels = list(current.levels) if current is not None else []
     value = None
@@ -219,11 +229,27 @@ def _judge(
     if state_name != previous:
         log.info("%s: rule %s %s -> %s (value %s)", name, rule.name, previous, state_name, value)
         if alerts.webhook is not None:
-            from .webhook import deliver
-
-            state.delivery = deliver(alerts.webhook, {"model": name, **payload})
-            client.record_alert_delivery(name, rule.name, state.delivery)
+            send = functools.partial(_send, client, alerts.webhook, name, rule.name, payload)
+            if background:
+                threading.Thread(target=send, name="mlops-webhook", daemon=True).start()
+            else:
+                state.delivery = send()
     return state
+
+
+def _send(
+    client: Client, webhook: WebhookConfig, name: str, rule: str, payload: dict[str, Any]
+) -> dict[str, Any]:
+    from .webhook import deliver
+
+    outcome = deliver(webhook, {"model": name, **payload})
+    try:
+        client.record_alert_delivery(name, rule, outcome)
+    except Exception:  # the store is away: the outcome is in the log at least
+        log.exception("recording the webhook delivery of %s/%s failed", name, rule)
+    if outcome.get("error"):
+        log.warning("webhook for %s/%s: %s", name, rule, outcome["error"])
+    return outcome
 
 
 class MonitorJob:
@@ -243,6 +269,6 @@ class MonitorJob:
                 if now_ms - self.last_run.get(name, 0) < every:
                     continue
                 self.last_run[name] = now_ms
-                evaluate_alerts(self.client, name, now_ms)
+                evaluate_alerts(self.client, name, now_ms, background=True)
             except Exception:  # one model's trouble must not stop the others
                 log.exception("evaluating the alerts of %s failed", name)
