@@ -116,10 +116,23 @@ class _GitCache:
         threading.Thread(target=work, name="mlops-git", daemon=True).start()
 
 
+# Reading a work tree's state must never lock it: `git status` refreshes the index under
+# .git/index.lock, and a read killed at its timeout (a slow disk, a loaded machine) would
+# leave that lock behind and break the user's next `git commit`. Optional locks off, git
+# only reads.
+_GIT_ENV = {"GIT_OPTIONAL_LOCKS": "0"}
+
+
 def _git_state(cwd: str) -> tuple[str | None, bool | None]:
+    env = {**os.environ, **_GIT_ENV}
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            env=env,
         )
         if commit.returncode != 0:
             return None, None
@@ -129,6 +142,7 @@ def _git_state(cwd: str) -> tuple[str | None, bool | None]:
             capture_output=True,
             text=True,
             timeout=10,
+            env=env,
         )
         return commit.stdout.strip(), bool(status.stdout.strip())
     except (OSError, subprocess.SubprocessError):

@@ -388,3 +388,33 @@ def test_given_store_at_first_revision_when_opened_then_upgraded_with_data_kept(
     with client.store.engine.connect() as conn:  # type: ignore[attr-defined]
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == HEAD
     assert [r.info.name for r in client.search_runs(experiment="old")] == ["kept"]
+
+
+def test_reading_the_git_state_never_writes_or_locks_the_users_index(tmp_path):
+    """`git status` refreshes the index under .git/index.lock when a tracked file's stat
+    changed; tracking reads with optional locks off, so the index is left as it was (and a
+    read killed at its timeout cannot leave a lock behind)."""
+    import os
+    import subprocess
+    import time
+
+    from jupyter_mlops.capture import git_state
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.com")
+    git("config", "user.name", "t")
+    (tmp_path / "a.txt").write_text("one\n")
+    git("add", "a.txt")
+    git("commit", "-q", "-m", "one")
+    index = tmp_path / ".git" / "index"
+    # The same content, a new mtime: a plain `git status` would rewrite the index.
+    later = time.time() + 5
+    os.utime(tmp_path / "a.txt", (later, later))
+    before = index.stat().st_mtime_ns, index.read_bytes()
+    commit, dirty = git_state(str(tmp_path), block=True)
+    assert commit is not None and len(commit) == 40 and dirty is False
+    assert (index.stat().st_mtime_ns, index.read_bytes()) == before
+    assert not (tmp_path / ".git" / "index.lock").exists()
