@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any, Final
 from ..client.monitor_config import AlertRule, AlertsConfig, WebhookConfig, parse_duration
 from ..entities import ALERT_STATES, AlertState
 from .check import WindowReport
-from .drift import ColumnDrift
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -41,19 +40,6 @@ log = logging.getLogger("jupyter_mlops.monitoring")
 # Levels kept per rule: enough for any hysteresis configuration.
 KEPT_LEVELS: Final = 100
 _RANK: Final = {state: rank for rank, state in enumerate(ALERT_STATES)}
-
-
-def _relative(drift: ColumnDrift | None) -> float | None:
-    """A column's drift as a multiple of its threshold (above 1: drifted)."""
-    if drift is None or drift.score is None:
-        return None
-    if drift.is_p_value:
-        import math
-
-        if not 0 < drift.threshold < 1:
-            return None
-        return math.log(max(drift.score, 1e-300)) / math.log(drift.threshold)
-    return drift.score / drift.threshold if drift.threshold > 0 else None
 
 
 def _largest(values: list[float | None]) -> float | None:
@@ -70,9 +56,9 @@ def rule_value(rule: AlertRule, window: WindowReport) -> float | None:
         return float(window.dataset_drift["share"]) if window.dataset_drift["columns"] else None
     if metric == "column_drift":
         drifts = [d for d in window.drift if rule.column is None or d.column == rule.column]
-        return _largest([_relative(d) for d in drifts])
+        return _largest([d.relative for d in drifts])
     if metric == "prediction_drift":
-        return _relative(window.prediction_drift)
+        return None if window.prediction_drift is None else window.prediction_drift.relative
     if metric in ("missing_share", "out_of_range_share", "unseen_share"):
         rows = [q for q in window.data_quality if rule.column is None or q["column"] == rule.column]
         return _largest([q.get(metric) for q in rows])

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import numpy as np
@@ -73,6 +73,19 @@ class ColumnDrift:
     @property
     def is_p_value(self) -> bool:
         return self.method in P_VALUE_METHODS
+
+    @property
+    def relative(self) -> float | None:
+        """How far past its threshold the column is: 1 at the threshold, above 1 drifted. A
+        p-value compares on a log scale (p = threshold² reads 2); None without a score."""
+        score, limit = self.score, self.threshold
+        if score is None:
+            return None
+        if self.is_p_value:
+            if not 0 < limit < 1:
+                return None
+            return math.log(max(score, 1e-300)) / math.log(limit)
+        return score / limit if limit > 0 else None
 
     def to_dict(self) -> dict[str, Any]:
         def finite(value: float | None) -> float | None:
@@ -345,23 +358,17 @@ def column_drift(
     ):
         note = f"{chosen} compares values; this column has too many distinct values"
     if note is not None:
-        return _replace(base, note=note)
+        return replace(base, note=note)
     statistic, result = _FUNCTIONS[chosen](reference, current, values)
     if chosen in P_VALUE_METHODS:
-        return _replace(
+        return replace(
             base,
             statistic=statistic,
             p_value=result,
             score=result,
             drifted=p_drifted(chosen, result, limit),
         )
-    return _replace(base, statistic=statistic, score=result, drifted=result >= limit)
-
-
-def _replace(drift: ColumnDrift, **changes: Any) -> ColumnDrift:
-    from dataclasses import replace
-
-    return replace(drift, **changes)
+    return replace(base, statistic=statistic, score=result, drifted=result >= limit)
 
 
 def p_drifted(method: str, p_value: float, threshold: float) -> bool:

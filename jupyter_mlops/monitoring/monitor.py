@@ -284,6 +284,8 @@ def monitor(
         report.notes.append(f"Fewer than {rows} rows were recorded: no whole window yet.")
     labels = client.read_labels(name, since=since)
     versions = traffic.column("version").to_numpy()
+    # Each version's reference, read once for all the windows it served.
+    loaded: dict[int, Reference | None] = {}
     bar = progress_bar(
         progress and len(cut) > PROGRESS_FROM, len(cut), f"monitoring {name}", "window"
     )
@@ -296,10 +298,14 @@ def monitor(
             report.notes.append(f"The window from {start} holds only refused requests.")
             continue
         dominant = int(np.argmax(counts))
-        try:
-            reference = load_reference(client, name, dominant)
-        except NotFound as exc:
-            report.notes.append(str(exc))
+        if dominant not in loaded:
+            try:
+                loaded[dominant] = load_reference(client, name, dominant)
+            except NotFound as exc:
+                loaded[dominant] = None
+                report.notes.append(str(exc))
+        reference = loaded[dominant]
+        if reference is None:
             continue
         if dominant not in report.references:
             report.references[dominant] = {

@@ -25,7 +25,6 @@ from .html import table_html
 
 if TYPE_CHECKING:
     from ..monitoring.check import WindowReport
-    from ..monitoring.drift import ColumnDrift
     from ..monitoring.monitor import MonitorReport
 
 MAX_DISTRIBUTIONS = 6  # drifted columns drawn side by side
@@ -38,19 +37,6 @@ def _layout(title: str, **kw: Any) -> dict[str, Any]:
     kw.setdefault("margin", {"l": 60, "r": 30, "t": 60, "b": 50})
     kw.setdefault("height", _HEIGHT)
     return {"title": {"text": esc(title)}, "template": "plotly_white", **kw}
-
-
-def relative_score(drift: ColumnDrift) -> float | None:
-    """How far past its threshold a column is: 1 at the threshold, above 1 drifted. A
-    p-value compares on a log scale (p = threshold² reads 2)."""
-    score, limit = drift.score, drift.threshold
-    if score is None or limit <= 0:
-        return None
-    if drift.is_p_value:
-        if limit >= 1:
-            return None
-        return math.log(max(score, 1e-300)) / math.log(limit)
-    return score / limit
 
 
 def _x(windows: list[WindowReport]) -> list[str]:
@@ -66,14 +52,14 @@ def drift_figure(report: MonitorReport) -> go.Figure:
                 columns.append(d.column)
     latest = {d.column: d for d in windows[-1].drift} if windows else {}
     # The most drifted columns of the latest window first.
-    columns.sort(key=lambda c: -(relative_score(latest[c]) or 0) if c in latest else 0)
+    columns.sort(key=lambda c: -(latest[c].relative or 0) if c in latest else 0)
     columns = columns[:MAX_HEATMAP_COLUMNS]
     z, text = [], []
     for column in columns:
         row, hover = [], []
         for w in windows:
             found = next((d for d in w.drift if d.column == column), None)
-            value = None if found is None else relative_score(found)
+            value = None if found is None else found.relative
             row.append(value)
             hover.append(
                 "—" if found is None or found.score is None
