@@ -23,7 +23,7 @@ from ..data import sketch as sk
 from .drift import ColumnDrift, benjamini_hochberg, column_drift, p_drifted
 from .operations import operations
 from .quality import as_text, classification_quality, estimated_quality, regression_quality
-from .reference import Reference
+from .reference import Reference, predictions_of
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -191,12 +191,8 @@ def window_of_frame(
     predictions = scores = None
     notes = []
     if model is not None:
-        from ..models.flavors import flavor_of
-
         try:
-            predictions = np.asarray(flavor_of(model).predict(model, frame))
-            if predictions.ndim == 2 and predictions.shape[1] == 1:
-                predictions = predictions.reshape(-1)
+            predictions = predictions_of(model, frame)
             if (
                 reference is not None
                 and reference.task == "classification"

@@ -23,7 +23,14 @@ import pandas as pd
 from ..data import sketch as sk
 from .quality import Calibration, as_text
 
-__all__ = ["FORMAT", "PREDICTION_SAMPLE", "Reference", "build_reference", "model_task"]
+__all__ = [
+    "FORMAT",
+    "PREDICTION_SAMPLE",
+    "Reference",
+    "build_reference",
+    "model_task",
+    "predictions_of",
+]
 
 FORMAT: Final = 1
 # The model predicts on at most this many training rows (a fixed random sample) for the
@@ -140,6 +147,16 @@ def model_task(model: Any) -> str:
         return "unknown"
 
 
+def predictions_of(model: Any, data: Any) -> np.ndarray:
+    """The model's predictions for ``data`` by its flavor, one column as a 1-D array."""
+    from ..models.flavors import flavor_of
+
+    predicted = np.asarray(flavor_of(model).predict(model, data))
+    if predicted.ndim == 2 and predicted.shape[1] == 1:
+        predicted = predicted.reshape(-1)
+    return predicted
+
+
 def _rows(obj: Any, positions: np.ndarray | None) -> Any:
     if positions is None:
         return obj
@@ -203,15 +220,11 @@ def build_reference(
         positions = np.sort(rng.choice(rows, size=PREDICTION_SAMPLE, replace=False))
     sample = _rows(data, positions)
     sample_labels = None if labels is None else _rows(labels, positions)
-    from ..models.flavors import flavor_of
-
     try:
-        predicted = np.asarray(flavor_of(model).predict(model, sample))
+        predicted = predictions_of(model, sample)
     except Exception as exc:  # the model's own error: the reference keeps its inputs
         reference.notes.append(f"predictions left out: {type(exc).__name__}: {exc}")
         return reference
-    if predicted.ndim == 2 and predicted.shape[1] == 1:
-        predicted = predicted.reshape(-1)
     task = model_task(model)
     if task == "unknown" and predicted.ndim == 1:
         task = "regression" if predicted.dtype.kind == "f" else "classification"
