@@ -116,6 +116,23 @@ def load_reference(client: Client, name: str, version: int) -> Reference:
     return cached
 
 
+def _table(
+    client: Client, what: str, data: Any, labels: Any, dataset: str | None, target: str | None
+) -> tuple[Any, Any]:
+    """(table, labels) from a frame or a recorded file dataset, the ``target`` column (when
+    named) taken out as the labels."""
+    if (data is None) == (dataset is None):
+        raise InvalidInput(f"Give {what} as a frame or as a dataset, not both or neither.")
+    if dataset is not None:
+        data, _ = client.read_dataset_frame(dataset, what, "pass the frame")
+    if target is not None:
+        if not hasattr(data, "columns") or target not in data.columns:
+            raise InvalidInput(f"{what[0].upper()}{what[1:]} has no column {shown(target)}.")
+        labels = data[target].to_numpy()
+        data = data.drop(columns=[target])
+    return data, labels
+
+
 def build_reference(
     client: Client,
     name: str,
@@ -130,19 +147,8 @@ def build_reference(
     recorded file dataset, ``name@version``), with ``labels`` (or the ``target`` column,
     taken out of the frame) for the score calibration that estimates quality."""
     found = client.get_model_version(name, version)
-    if (data is None) == (dataset is None):
-        raise InvalidInput(
-            "Give the training data as a frame or as a dataset, not both or neither."
-        )
-    source = "frame"
-    if dataset is not None:
-        data, _ = client.read_dataset_frame(dataset, "the training data", "pass the frame")
-        source = f"dataset {dataset}"
-    if target is not None:
-        if not hasattr(data, "columns") or target not in data.columns:
-            raise InvalidInput(f"The training data has no column {shown(target)}.")
-        labels = data[target].to_numpy()
-        data = data.drop(columns=[target])
+    data, labels = _table(client, "the training data", data, labels, dataset, target)
+    source = "frame" if dataset is None else f"dataset {dataset}"
     model = client.load_model(f"models:/{found.name}/{found.version}")
     reference = build_reference_of(data, model, labels, source=source)
     client.save_reference(found.logged_model_id, reference.to_dict(), source=source)
@@ -163,15 +169,7 @@ def check_dataset(
     drift, data quality, and the model's quality on it (it predicts the table). ``dataset``:
     a recorded file dataset instead of a frame; ``target``: its label column."""
     found = client.get_model_version(name, version)
-    if (data is None) == (dataset is None):
-        raise InvalidInput("Give the data as a frame or as a dataset, not both or neither.")
-    if dataset is not None:
-        data, _ = client.read_dataset_frame(dataset, "the data to check", "pass the frame")
-    if target is not None:
-        if not hasattr(data, "columns") or target not in data.columns:
-            raise InvalidInput(f"The data has no column {shown(target)}.")
-        labels = data[target].to_numpy()
-        data = data.drop(columns=[target])
+    data, labels = _table(client, "the data to check", data, labels, dataset, target)
     reference = load_reference(client, found.name, found.version)
     model = client.load_model(f"models:/{found.name}/{found.version}")
     window = window_of_frame(data, model, labels, reference)
