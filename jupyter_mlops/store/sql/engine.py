@@ -69,7 +69,14 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+# PostgreSQL's SQLSTATE for "deadlock detected": its message text follows the server's
+# lc_messages, so an English match alone would miss a localized server.
+PG_DEADLOCK = "40P01"
+
+
 def _is_lock_error(exc: BaseException) -> bool:
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) == PG_DEADLOCK:
+        return True
     text = str(exc).lower()
     return "database is locked" in text or "database is busy" in text or "deadlock" in text
 

@@ -4,6 +4,22 @@ Events are appended, never changed; readers keep a cursor (the last id they saw)
 and its event are one transaction: a domain mixin calls :meth:`EventsMixin._insert_event`
 with its own connection.
 
+A cursor is only safe if ids become visible in the order they are given. SQLite has one writer
+at a time (``BEGIN IMMEDIATE``), so they do. PostgreSQL hands out ids from a sequence when a
+transaction inserts, not when it commits: two transactions can take 5 and 6 and commit 6
+first, and a reader between the two commits moves its cursor to 6 and never sees 5. So on
+PostgreSQL :meth:`~EventsMixin._insert_event` first takes a transaction-scoped advisory lock
+(:data:`EVENTS_LOCK_KEY`), released only at commit or rollback, after the commit is visible:
+an id is taken while holding it, so any later id belongs to a transaction that took it after
+every earlier one had committed or rolled back.
+
+The cost: transactions that write events are serialized from their first event to their
+commit. Events are low-rate (dataset versions, stage and alias moves, server status changes,
+alerts; never one per prediction) and mostly inserted near the end of short transactions. A
+transaction that holds the lock and then waits for a row another one holds while waiting for
+the lock is a deadlock; PostgreSQL detects it and aborts one, and ``_write`` retries it
+(:func:`~jupyter_mlops.store.sql.engine.with_retry`).
+
 Needs from the class it is mixed into: ``engine`` and ``_write``
 (:class:`~jupyter_mlops.store.sql.base.SqlBase`).
 """
@@ -20,12 +36,20 @@ from ...entities import Event
 from .base import SqlBase
 from .schema import events
 
+# The key of the advisory lock that orders event ids on PostgreSQL ("mlopsevt" in ASCII).
+EVENTS_LOCK_KEY = 0x6D6C_6F70_7365_7674
+
 
 class EventsMixin(SqlBase):
     @staticmethod
     def _insert_event(
         conn: Connection, type_: str, key: str, payload: Mapping[str, Any], now_ms: int
     ) -> int:
+        """Append one event in ``conn``'s transaction and return its id (on PostgreSQL, in
+        commit order: see the module's docstring). Static, so it reads the dialect off
+        ``conn``: the serving and monitoring mixins declare it as a staticmethod."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK_KEY})
         result = conn.execute(
             sa.insert(events).values(type=type_, key=key, payload=dict(payload), created_at=now_ms)
         )
