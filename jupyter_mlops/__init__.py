@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 from .lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from .automation.promote import Decision
     from .client import Client
+    from .client.ct_config import CtPolicy
     from .entities import (
         AlertState,
         DatasetVersion,
@@ -144,9 +146,11 @@ __all__ = [
     "log_param",
     "log_params",
     "monitor",
+    "promote_best",
     "promote_model",
     "register_model",
     "serve",
+    "set_ct_policy",
     "set_store",
     "set_tag",
     "set_tags",
@@ -313,6 +317,49 @@ def log_labels(name: str, labels: dict[str, Any]) -> int:
     from .tracking.fluent import get_client
 
     return get_client().log_labels(name, labels)
+
+
+def promote_best(
+    name: str,
+    versions: list[int] | None = None,
+    *,
+    run_id: str | None = None,
+    metric: str | None = None,
+    holdout: Any = None,
+    mode: str | None = None,
+    to: str | None = None,
+    rollout: dict[str, Any] | None = None,
+) -> Decision:
+    """Validate ``name``'s candidate versions with its gates and promote the best that passes
+    by ``metric``, as its continuous-training policy says (auto or approval; at once, or
+    through a shadow or canary trial). Candidates: ``versions``, else those registered by
+    the pipeline run this notebook is a step of (or ``run_id``'s). The champion is kept when
+    none passes; the decision is on the model's timeline and the registry's audit."""
+    from .automation.promote import promote_best as best
+    from .tracking.fluent import get_client
+
+    return best(
+        get_client(), name, versions, run_id=run_id, metric=metric, holdout=holdout,
+        mode=mode, to=to, rollout=rollout,
+    )  # fmt: skip
+
+
+def set_ct_policy(name: str, policy: dict[str, Any] | str) -> CtPolicy:
+    """Set ``name``'s continuous-training policy (a dict or YAML; see the README): what
+    triggers a retrain, which pipeline retrains on what data, how the best candidate is
+    promoted and rolled out, and the guardrails. Its pipeline is validated first."""
+    from .automation.policy import set_policy
+    from .tracking.fluent import get_client
+
+    return set_policy(get_client(), name, policy)
+
+
+def timeline(name: str, limit: int = 3) -> str:
+    """``name``'s newest continuous-training loops, step by step with their times."""
+    from .automation.timeline import timeline_text, timelines
+    from .tracking.fluent import get_client
+
+    return timeline_text(timelines(get_client(), name, limit=limit))
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

@@ -22,6 +22,10 @@ MODEL_VERSION_EVENT = "model.version"  # a version registered (key: the model's 
 MODEL_ALIAS_EVENT = "model.alias"  # an alias or a stage moved (key: the model's name)
 MODEL_SERVER_EVENT = "model.server"  # a model server started, switched or ended (key: name)
 MONITOR_ALERT_EVENT = "monitor.alert"  # a monitoring rule changed state (key: the model's name)
+# A step of a continuous-training loop, or a trigger it skipped (key: the model's name).
+CT_STEP_EVENT = "ct.step"
+# A shadow or canary rollout started or ended (key: the model's name); servers follow it.
+MODEL_ROLLOUT_EVENT = "model.rollout"
 # A monitoring rule's states, from calm to loud.
 ALERT_STATES = ("ok", "warn", "alert")
 
@@ -437,3 +441,60 @@ class AlertState(_Entity):
     levels: list[str]  # the recent windows' levels, oldest first (what hysteresis reads)
     version: int | None  # the version that served most of the last window
     delivery: dict[str, Any] | None = None  # the last webhook delivery: at, status, error
+
+
+# A continuous-training loop's states: training (its pipeline runs), approval (its candidate
+# waits for approvals), rollout (shadow or canary), and the ends.
+LOOP_ACTIVE_STATES = ("training", "approval", "rollout")
+LOOP_STATES = (*LOOP_ACTIVE_STATES, "done", "failed", "dry_run")
+ROLLOUT_STATES = ("active", "promoted", "rolled_back", "cancelled")
+
+
+@dataclass
+class CtLoop(_Entity):
+    """One continuous-training loop of a model: trigger → pipeline → candidates → decision →
+    rollout. Its steps are ``ct.step`` events; this row is where it stands."""
+
+    id: str
+    name: str
+    state: str  # one of LOOP_STATES
+    trigger: dict[str, Any]  # kind (alert, schedule, manual), rule, event id, version, columns
+    pipeline_path: str
+    pipeline_run_id: str | None
+    params: dict[str, Any]
+    dry_run: bool
+    created_at: int
+    updated_at: int
+    ended_at: int | None = None
+    outcome: str | None = None  # promoted, kept, rolled_back, failed, would_retrain
+    candidate: int | None = None  # the version chosen
+    champion: int | None = None  # the version it was compared with
+    reason: str = ""
+    joined: int = 0  # later triggers that joined it
+
+    @property
+    def active(self) -> bool:
+        return self.state in LOOP_ACTIVE_STATES
+
+
+@dataclass
+class Rollout(_Entity):
+    """A candidate on trial beside the champion: shadow (a copy of the traffic, its answers
+    recorded, never returned) or canary (a share of the requests). Ends promoted or rolled
+    back, by the criteria it started with."""
+
+    id: str
+    name: str
+    candidate: int
+    champion: int | None
+    mode: str  # shadow or canary
+    share: float  # canary: the share of requests the candidate answers
+    target: str  # the stage, or @alias, the candidate takes when it is promoted
+    criteria: dict[str, Any]  # the rollout policy it is judged by
+    state: str  # one of ROLLOUT_STATES
+    started_at: int
+    started_by: str
+    loop_id: str | None = None
+    ended_at: int | None = None
+    reason: str = ""
+    stats: dict[str, Any] = field(default_factory=dict)  # the last comparison

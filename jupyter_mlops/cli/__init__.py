@@ -14,7 +14,11 @@ import click
 # it: the first sentence of its docstring; a test keeps the two equal).
 COMMANDS = {
     "data": ("data", "Dataset versions (and `data lineage REF`)."),
-    "demo": ("demo", "Execute the demo notebook in a real kernel and print the runs it made."),
+    "demo": (
+        "demo",
+        "The demos, headless: `demo` (notebook, registry, serving, pipeline) and `demo "
+        "lifecycle` (the continuous-training loop).",
+    ),
     "experiments": ("runs", "Experiments and how many runs each has."),
     "export": ("runs", "Export every matching run (params and metrics as columns) to CSV or JSON."),
     "gc": ("store", "Delete artifact blobs that no run or model references any more."),

@@ -17,7 +17,8 @@ import click
 from .. import views
 from ..config import store_env
 from ..exceptions import MlopsError
-from .common import client_of, emit, errors
+from .common import DefaultGroup, client_of, emit, errors
+from .lifecycle import lifecycle
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -27,7 +28,28 @@ DEMO_NOTEBOOK = "notebooks/demo.ipynb"
 DEMO_PIPELINE = "notebooks/pipeline/pipeline.yaml"
 
 
-@click.command()
+class _Demos(DefaultGroup):
+    """``demo`` alone (or with the first demo's options) runs the first demo."""
+
+    default_command = "all"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, args or [self.default_command])
+
+
+@click.group(cls=_Demos)
+def demo() -> None:
+    """The demos, headless: `demo` (notebook, registry, serving, pipeline) and `demo lifecycle`
+    (the continuous-training loop).
+
+    `demo` runs the first; `demo lifecycle` serves a model, makes its traffic drift and lets
+    the scheduler retrain, validate, promote and switch, then prints the loop's timeline."""
+
+
+demo.add_command(lifecycle)
+
+
+@demo.command("all")
 @click.option("--notebook", default=None, help="Demo notebook (default: notebooks/demo.ipynb).")
 @click.option(
     "--pipeline",
@@ -38,7 +60,7 @@ DEMO_PIPELINE = "notebooks/pipeline/pipeline.yaml"
 @click.option("--no-pipeline", is_flag=True, help="Skip the pipeline part of the demo.")
 @click.pass_context
 @errors
-def demo(
+def demo_all(
     ctx: click.Context, notebook: str | None, pipeline_path: str | None, no_pipeline: bool
 ) -> None:
     """Execute the demo notebook in a real kernel and print the runs it made.

@@ -1,5 +1,6 @@
 """``models register|list|versions|show|stage|alias|validate|gates|approve|update|delete|
-history|audit|lineage|card|build-docker``: the model registry from the terminal. Every command
+history|audit|lineage|card|build-docker|ct|timeline|promote-best|rollout``: the model
+registry from the terminal (continuous training's commands are in ``cli/ct.py``). Every command
 is one call of the Client's registry domain (or of ``registry`` for gates), so the checks and
 the audit entry are the same as from a notebook or the server; this module only parses
 ``NAME/VERSION`` and ``NAME@ALIAS`` and prints."""
@@ -19,6 +20,7 @@ from ..entities import STAGES
 from ..exceptions import InvalidInput, shown
 from ..views import fmt_time
 from .common import FORMATS, client_of, emit, errors, split_ref
+from .ct import models_ct, models_promote_best, models_rollout, models_timeline
 from .lineage import card, lineage
 
 if TYPE_CHECKING:
@@ -32,6 +34,8 @@ def models() -> None:
 
 models.add_command(lineage)
 models.add_command(card)
+for command in (models_ct, models_timeline, models_promote_best, models_rollout):
+    models.add_command(command)
 
 
 @models.command("register")

@@ -17,17 +17,19 @@ from .common import client_of, errors
 def scheduler(ctx: click.Context, poll: float, once: bool) -> None:
     """Run due schedules and triggers until stopped (Ctrl-C / SIGTERM). Any number may run on
     one store, with the lab's: a lease lets one fire at a time, and each firing happens once.
-    The leader also evaluates served and configured models' monitoring alerts."""
+    The leader also evaluates served and configured models' monitoring alerts and runs their
+    continuous-training policies (retrains, promotions, rollouts)."""
     import logging
     import signal
     import threading
 
+    from ..automation.controller import ContinuousTraining
     from ..monitoring.alerts import MonitorJob
     from ..pipelines.scheduler import Scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     client = client_of(ctx)
-    sched = Scheduler(client, poll=poll, jobs=[MonitorJob(client)])
+    sched = Scheduler(client, poll=poll, jobs=[MonitorJob(client), ContinuousTraining(client)])
     click.echo(f"scheduler {sched.holder} on {sched.client.location.db_url}")
     if once:
         for firing in sched.tick():

@@ -1,7 +1,7 @@
 """The Client: the one door to the stores, where every rule and validation lives.
 
 One module per domain (``runs``, ``datasets``, ``artifacts``, ``models``, ``registry``,
-``events``, ``schedules``, ``serving``, ``monitoring``; ``validation`` holds the checks they
+``events``, ``schedules``, ``serving``, ``monitoring``, ``ct``; ``validation`` holds the checks they
 share); :class:`Client` joins them, so ``Client(...).log_metric(...)`` and every other method
 stay where users find them. Features (tracking, pipelines, ...) use the Client, never
 ``client.store``: when they need a new query, the Client grows a method.
@@ -14,6 +14,7 @@ import threading
 
 from ..store.base import NewDataset, RunPage
 from .artifacts import ArtifactsMixin
+from .ct import ContinuousTrainingMixin
 from .datasets import DatasetsMixin
 from .events import EventsMixin
 from .lineage import LineageMixin
@@ -51,6 +52,7 @@ class Client(
     SchedulesMixin,
     ServingMixin,
     MonitoringMixin,
+    ContinuousTrainingMixin,
 ):
     """Programmatic access to a store.
 

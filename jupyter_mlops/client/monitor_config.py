@@ -60,6 +60,10 @@ __all__ = [
     "DriftConfig",
     "MonitorConfig",
     "WebhookConfig",
+    "as_mapping",
+    "check_fields",
+    "check_name_text",
+    "check_number",
     "parse_duration",
 ]
 
@@ -131,7 +135,7 @@ def parse_duration(text: Any, what: str = "A window") -> int:
     return int(value)
 
 
-def _number(value: Any, what: str, low: float, high: float) -> float:
+def check_number(value: Any, what: str, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidInput(f"{what} must be a number, not {shown(value)}.")
     if not low <= value <= high:
@@ -139,7 +143,7 @@ def _number(value: Any, what: str, low: float, high: float) -> float:
     return float(value)
 
 
-def _mapping(value: Any, what: str) -> Mapping[str, Any]:
+def as_mapping(value: Any, what: str) -> Mapping[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
@@ -147,7 +151,7 @@ def _mapping(value: Any, what: str) -> Mapping[str, Any]:
     return value
 
 
-def _known(data: Mapping[str, Any], allowed: set[str], what: str) -> None:
+def check_fields(data: Mapping[str, Any], allowed: set[str], what: str) -> None:
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise InvalidInput(
@@ -179,10 +183,10 @@ class DriftConfig:
 
     @classmethod
     def from_dict(cls, data: Any) -> DriftConfig:
-        data = _mapping(data, "drift")
-        _known(data, {f for f in cls.__dataclass_fields__}, "drift")
+        data = as_mapping(data, "drift")
+        check_fields(data, {f for f in cls.__dataclass_fields__}, "drift")
         methods = {}
-        for column, method in _mapping(data.get("methods"), "drift.methods").items():
+        for column, method in as_mapping(data.get("methods"), "drift.methods").items():
             if method not in METHODS:
                 raise InvalidInput(
                     f"drift.methods.{column}: unknown method {shown(method)}; known: "
@@ -190,8 +194,8 @@ class DriftConfig:
                 )
             methods[column] = method
         thresholds = {
-            key: _number(value, f"drift.thresholds.{key}", 0.0, 1e6)
-            for key, value in _mapping(data.get("thresholds"), "drift.thresholds").items()
+            key: check_number(value, f"drift.thresholds.{key}", 0.0, 1e6)
+            for key, value in as_mapping(data.get("thresholds"), "drift.thresholds").items()
         }
         correction = data.get("correction", "bh")
         if correction not in CORRECTIONS:
@@ -205,14 +209,14 @@ class DriftConfig:
         return cls(
             methods=methods,
             thresholds=thresholds,
-            share=_number(data.get("share", 0.5), "drift.share", 0.0, 1.0),
+            share=check_number(data.get("share", 0.5), "drift.share", 0.0, 1.0),
             correction=correction,
             weighted=weighted,
             prediction_method=prediction,
         )
 
 
-def _text(value: Any, what: str, limit: int = 256) -> str:
+def check_name_text(value: Any, what: str, limit: int = 256) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
         raise InvalidInput(f"{what} must be text of 1 to {limit} characters, not {shown(value)}.")
     return value
@@ -258,8 +262,8 @@ class AlertRule:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> AlertRule:
-        data = _mapping(data, where)
-        _known(data, {f for f in cls.__dataclass_fields__}, where)
+        data = as_mapping(data, where)
+        check_fields(data, {f for f in cls.__dataclass_fields__}, where)
         metric = data.get("metric")
         if metric not in ALERT_METRICS:
             raise InvalidInput(
@@ -270,19 +274,21 @@ class AlertRule:
         if column is not None:
             if not ALERT_METRICS[metric]:
                 raise InvalidInput(f"{where}: {metric} is not about one column.")
-            column = _text(column, f"{where}.column")
+            column = check_name_text(column, f"{where}.column")
         if ("above" in data) == ("below" in data):
             raise InvalidInput(f"{where} needs one of above or below.")
         above = data.get("above")
         below = data.get("below")
-        limit = _number(above if above is not None else below, f"{where}.threshold", -1e12, 1e12)
+        limit = check_number(
+            above if above is not None else below, f"{where}.threshold", -1e12, 1e12
+        )
         warn = data.get("warn")
         if warn is not None:
-            warn = _number(warn, f"{where}.warn", -1e12, 1e12)
+            warn = check_number(warn, f"{where}.warn", -1e12, 1e12)
             if (above is not None and warn > limit) or (below is not None and warn < limit):
                 raise InvalidInput(f"{where}.warn must be milder than its threshold.")
         return cls(
-            name=_text(
+            name=check_name_text(
                 data.get("name", metric if column is None else f"{metric}:{column}"),
                 f"{where}.name",
             ),
@@ -304,9 +310,9 @@ class WebhookConfig:
 
     @classmethod
     def from_dict(cls, data: Any) -> WebhookConfig:
-        data = _mapping(data, "alerts.webhook")
-        _known(data, {f for f in cls.__dataclass_fields__}, "alerts.webhook")
-        url = _text(data.get("url"), "alerts.webhook.url", 2048)
+        data = as_mapping(data, "alerts.webhook")
+        check_fields(data, {f for f in cls.__dataclass_fields__}, "alerts.webhook")
+        url = check_name_text(data.get("url"), "alerts.webhook.url", 2048)
         if not url.lower().startswith("https://"):
             raise InvalidInput("alerts.webhook.url must be an https:// URL.")
         secret_env = data.get("secret_env")
@@ -319,7 +325,7 @@ class WebhookConfig:
             )
         ca_file = data.get("ca_file")
         if ca_file is not None:
-            ca_file = _text(ca_file, "alerts.webhook.ca_file", 4096)
+            ca_file = check_name_text(ca_file, "alerts.webhook.ca_file", 4096)
         retries = data.get("retries", 3)
         if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
             raise InvalidInput(f"alerts.webhook.retries must be 0 to 10, not {shown(retries)}.")
@@ -327,7 +333,7 @@ class WebhookConfig:
             url=url,
             secret_env=secret_env,
             ca_file=ca_file,
-            timeout_s=_number(data.get("timeout_s", 5.0), "alerts.webhook.timeout_s", 0.1, 60),
+            timeout_s=check_number(data.get("timeout_s", 5.0), "alerts.webhook.timeout_s", 0.1, 60),
             retries=retries,
         )
 
@@ -343,8 +349,8 @@ class AlertsConfig:
 
     @classmethod
     def from_dict(cls, data: Any) -> AlertsConfig:
-        data = _mapping(data, "alerts")
-        _known(data, {"rules", "window", "every", "raise", "clear", "webhook"}, "alerts")
+        data = as_mapping(data, "alerts")
+        check_fields(data, {"rules", "window", "every", "raise", "clear", "webhook"}, "alerts")
         rules_data = data.get("rules")
         rules = cls().rules
         if rules_data is not None:
@@ -404,8 +410,8 @@ class MonitorConfig:
                 raise InvalidInput(
                     f"The monitoring configuration is not valid YAML: {exc}"
                 ) from exc
-        data = _mapping(data, "The monitoring configuration")
-        _known(data, {"drift", "window", "alerts"}, "The monitoring configuration")
+        data = as_mapping(data, "The monitoring configuration")
+        check_fields(data, {"drift", "window", "alerts"}, "The monitoring configuration")
         window = data.get("window", DEFAULT_WINDOW)
         parse_duration(window, "window")
         return cls(

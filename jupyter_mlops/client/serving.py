@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 SERVER_STALE_AFTER_S = env_float("JUPYTER_MLOPS_SERVER_STALE_AFTER", 30.0)
 # Columns every recorded row carries; a model's inputs and outputs follow, prefixed.
 RECORD_COLUMNS = ("request_id", "row", "at", "version", "status", "latency_ms")
+# True on the rows a candidate on shadow trial answered (never returned to the client).
+SHADOW_COLUMN = "shadow"
 INPUT_PREFIX = "input."
 OUTPUT_PREFIX = "output."
 MAX_REQUEST_ID = 64
@@ -78,6 +80,17 @@ def _label_array(values: list[Any]) -> pa.Array:
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return pa.array([str(v) for v in values], type=pa.string())
+
+
+def _shadow_mask(table: pa.Table, shadow: bool | None) -> Any:
+    import pyarrow.compute as pc
+
+    if shadow is None:
+        return None
+    if SHADOW_COLUMN not in table.column_names:
+        return None if not shadow else pc.equal(table.column("status"), -1)
+    flags = pc.fill_null(table.column(SHADOW_COLUMN), False)
+    return flags if shadow else pc.invert(flags)
 
 
 class ServingMixin(ClientBase):
@@ -210,11 +223,16 @@ class ServingMixin(ClientBase):
         until: int | None = None,
         server_id: str | None = None,
         version: int | None = None,
+        shadow: bool | None = False,
     ) -> pa.Table:
         """The predictions recorded for ``name`` (rows with ``since <= at < until``, in
         milliseconds; of one server or version, when given), oldest first, as one Arrow
         table: :data:`RECORD_COLUMNS`, ``input.<column>`` and ``output.<name>``. Versions
-        with different inputs give the union of their columns (null where absent)."""
+        with different inputs give the union of their columns (null where absent).
+
+        ``shadow``: a candidate on shadow trial answers a copy of each request; its answers
+        (``shadow`` true) were never returned, so they are left out by default (False),
+        given alone (True) or kept with the rest (None)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -229,6 +247,7 @@ class ServingMixin(ClientBase):
             pc.greater_equal(at, since) if since is not None else None,
             pc.less(at, until) if until is not None else None,
             pc.equal(table.column("version"), version) if version is not None else None,
+            _shadow_mask(table, shadow),
         ):
             if cond is not None:
                 mask = cond if mask is None else pc.and_(mask, cond)

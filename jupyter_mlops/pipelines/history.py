@@ -90,7 +90,10 @@ def describe_pipeline_file(file: Path, root: Path | None) -> dict[str, Any]:
     entry["steps"] = [
         {
             "name": s.name,
-            "notebook": relative_to_root(pipeline.notebook_path(s), root) or s.notebook,
+            "notebook": None
+            if s.action is not None
+            else relative_to_root(pipeline.notebook_path(s), root) or s.notebook,
+            "action": None if s.action is None else {"kind": s.action[0], **s.action[1]},
             "upstream": list(s.upstream),
             "parameters": dict(s.parameters),
             "inputs": list(s.inputs),

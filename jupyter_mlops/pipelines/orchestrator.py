@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from jupyter_mlops.exceptions import InvalidInput
 from jupyter_mlops.progress import progress_bar
 
 from . import cache, records
+from .actions import run_action
 from .executors import Executor, open_executor, validated
 from .options import RunOptions
 from .params import inspect_parameters
@@ -154,6 +155,8 @@ class _Drive:
     def run(self, opts: RunOptions, reuse: Mapping[str, str], forced: set[str]) -> None:
         # The executor is opened when a step really has to run: a cached pipeline needs none.
         executor: Executor | None = None
+        # Action steps (promote:) run here, on a thread, beside the steps' kernels.
+        self.actions = ThreadPoolExecutor(1, thread_name_prefix="mlops-action")
         interrupted = True
         bar = progress_bar(opts.progress, len(self.order), self.pipeline.name, "step")
 
@@ -175,6 +178,7 @@ class _Drive:
             # On an interrupt, queued steps never start; running ones end their own runs.
             if executor is not None:
                 executor.close(wait=not interrupted)
+            self.actions.shutdown(wait=not interrupted, cancel_futures=True)
 
     def _finish(self, name: str, res: StepResult, done: Callable[[str], None]) -> None:
         self.results[name] = res
@@ -204,6 +208,14 @@ class _Drive:
                 if not all(up in self.digests for up in step.upstream):
                     continue
                 pending.remove(name)
+                if step.action is not None:  # never cached, never reused: it acts each time
+                    upstream = {up: results[up] for up in step.upstream}
+                    running[
+                        self.actions.submit(
+                            run_action, client, pipeline, name, self.run_id, upstream
+                        )
+                    ] = name
+                    continue
                 parameters = _parameters(pipeline, step)
                 if name in reuse:
                     source = client.read_run(reuse[name])  # finished, by its whole id

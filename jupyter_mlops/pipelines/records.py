@@ -26,6 +26,7 @@ tag                            on            holds
 ``mlops.output_path``          step          the executed notebook written for the lab
 ``mlops.cell[s]``, ``_source`` step          live progress: cell n of N and its first line
 ``mlops.failed_cell``          step          the index of the cell that failed
+``mlops.action``               step          an action step's kind and summary, as JSON
 =============================  ============  ===============================================
 """
 
@@ -66,6 +67,7 @@ CACHED_TAG = "mlops.cached"
 OUTPUT_PATH_TAG = "mlops.output_path"
 PROGRESS_TAGS = ("mlops.cell", "mlops.cells", "mlops.cell_source")
 FAILED_CELL_TAG = "mlops.failed_cell"
+ACTION_TAG = "mlops.action"
 NOTEBOOK_ARTIFACT_KIND = "notebook"
 
 
@@ -319,6 +321,24 @@ def record_progress(client: Client, run_id: str, index: int, total: int, source:
 
 def record_outputs(client: Client, run_id: str, outputs: Mapping[str, str]) -> None:
     client.set_tags(run_id, {OUTPUTS_TAG: json.dumps(dict(outputs), sort_keys=True)})
+
+
+def record_action(client: Client, run_id: str, kind: str, summary: Mapping[str, Any]) -> None:
+    """What an action step did (``promote``: the decision), on its step run."""
+    text = json.dumps({"kind": kind, **dict(summary)}, sort_keys=True, default=str)
+    client.set_tags(run_id, {ACTION_TAG: text[:60_000]})
+
+
+def action_summary(run: Run) -> dict[str, Any] | None:
+    """An action step run's summary, as :func:`record_action` wrote it."""
+    text = run.tags.get(ACTION_TAG)
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def record_failed_cell(client: Client, run_id: str, cell: int | None) -> None:

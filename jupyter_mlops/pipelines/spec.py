@@ -54,7 +54,10 @@ STEP_KEYS = (
     "timeout",
     "retries",
     "retry_backoff",
+    "promote",
 )
+# Steps that are actions, not notebooks (pipelines/actions.py runs them).
+ACTION_KEYS = ("promote",)
 # Names end up in CLI flags (--from STEP), run names and artifact paths.
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _PREFIX_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]+):(?!//)")
@@ -102,6 +105,12 @@ class Step:
         timeout: seconds before the step is stopped and marked FAILED; None means no limit.
         retries: extra attempts after a failure.
         retry_backoff: seconds before the first retry; doubled before each further one.
+        promote: instead of a notebook, a promotion (``{model: churn, metric: f1,
+            holdout: data/holdout.csv}``): the models the upstream steps logged are
+            registered as versions of ``model`` (default: the model of the
+            continuous-training loop that runs the pipeline) and the best that passes its
+            gates is promoted by the model's policy. Run in the pipeline's process, never
+            cached.
     """
 
     name: str
@@ -113,6 +122,12 @@ class Step:
     timeout: float | None = None
     retries: int = 0
     retry_backoff: float = 2.0
+    promote: Mapping[str, Any] | None = None
+
+    @property
+    def action(self) -> tuple[str, Mapping[str, Any]] | None:
+        """``(kind, settings)`` of an action step; None for a notebook step."""
+        return None if self.promote is None else ("promote", self.promote)
 
     def __post_init__(self) -> None:
         # Frozen and comparable: sequences become tuples whatever the caller passed.
@@ -140,6 +155,10 @@ class Step:
             out["retries"] = self.retries
         if self.retry_backoff != 2.0:
             out["retry_backoff"] = self.retry_backoff
+        if self.promote is not None:
+            out["promote"] = dict(self.promote)
+            if not str(self.notebook):
+                del out["notebook"]
         return out
 
 
@@ -407,7 +426,7 @@ class Pipeline:
             base = root.absolute()
         out: dict[str, str] = {}
         for step in self.steps:
-            if not str(step.notebook):
+            if not str(step.notebook) or step.action is not None:
                 continue
             path = self.notebook_path(step)
             if path != base and base not in path.parents:
@@ -428,7 +447,8 @@ class Pipeline:
                 f"pipeline name {self.name!r} may hold only letters, digits, '_', '.', '-'"
             )
         for step in self.steps:
-            if not str(step.notebook):
+            problems += _action_problems(step)
+            if not str(step.notebook) and step.action is None:
                 problems.append(
                     f"step {step.name!r}: 'notebook' is missing; set it to the .ipynb path, "
                     "relative to the pipeline file's folder"
@@ -577,7 +597,7 @@ class Pipeline:
         declared_anywhere: set[str] = set()
         inspected: dict[Path, NotebookParameters | str] = {}
         for step in self.steps:
-            if not str(step.notebook) or step.name in skip:
+            if not str(step.notebook) or step.name in skip or step.action is not None:
                 continue
             path = self.notebook_path(step)
             shown = _display_path(step.notebook, self.base_dir)
@@ -658,6 +678,10 @@ def _step_from_dict(raw: Any, index: int, problems: list[str]) -> Step | None:
     if isinstance(retries, bool) or not isinstance(retries, int):
         problems.append(f"{where}: 'retries' must be a whole number, got {retries!r}")
         retries = 0
+    promote = raw.get("promote")
+    if promote is not None and not isinstance(promote, Mapping):
+        problems.append(f"{where}: 'promote' must be a mapping, e.g. promote: {{model: churn}}")
+        promote = None
     backoff = raw.get("retry_backoff", 2.0)
     if isinstance(backoff, bool) or not isinstance(backoff, (int, float)):
         problems.append(f"{where}: 'retry_backoff' must be a number of seconds, got {backoff!r}")
@@ -672,7 +696,28 @@ def _step_from_dict(raw: Any, index: int, problems: list[str]) -> Step | None:
         timeout=float(timeout) if timeout is not None else None,
         retries=retries,
         retry_backoff=float(backoff),
+        promote=None if promote is None else dict(promote),
     )
+
+
+def _action_problems(step: Step) -> list[str]:
+    """What is wrong with an action step's shape (its action checks its settings)."""
+    if step.promote is None:
+        return []
+    where = f"step {step.name!r}"
+    problems = []
+    if str(step.notebook):
+        problems.append(f"{where}: a step is either a notebook or a promote, not both")
+    model = step.promote.get("model")
+    if model is not None and (not isinstance(model, str) or not model):
+        problems.append(f"{where}: promote's model is a registered model's name, e.g. churn")
+    if not step.upstream:
+        problems.append(
+            f"{where}: promote registers the models its upstream steps log; name them in upstream"
+        )
+    if step.retries or step.timeout is not None:
+        problems.append(f"{where}: a promote step takes no retries or timeout")
+    return problems
 
 
 def _unknown_keys(data: Mapping[Any, Any], allowed: tuple[str, ...], where: str) -> list[str]:

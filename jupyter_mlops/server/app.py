@@ -103,10 +103,13 @@ class MlopsApp(ExtensionApp):
         sessions.get_kernel_env = get_kernel_env
 
     def _start_scheduler(self, client: Client) -> None:
+        from ..automation.controller import ContinuousTraining
         from ..monitoring.alerts import MonitorJob
         from ..pipelines.scheduler import Scheduler
 
-        scheduler = Scheduler(client, poll=self.scheduler_poll, jobs=[MonitorJob(client)])
+        scheduler = Scheduler(
+            client, poll=self.scheduler_poll, jobs=[MonitorJob(client), ContinuousTraining(client)]
+        )
         self._scheduler_stop = threading.Event()
         threading.Thread(
             target=scheduler.run_forever,

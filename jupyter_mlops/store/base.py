@@ -21,6 +21,7 @@ from ..entities import (
     Artifact,
     AuditBreak,
     AuditEntry,
+    CtLoop,
     DatasetVersion,
     Event,
     Experiment,
@@ -32,6 +33,7 @@ from ..entities import (
     ModelServer,
     ModelVersion,
     RegisteredModel,
+    Rollout,
     Run,
     RunStatus,
     Schedule,
@@ -543,6 +545,114 @@ class MonitoringStore(abc.ABC):
         """Keep the outcome of the last webhook delivery of a rule's change."""
 
 
+@dataclass
+class StoredPolicy:
+    """A model's continuous-training policy as stored, with where its triggers stand."""
+
+    name: str
+    config: dict[str, Any]
+    event_cursor: int
+    next_run_time: int | None
+    updated_at: int
+    updated_by: str
+
+
+class ContinuousTrainingStore(abc.ABC):
+    """Continuous-training policies, loops and rollouts. Every change of a loop or a rollout
+    writes its ``ct.step`` (and a rollout's ``model.rollout``) event in its transaction; a
+    policy change, a loop's decision and a rollout's start and end are on the registry's
+    audit."""
+
+    @abc.abstractmethod
+    def set_ct_policy(
+        self,
+        name: str,
+        config: Mapping[str, Any] | None,
+        cursor: int,
+        next_run_time: int | None,
+        actor: str,
+        reason: str | None,
+        now_ms: int,
+    ) -> StoredPolicy | None:
+        """Store (or, with None, remove) ``name``'s policy, audited as ``set_ct``; a new or
+        changed policy's triggers see only events after ``cursor``."""
+
+    @abc.abstractmethod
+    def get_ct_policy(self, name: str) -> StoredPolicy | None: ...
+
+    @abc.abstractmethod
+    def list_ct_policies(self) -> list[StoredPolicy]: ...
+
+    @abc.abstractmethod
+    def claim_ct_policy(self, name: str, column: str, seen: Any, value: Any) -> bool:
+        """Compare-and-set ``event_cursor`` or ``next_run_time``: True for the one caller
+        that moved it."""
+
+    @abc.abstractmethod
+    def create_loop(self, loop: CtLoop, step: Mapping[str, Any], now_ms: int) -> CtLoop:
+        """Insert a loop with its first ``ct.step`` event."""
+
+    @abc.abstractmethod
+    def update_loop(
+        self,
+        loop_id: str,
+        states: Sequence[str],
+        values: Mapping[str, Any],
+        step: Mapping[str, Any] | None,
+        audit: Mapping[str, Any] | None,
+        now_ms: int,
+    ) -> CtLoop | None:
+        """Change a loop that is in one of ``states`` (compare-and-set; None when it was
+        not), with its ``ct.step`` event and, when given, an audit entry (action, actor,
+        version, reason)."""
+
+    @abc.abstractmethod
+    def get_loop(self, loop_id: str) -> CtLoop:
+        """A loop by id or unique prefix; NotFound otherwise."""
+
+    @abc.abstractmethod
+    def list_loops(
+        self, name: str | None, limit: int, since: int | None = None, active: bool = False
+    ) -> list[CtLoop]:
+        """Loops, newest first (of one model; started at or after ``since``; active only)."""
+
+    @abc.abstractmethod
+    def loop_of_run(self, pipeline_run_id: str) -> CtLoop | None:
+        """The loop whose retraining pipeline run this is."""
+
+    @abc.abstractmethod
+    def start_rollout(self, rollout: Rollout, step: Mapping[str, Any]) -> Rollout:
+        """Start a rollout (Conflict while another of the model is active), audited."""
+
+    @abc.abstractmethod
+    def end_rollout(
+        self,
+        rollout_id: str,
+        state: str,
+        reason: str,
+        actor: str,
+        stats: Mapping[str, Any] | None,
+        step: Mapping[str, Any],
+        now_ms: int,
+    ) -> Rollout | None:
+        """End an active rollout (None when it had ended), audited."""
+
+    @abc.abstractmethod
+    def save_rollout_stats(self, rollout_id: str, stats: Mapping[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def active_rollout(self, name: str) -> Rollout | None: ...
+
+    @abc.abstractmethod
+    def list_rollouts(self, name: str, limit: int) -> list[Rollout]:
+        """A model's rollouts, newest first."""
+
+    @abc.abstractmethod
+    def events_of(self, types: Sequence[str], key: str, since: int, limit: int) -> list[Event]:
+        """Events of any of ``types`` about ``key`` created at or after ``since`` (ms),
+        oldest first: what a timeline is drawn from."""
+
+
 class Store(
     RunStore,
     DatasetStore,
@@ -553,6 +663,7 @@ class Store(
     RegistryStore,
     ServingStore,
     MonitoringStore,
+    ContinuousTrainingStore,
 ):
     """A whole backend: every domain's interface, plus the connection's lifetime."""
 

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .engine import with_retry
 
-HEAD = "0008"
+HEAD = "0009"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _PG_LOCK_KEY = 0x6D6C6F7073  # "mlops"
 

@@ -415,3 +415,62 @@ monitor_alerts = sa.Table(
     sa.Column("version", sa.Integer),
     sa.Column("delivery", sa.JSON),
 )
+
+# A registered model's continuous-training policy (client/ct_config.py checks it), with the
+# last event its triggers saw and the next time its schedule is due.
+ct_policies = sa.Table(
+    "ct_policies",
+    metadata,
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("event_cursor", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("next_run_time", sa.BigInteger),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_by", sa.String(256), nullable=False),
+)
+
+# One continuous-training loop; its steps are ``ct.step`` events.
+ct_loops = sa.Table(
+    "ct_loops",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("trigger", sa.JSON, nullable=False),
+    sa.Column("pipeline_path", sa.Text, nullable=False),
+    sa.Column("pipeline_run_id", sa.String(32)),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("dry_run", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("ended_at", sa.BigInteger),
+    sa.Column("outcome", sa.String(16)),
+    sa.Column("candidate", sa.Integer),
+    sa.Column("champion", sa.Integer),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("joined", sa.Integer, nullable=False, server_default="0"),
+    sa.Index(None, "name", "created_at"),
+    sa.Index(None, "pipeline_run_id"),
+)
+
+# Shadow and canary rollouts of a candidate beside the champion.
+model_rollouts = sa.Table(
+    "model_rollouts",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("candidate", sa.Integer, nullable=False),
+    sa.Column("champion", sa.Integer),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("share", sa.Float, nullable=False),
+    sa.Column("target", sa.String(300), nullable=False),
+    sa.Column("criteria", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.BigInteger, nullable=False),
+    sa.Column("started_by", sa.String(256), nullable=False),
+    sa.Column("loop_id", sa.String(32)),
+    sa.Column("ended_at", sa.BigInteger),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("stats", sa.JSON),
+    sa.Index(None, "name", "state"),
+)

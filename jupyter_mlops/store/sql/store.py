@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from ...exceptions import InvalidInput
 from ..base import Store
 from .artifacts import ArtifactsMixin
+from .ct import ContinuousTrainingMixin
 from .datasets import DatasetsMixin
 from .engine import create_engine
 from .events import EventsMixin
@@ -32,6 +33,7 @@ class SqlStore(
     RegistryMixin,
     ServingMixin,
     MonitoringMixin,
+    ContinuousTrainingMixin,
     Store,
 ):
     """A store in any SQLAlchemy database; the schema is created or upgraded on open."""

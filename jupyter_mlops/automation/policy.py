@@ -1,0 +1,48 @@
+"""Setting a continuous-training policy: the Client checks its fields; here the retraining
+pipeline it names is loaded and validated too, with the parameters the policy gives it (and
+a placeholder for the data it will be handed), so a policy that could never retrain is
+refused when it is set rather than when drift strikes at 3 a.m."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..client.ct_config import CtPolicy
+from ..pipelines.spec import Pipeline
+
+if TYPE_CHECKING:
+    from ..client import Client
+
+
+def set_policy(
+    client: Client,
+    name: str,
+    policy: CtPolicy | Mapping[str, Any] | str,
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> CtPolicy:
+    """Check ``policy`` and its pipeline, then store it as ``name``'s (audited).
+
+    Raises:
+        InvalidInput: a field of the policy, or the pipeline, does not validate.
+        NotFound: no such model, or no pipeline file.
+    """
+    parsed = policy if isinstance(policy, CtPolicy) else CtPolicy.from_dict(policy)
+    path = Path(parsed.pipeline).expanduser()
+    if not path.is_absolute():
+        path = Path(base_dir or Path.cwd()) / path
+    parsed = replace(parsed, pipeline=str(path.resolve()))
+    client.get_registered_model(name)
+    params = dict(parsed.params)
+    if parsed.data is not None:
+        params[parsed.data.param] = "data.parquet"  # the file each retrain is handed
+    Pipeline.from_yaml(parsed.pipeline).with_params(params).validate()
+    stored = client.set_ct_policy(name, parsed, reason=reason, actor=actor)
+    assert stored is not None
+    return stored
