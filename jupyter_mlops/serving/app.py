@@ -13,6 +13,14 @@ The model answers on the event loop's thread: a one-row prediction takes tens of
 microseconds, less than a hop to a thread pool. A version switch replaces
 ``state.predictor`` (one reference, assigned atomically); a request keeps the predictor it
 started with, so in-flight requests finish on the version they began on.
+
+A rollout puts a candidate version on trial beside the served one (``state.trial``, replaced
+as a version is). A ``canary`` answers a share of the prediction requests (its answer
+recorded under its version); when it fails in any way the served version answers instead
+and the failure is recorded as the candidate's (status 500), so no client sees it. A
+``shadow`` predicts a copy of every request once the response has gone (a background task);
+its answer is recorded with ``shadow`` true and a latency comparable to the served
+version's: the request's, less the served version's own predict time, plus the candidate's.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import random
 import re
 import time
 import uuid
@@ -28,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
@@ -76,6 +86,7 @@ class ServingState:
     recorder: Recorder | None = None
     batcher: Batcher | None = None
     predictor: Predictor | None = None
+    trial: Trial | None = None
     openapi: Callable[[ServingState], dict[str, Any]] | None = None
     server_version: str = ""
 
@@ -84,6 +95,36 @@ class ServingState:
         if predictor is None:
             raise NotLoaded("The model is still loading; try again shortly.")
         return predictor
+
+
+@dataclass(eq=False)
+class Trial:
+    """A candidate on trial beside the served version (an active rollout): ``canary``
+    answers ``share`` of the prediction requests, ``shadow`` a copy of every one."""
+
+    rollout_id: str
+    mode: str  # shadow or canary
+    share: float
+    predictor: Predictor
+    failures: int = 0
+    # The served version last compared with, and whether the candidate reads a request's
+    # inputs as it does (else the body is parsed again for the candidate).
+    _alike: tuple[Predictor | None, bool] = (None, False)
+
+    def inputs_for(self, served: Predictor, inputs: Any, parse: Callable[[Any], Any]) -> Any:
+        seen, alike = self._alike
+        if seen is not served:
+            alike = self.predictor.spec == served.spec
+            self._alike = (served, alike)
+        return inputs if alike else parse(self.predictor.spec)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "rollout_id": self.rollout_id,
+            "mode": self.mode,
+            "share": self.share,
+            "candidate": self.predictor.version,
+        }
 
 
 class NotLoaded(MlopsError):
@@ -219,12 +260,15 @@ class Guard:
         scope["mlops.request_id"] = request_id
         path: str = scope["path"]
         status = [500]
+        answered = [0.0]  # when the response's last byte went (a shadow runs after it)
         id_header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
                 message["headers"] = [*message.get("headers", ()), id_header]
+            elif not message.get("more_body", False):
+                answered[0] = time.perf_counter()
             await send(message)
 
         try:
@@ -253,7 +297,9 @@ class Guard:
             await self._error(send_with_id, path, generic)
         finally:
             state.counters.observe_request(
-                status[0], time.perf_counter() - start, _is_predict(path) or path == "/feedback"
+                status[0],
+                (answered[0] or time.perf_counter()) - start,
+                _is_predict(path) or path == "/feedback",
             )
 
     def _check_host(self, host: bytes | None) -> None:
@@ -383,21 +429,168 @@ def _record(
     inputs: Any,
     method: str,
     out: np.ndarray,
-) -> None:
-    if state.recorder is None:
-        return
-    state.recorder.add(
+) -> tuple[int, float] | None:
+    """Record an answer; its time (ms) and latency (ms), None when nothing is recorded."""
+    recorder = state.recorder
+    if recorder is None:
+        return None
+    at_ms = int(time.time() * 1000)
+    latency_ms = (time.perf_counter() - scope["mlops.start"]) * 1000.0
+    recorder.add(
         scope["mlops.request_id"],
-        int(time.time() * 1000),
+        at_ms,
         predictor.version,
         200,
-        (time.perf_counter() - scope["mlops.start"]) * 1000.0,
+        latency_ms,
         predictor.spec.names,
         inputs,
         "prediction" if method == "predict" else "proba",
         out,
         scorer=predictor.scorer if method == "predict" else None,
     )
+    return at_ms, latency_ms
+
+
+async def _answer(
+    state: ServingState, scope: Any, predictor: Predictor, inputs: Any, methods: list[str]
+) -> list[np.ndarray]:
+    """The served version's outputs, the first recorded."""
+    outs: list[np.ndarray] = []
+    for method in methods:
+        out = await _predict(state, predictor, inputs, method)
+        if not outs:
+            _record(state, scope, predictor, inputs, method, out)
+        outs.append(out)
+    return outs
+
+
+async def _with_trial(
+    state: ServingState,
+    scope: Any,
+    trial: Trial,
+    served: Predictor,
+    inputs: Any,
+    methods: list[str],
+    parse: Callable[[Any], Any],
+    canary: bool = True,
+) -> tuple[Predictor, list[np.ndarray], BackgroundTask | None]:
+    """Answer a prediction request while ``trial`` runs: the version that answered, its
+    outputs, and the shadow's work to run after the response. ``parse`` reads the request
+    for another input spec; ``canary`` False keeps the request on the served version (it
+    named that version)."""
+    if trial.mode == "canary":
+        if not canary or random.random() >= trial.share:
+            return served, await _answer(state, scope, served, inputs, methods), None
+        candidate = trial.predictor
+        try:
+            own = trial.inputs_for(served, inputs, parse)
+            outs = [await _predict(state, candidate, own, method) for method in methods]
+        except Exception as exc:  # anything: the served version answers instead
+            at_ms = int(time.time() * 1000)
+            failed_ms = (time.perf_counter() - scope["mlops.start"]) * 1000.0
+            status = 500
+            try:
+                outs = await _answer(state, scope, served, inputs, methods)
+            except MlopsError as refused:
+                # Both refused the input: the request's fault, not the candidate's.
+                if refused.http_status < 500 and isinstance(exc, MlopsError):
+                    status = refused.http_status if exc.http_status < 500 else 500
+                raise
+            finally:
+                rid = scope["mlops.request_id"]
+                _trial_failed(state, rid, trial, exc, status, at_ms, failed_ms)
+            return served, outs, None
+        state.counters.add("trial_answers")
+        _record(state, scope, candidate, own, methods[0], outs[0])
+        return candidate, outs, None
+    if state.recorder is None:  # a shadow's answers exist only to be recorded
+        return served, await _answer(state, scope, served, inputs, methods), None
+    began = time.perf_counter()
+    first = await _predict(state, served, inputs, methods[0])
+    own_ms = (time.perf_counter() - began) * 1000.0
+    recorded = _record(state, scope, served, inputs, methods[0], first)
+    assert recorded is not None
+    at_ms, latency_ms = recorded
+    outs = [first] + [await _predict(state, served, inputs, m) for m in methods[1:]]
+    task = BackgroundTask(
+        _shadow, state, scope["mlops.request_id"], trial, served, inputs, methods[0], parse,
+        at_ms, latency_ms - own_ms,
+    )  # fmt: skip
+    return served, outs, task
+
+
+async def _shadow(
+    state: ServingState,
+    request_id: str,
+    trial: Trial,
+    served: Predictor,
+    inputs: Any,
+    method: str,
+    parse: Callable[[Any], Any],
+    at_ms: int,
+    base_ms: float,
+) -> None:
+    """The candidate's answer to a copy of a request, recorded with ``shadow`` true (after
+    the response: whatever happens here, the client has its answer). ``base_ms``: the
+    request's latency less the served version's own predict time."""
+    recorder = state.recorder
+    assert recorder is not None
+    candidate = trial.predictor
+    began = time.perf_counter()
+    try:
+        own = trial.inputs_for(served, inputs, parse)
+        out = await _predict(state, candidate, own, method)
+    except Exception as exc:
+        ms = base_ms + (time.perf_counter() - began) * 1000.0
+        _trial_failed(state, request_id, trial, exc, 500, at_ms, ms, shadow=True)
+        return
+    state.counters.add("trial_answers")
+    recorder.add(
+        request_id,
+        at_ms,
+        candidate.version,
+        200,
+        base_ms + (time.perf_counter() - began) * 1000.0,
+        candidate.spec.names,
+        own,
+        "prediction" if method == "predict" else "proba",
+        out,
+        scorer=candidate.scorer if method == "predict" else None,
+        shadow=True,
+    )
+
+
+def _trial_failed(
+    state: ServingState,
+    request_id: str,
+    trial: Trial,
+    exc: Exception,
+    status: int,
+    at_ms: int,
+    latency_ms: float,
+    shadow: bool = False,
+) -> None:
+    """Count, log and record a candidate's failure as its own (the client never sees it)."""
+    state.counters.add("trial_errors")
+    trial.failures += 1
+    candidate = trial.predictor
+    if trial.failures == 1 or trial.failures % 1000 == 0:  # not one traceback per request
+        log.warning(
+            "candidate %s version %s (%s rollout %s) failed %d time(s); the served version "
+            "answers", candidate.name, candidate.version, trial.mode, trial.rollout_id[:8],
+            trial.failures, exc_info=exc if trial.failures == 1 else None,
+        )  # fmt: skip
+    if state.recorder is None:
+        return
+    text = (
+        exc.public
+        if isinstance(exc, MlopsError)
+        else f"The candidate failed ({type(exc).__name__}); see the server's log."
+    )
+    state.recorder.add(
+        request_id, at_ms, candidate.version, status, latency_ms, None, None, "", None,
+        text[:1000], shadow=shadow,
+    )  # fmt: skip
 
 
 def build_app(state: ServingState) -> Any:
@@ -405,9 +598,16 @@ def build_app(state: ServingState) -> Any:
         _POST(request)
         predictor = state.current()
         scope = request.scope
-        inputs, method = protocols.mlflow_request(
-            predictor.spec, scope["mlops.body"], request.headers.get("content-type", "")
-        )
+        body = scope["mlops.body"]
+        content_type = request.headers.get("content-type", "")
+        inputs, method = protocols.mlflow_request(predictor.spec, body, content_type)
+        trial = state.trial
+        if trial is not None and trial.predictor.version != predictor.version:
+            _, outs, task = await _with_trial(
+                state, scope, trial, predictor, inputs, [method],
+                lambda spec: protocols.mlflow_request(spec, body, content_type)[0],
+            )  # fmt: skip
+            return Response(protocols.mlflow_response(outs[0]), media_type=JSON, background=task)
         out = await _predict(state, predictor, inputs, method)
         _record(state, scope, predictor, inputs, method, out)
         return Response(protocols.mlflow_response(out), media_type=JSON)
@@ -420,6 +620,7 @@ def build_app(state: ServingState) -> Any:
     async def version(request: Request) -> Response:
         _GET(request)
         predictor = state.predictor
+        trial = state.trial
         return _json(
             {
                 "model": state.name,
@@ -427,6 +628,7 @@ def build_app(state: ServingState) -> Any:
                 "following": f"models:/{state.name}{state.ref}",
                 "server": f"jupyter-mlops {state.server_version}",
                 "server_id": state.server_id,
+                "trial": None if trial is None else trial.describe(),
             }
         )
 
@@ -501,20 +703,22 @@ def build_app(state: ServingState) -> Any:
         _POST(request)
         predictor = _v2_model(request)
         scope = request.scope
-        inputs, outputs, client_id = protocols.v2_request(
-            predictor.spec,
-            scope["mlops.body"],
-            request.headers.get("inference-header-content-length"),
-        )
-        results = []
-        recorded = False
-        for method in outputs:
-            out = await _predict(state, predictor, inputs, method)
-            if not recorded:
-                _record(state, scope, predictor, inputs, method, out)
-                recorded = True
-            results.append(protocols.v2_output(method, out))
-        return _json(
+        body = scope["mlops.body"]
+        header = request.headers.get("inference-header-content-length")
+        inputs, outputs, client_id = protocols.v2_request(predictor.spec, body, header)
+        trial = state.trial
+        task = None
+        if trial is not None and trial.predictor.version != predictor.version:
+            # A request that names the served version stays on it.
+            predictor, outs, task = await _with_trial(
+                state, scope, trial, predictor, inputs, outputs,
+                lambda spec: protocols.v2_request(spec, body, header)[0],
+                canary="version" not in request.path_params,
+            )  # fmt: skip
+        else:
+            outs = await _answer(state, scope, predictor, inputs, outputs)
+        results = [protocols.v2_output(m, o) for m, o in zip(outputs, outs, strict=True)]
+        body_out = protocols.dumps(
             {
                 "model_name": state.name,
                 "model_version": str(predictor.version),
@@ -523,6 +727,7 @@ def build_app(state: ServingState) -> Any:
                 "outputs": results,
             }
         )
+        return Response(body_out, media_type=JSON, background=task)
 
     async def feedback(request: Request) -> Response:
         _POST(request)

@@ -33,6 +33,8 @@ COUNTERS = (
     # health checks and scrapes of /metrics do not keep an idle server alive.
     "last_request",
     "switches",  # versions switched to after the first
+    "trial_answers",  # a candidate on trial answered (canary) or predicted a copy (shadow)
+    "trial_errors",  # a candidate on trial failed (the served version answered)
 )
 _INDEX = {name: i for i, name in enumerate(COUNTERS)}
 _LAT0 = len(COUNTERS)
@@ -158,6 +160,15 @@ def prometheus_text(snap: Snapshot, name: str, version: int | None) -> str:
         "counter",
         "Times the server switched to another version.",
         [(label, snap.get("switches"))],
+    )
+    metric(
+        "mlops_trial_predictions_total",
+        "counter",
+        "Requests a candidate on trial (a shadow or canary rollout) predicted, by outcome.",
+        [
+            (f'{label},outcome="ok"', snap.get("trial_answers")),
+            (f'{label},outcome="error"', snap.get("trial_errors")),
+        ],
     )
     metric(
         "mlops_records_written_total",

@@ -10,8 +10,14 @@ Each worker (a fresh interpreter, started with ``spawn``) loads and checks the m
 the shared socket with uvicorn, records predictions, and follows what the server was started
 for: on a ``model.alias`` event for its model (an alias or stage moved) it resolves the
 reference again, loads and checks the new version on a thread and switches to it at once;
-requests in flight finish on the version they started on. A worker whose supervisor is gone
-stops (Linux's parent-death signal, and a check of its parent's pid).
+requests in flight finish on the version they started on. It follows its model's
+``model.rollout`` events the same way (and looks once when it starts, as it looks at its
+reference again): while a rollout is active whose candidate is not the version served, the
+candidate is loaded on that thread and put on trial beside it (``state.trial``, see
+:mod:`.app`); when the rollout ends, or the served version becomes the candidate, the trial
+is dropped. A candidate that cannot be loaded is logged and serving goes on without it. A
+server pinned to one version (``/3``, a bundle) follows nothing and takes no trial. A worker
+whose supervisor is gone stops (Linux's parent-death signal, and a check of its parent's pid).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from typing import Any
 
 from ..client import Client
 from ..config import StoreLocation
-from ..entities import MODEL_ALIAS_EVENT, ServerStatus
+from ..entities import MODEL_ALIAS_EVENT, MODEL_ROLLOUT_EVENT, ServerStatus
 from ..exceptions import MlopsError
 from ..monitoring.operations import bucket_quantile
 from .metrics import SLOT, Counters, Snapshot
@@ -311,6 +317,8 @@ class Supervisor:
             "dropped": int(snap.get("dropped")),
             "queued": int(snap.get("queued")),
             "switches": int(snap.get("switches")),
+            "trial_answers": int(snap.get("trial_answers")),
+            "trial_errors": int(snap.get("trial_errors")),
             "workers": sum(1 for w in self.workers if w.is_alive()),
             "last_request_at": int(last * 1000) if last else None,
         }
@@ -430,12 +438,18 @@ def worker_main(args: WorkerArgs, values: Any, sock: socket.socket, errors: Any)
 
 
 def _follow(client: Client, state: Any, counters: Counters, server: Any, args: WorkerArgs) -> None:
-    """Switch to the version the server's reference names whenever an alias or stage of
-    its model moves; stop when the supervisor is gone."""
-    from .predictor import load_predictor, resolve_version
-
-    cursor = client.last_event_id()
+    """Serve the version the server's reference names, and the candidate of its model's
+    active rollout beside it: once at the start (a restarted worker may have missed moves),
+    then whenever an alias or stage of the model moves or a rollout starts or ends; stop
+    when the supervisor is gone."""
     follows = not pinned(args.ref)
+    cursor = 0
+    if follows:
+        try:
+            cursor = client.last_event_id()  # before the first look: no move is missed
+        except Exception:
+            log.exception("reading the event log failed")
+        _sync(client, state, counters, args)
     while not server.should_exit:
         time.sleep(FOLLOW_S)
         if os.getppid() != args.parent_pid:
@@ -444,22 +458,84 @@ def _follow(client: Client, state: Any, counters: Counters, server: Any, args: W
         if not follows:
             continue
         try:
-            events = client.events_after(cursor, MODEL_ALIAS_EVENT, args.name)
-            if not events:
-                continue
-            cursor = events[-1].id
-            version = resolve_version(client, args.name, args.ref)
-            current = state.predictor
-            if current is not None and version == current.version:
-                continue
-            predictor = load_predictor(client, args.name, version)
+            # One cursor for both types: an event only says "look again".
+            moved = [
+                event.id
+                for kind in (MODEL_ALIAS_EVENT, MODEL_ROLLOUT_EVENT)
+                for event in client.events_after(cursor, kind, args.name)
+            ]
         except Exception:
             log.exception("following models:/%s%s failed; serving on", args.name, args.ref)
             continue
-        state.predictor = predictor
-        counters.set("version", version)
-        counters.add("switches")
-        log.info("switched to %s version %s", args.name, version)
+        if moved:
+            cursor = max(moved)
+            _sync(client, state, counters, args)
+
+
+def _sync(client: Client, state: Any, counters: Counters, args: WorkerArgs) -> None:
+    """Switch to the version the reference names now, then take or drop the trial."""
+    from .predictor import load_predictor, resolve_version
+
+    try:
+        version = resolve_version(client, args.name, args.ref)
+        current = state.predictor
+        if current is None or version != current.version:
+            trial = state.trial
+            # A promoted candidate is already loaded and checked.
+            predictor = (
+                trial.predictor
+                if trial is not None and trial.predictor.version == version
+                else load_predictor(client, args.name, version)
+            )
+            state.predictor = predictor
+            counters.set("version", version)
+            counters.add("switches")
+            log.info("switched to %s version %s", args.name, version)
+    except Exception:
+        log.exception("following models:/%s%s failed; serving on", args.name, args.ref)
+    try:
+        _sync_trial(client, state, args)
+    except Exception:
+        log.exception("following the rollouts of %s failed; serving on", args.name)
+
+
+def _sync_trial(client: Client, state: Any, args: WorkerArgs) -> None:
+    from .app import Trial
+    from .predictor import load_predictor
+
+    rollout = client.active_rollout(args.name)
+    served = state.predictor
+    trial = state.trial
+    if rollout is None or served is None or rollout.candidate == served.version:
+        if trial is not None:
+            state.trial = None
+            log.info("trial of %s version %s ended", args.name, trial.predictor.version)
+        return
+    if (
+        trial is not None
+        and trial.rollout_id == rollout.id
+        and trial.predictor.version == rollout.candidate
+    ):
+        return
+    if trial is not None:
+        state.trial = None  # another rollout's
+    if trial is not None and trial.predictor.version == rollout.candidate:
+        candidate = trial.predictor
+    else:
+        try:
+            candidate = load_predictor(client, args.name, rollout.candidate)
+        except Exception:
+            log.exception(
+                "cannot load candidate %s version %s of rollout %s; serving without it",
+                args.name, rollout.candidate, rollout.id[:8],
+            )  # fmt: skip
+            return
+    state.trial = Trial(rollout.id, rollout.mode, rollout.share, candidate)
+    what = f"canary {rollout.share:.0%}" if rollout.mode == "canary" else rollout.mode
+    log.info(
+        "version %s of %s on trial (%s, rollout %s) beside version %s",
+        rollout.candidate, args.name, what, rollout.id[:8], served.version,
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,10 @@ quality from): the writer thread asks the model for them, one call per table, so
 never waits for them. When the queue holds
 ``capacity`` rows, new records are counted as dropped (``/metrics``, the server's record)
 instead of blocking a response or growing memory without bound.
+
+A candidate on shadow trial (see :mod:`.app`) answers a copy of a request after its response;
+its records carry ``shadow`` true and are written in tables of their own, which alone hold the
+``shadow`` column (readers take a missing one as false).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..client.serving import INPUT_PREFIX, OUTPUT_PREFIX
+from ..client.serving import INPUT_PREFIX, OUTPUT_PREFIX, SHADOW_COLUMN
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -32,8 +36,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("jupyter_mlops.serving")
 
 # (request id, at ms, version, status, latency ms, input names, input, output name, output,
-#  error text, scorer: the model's predict_proba for a classifier's predictions, else None)
-Record = tuple[str, int, int, int, float, Any, Any, str, Any, str | None, Any]
+#  error text, scorer: the model's predict_proba for a classifier's predictions, else None,
+#  shadow: a candidate on shadow trial answered it, never returned). tables_of also takes
+# records without the last item (not shadow).
+Record = tuple[str, int, int, int, float, Any, Any, str, Any, str | None, Any, bool]
 
 
 class Recorder:
@@ -73,6 +79,7 @@ class Recorder:
         outputs: Any,
         error: str | None = None,
         scorer: Callable[[Any], Any] | None = None,
+        shadow: bool = False,
     ) -> None:
         rows = 1 if inputs is None else len(inputs)
         with self._count:
@@ -82,7 +89,7 @@ class Recorder:
             self.queued_rows += rows
         self.queue.append(
             (request_id, at_ms, version, status, latency_ms, names, inputs, output_name,
-             outputs, error, scorer)
+             outputs, error, scorer, shadow)
         )  # fmt: skip
 
     def close(self, timeout: float = 10.0) -> None:
@@ -121,7 +128,8 @@ class Recorder:
 
 
 def tables_of(records: list[Record]) -> list[pa.Table]:
-    """One Arrow table per run of records that share inputs' layout and output name."""
+    """One Arrow table per run of records that share inputs' layout, output name, scorer
+    and shadow flag."""
     groups: dict[tuple[Any, ...], list[Record]] = {}
     for record in records:
         inputs = record[6]
@@ -132,15 +140,16 @@ def tables_of(records: list[Record]) -> list[pa.Table]:
             if hasattr(inputs, "columns")
             else ("array", tuple(record[5] or ()), inputs.shape[1])
         )
-        groups.setdefault((layout, record[7], record[10]), []).append(record)
+        shadow = len(record) > 11 and bool(record[11])
+        groups.setdefault((layout, record[7], record[10], shadow), []).append(record)
     return [_table(group) for group in groups.values()]
 
 
 def _table(records: list[Record]) -> pa.Table:
     import pyarrow as pa
 
-    ids, ats, versions, statuses, latencies, names, inputs, outputs_named, outputs, errors, _ = zip(
-        *records, strict=True
+    ids, ats, versions, statuses, latencies, names, inputs, outputs_named, outputs, errors = zip(
+        *(r[:10] for r in records), strict=True
     )
     counts = np.fromiter(
         (1 if x is None else len(x) for x in inputs), dtype=np.int64, count=len(records)
@@ -163,6 +172,8 @@ def _table(records: list[Record]) -> pa.Table:
         "status": pa.array(per_row(statuses, np.int16)),
         "latency_ms": pa.array(per_row(latencies, np.float32)),
     }
+    if len(records[0]) > 11 and records[0][11]:  # a group shares its shadow flag
+        columns[SHADOW_COLUMN] = pa.array(np.ones(int(counts.sum()), dtype=bool))
     first = inputs[0]
     if first is None:
         columns["error"] = pa.array(list(errors), type=pa.string())
