@@ -39,6 +39,7 @@ lab: install .mlops
 
 demo: install .mlops
 	$(BIN)/jupyter-mlops demo
+	$(BIN)/jupyter-mlops demo lifecycle
 
 lint: install
 	$(BIN)/ruff check jupyter_mlops tests

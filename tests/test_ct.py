@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 
-from jupyter_mlops import config, registry
+from jupyter_mlops import config
 from jupyter_mlops.automation.controller import ContinuousTraining
 from jupyter_mlops.automation.data import traffic_frame, traffic_since
 from jupyter_mlops.automation.policy import set_policy
@@ -110,9 +110,7 @@ class Launches:
         self.calls.append((path, options))
 
 
-def _alert(
-    client: Client, *, version: int = 1, rule: str = "drift", state: str = "alert"
-) -> None:
+def _alert(client: Client, *, version: int = 1, rule: str = "drift", state: str = "alert") -> None:
     end = now_ms()
     client.record_event(
         MONITOR_ALERT_EVENT,
@@ -163,13 +161,19 @@ def test_given_a_full_policy_when_parsed_then_every_field_is_kept_and_defaults_f
         guardrails: {cooldown: 2h, max_per_day: 2, dry_run: true}
         """
     )
-    assert policy.trigger.matches("drift", "warn") and not policy.trigger.matches("quality", "alert")
+    assert policy.trigger.matches("drift", "warn") and not policy.trigger.matches(
+        "quality", "alert"
+    )
     assert policy.data == DataSource(traffic="24h", target="churned", param="rows")
     assert policy.promote.alias == "champion" and policy.rollout.share == 0.2
     assert policy.guardrails.cooldown_ms == 7_200_000 and policy.guardrails.dry_run
     assert CtPolicy.from_dict(policy.to_dict()) == policy
     bare = CtPolicy.from_dict({"pipeline": "p.yaml"})
-    assert (bare.promote.mode, bare.rollout.mode, bare.guardrails.max_per_day) == ("auto", "direct", 3)
+    assert (bare.promote.mode, bare.rollout.mode, bare.guardrails.max_per_day) == (
+        "auto",
+        "direct",
+        3,
+    )
     assert bare.trigger.matches("anything", "alert") and not bare.trigger.matches("x", "warn")
 
 
@@ -197,7 +201,9 @@ def test_given_a_wrong_policy_when_parsed_then_the_error_names_the_field(policy,
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 policy_keys = st.sampled_from(
@@ -408,8 +414,12 @@ def test_given_approval_mode_when_the_best_passes_then_it_waits_for_an_approval_
 
 
 def test_given_versions_when_promote_best_then_the_best_passing_by_the_metric_is_promoted(ct):
-    good = _train(ct, LogisticRegression(max_iter=500), churn_frame(1500, drift=1.5, new_rule=True, seed=8))
-    weak = _train(ct, LogisticRegression(C=0.001), churn_frame(200, drift=1.5, new_rule=True, seed=9))
+    good = _train(
+        ct, LogisticRegression(max_iter=500), churn_frame(1500, drift=1.5, new_rule=True, seed=8)
+    )
+    weak = _train(
+        ct, LogisticRegression(C=0.001), churn_frame(200, drift=1.5, new_rule=True, seed=9)
+    )
     bad = _train(ct, DummyClassifier(strategy="constant", constant=1), churn_frame(100, seed=2))
     decision = promote_best(ct, NAME, [good, weak, bad])
     values = {c.version: c.value for c in decision.candidates}
@@ -435,7 +445,9 @@ def test_given_a_canary_policy_when_the_best_passes_then_a_rollout_starts_beside
         ct, NAME,
         {"pipeline": str(PIPELINE), "rollout": {"mode": "canary", "share": 0.25, "min_requests": 5}},
     )  # fmt: skip
-    good = _train(ct, LogisticRegression(max_iter=500), churn_frame(1500, drift=1.5, new_rule=True, seed=8))
+    good = _train(
+        ct, LogisticRegression(max_iter=500), churn_frame(1500, drift=1.5, new_rule=True, seed=8)
+    )
     decision = promote_best(ct, NAME, [good])
     assert decision.action == "rollout" and decision.rollout_id
     rollout = ct.active_rollout(NAME)
@@ -575,12 +587,15 @@ def test_given_labelled_traffic_when_resolved_then_inputs_joined_with_labels_onl
         traffic_frame(ct, NAME, 0, "f0")
     source = DataSource(traffic="alert")
     trigger = {"window_start": 10_000, "window_end": 15_000, "levels": ["ok", "alert", "alert"]}
-    assert traffic_since(source, trigger, 20_000) == 5_000
+    assert traffic_since(source, trigger, 20_000) == 10_000  # the straddling window left out
+    assert traffic_since(source, {**trigger, "levels": ["alert"]}, 20_000) == 10_000
     assert traffic_since(DataSource(traffic="1m"), {}, 100_000) == 40_000
 
 
 def test_given_a_policy_with_labelled_traffic_when_nothing_was_labelled_then_the_loop_fails(ct):
-    set_policy(ct, NAME, {"pipeline": str(PIPELINE), "data": {"traffic": "1h", "target": "churned"}})
+    set_policy(
+        ct, NAME, {"pipeline": str(PIPELINE), "data": {"traffic": "1h", "target": "churned"}}
+    )
     launches = Launches()
     _alert(ct)
     ContinuousTraining(ct, launch=launches).tick(now_ms())

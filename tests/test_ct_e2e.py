@@ -62,3 +62,29 @@ def test_given_drifting_traffic_when_the_lifecycle_runs_then_v2_takes_over_with_
         assert client.verify_model_audit() is None
     finally:
         client.close()
+
+
+@pytest.mark.kernel
+@pytest.mark.timeout(900)
+def test_the_lifecycle_notebook_runs_the_loop_step_by_step(tmp_path: Path, client: Client) -> None:
+    import shutil
+
+    from jupyter_mlops.config import store_env
+    from jupyter_mlops.pipelines.notebook import execute_notebook
+
+    notebooks = ROOT / "notebooks"
+    shutil.copy(notebooks / "lifecycle.ipynb", tmp_path / "lifecycle.ipynb")
+    skip = shutil.ignore_patterns("data", "output")
+    shutil.copytree(notebooks / "lifecycle", tmp_path / "lifecycle", ignore=skip)
+    execute_notebook(
+        tmp_path / "lifecycle.ipynb",
+        output_path=tmp_path / "out.ipynb",
+        env=store_env(client.location),
+        timeout=900,
+    )
+    (loop,) = client.list_ct_loops("churn-live")
+    assert (loop.state, loop.outcome, loop.candidate) == ("done", "promoted", 2)
+    assert client.get_model_version("churn-live", 2).stage == "Production"
+    out = (tmp_path / "out.ipynb").read_text()
+    assert "version 2 took Production" in out or "promoted to Production" in out
+    assert all(s.state == "ok" for s in client.list_alert_states("churn-live"))

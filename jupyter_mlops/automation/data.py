@@ -54,21 +54,22 @@ def traffic_frame(client: Client, name: str, since: int, target: str) -> pd.Data
 
 def traffic_since(source: DataSource, trigger: dict[str, Any], now: int) -> int:
     """Where the traffic to train on starts: the policy's span back from now, or with
-    ``traffic: alert`` the start of the run of windows that raised the alert (the drift's
-    onset, as the rule saw it; a day back for a retrain no alert started)."""
+    ``traffic: alert`` the windows that raised the alert but the first of them when there
+    are several (it may straddle the drift's onset: a retrain on a mix of before and after
+    learns neither, and its monitoring reference would flag the new traffic as drifted). A
+    retrain no alert started takes the last day."""
     assert source.traffic is not None
     if source.traffic != ALERT_WINDOWS:
         return now - parse_duration(source.traffic)
     start, end = trigger.get("window_start"), trigger.get("window_end")
     if not isinstance(start, int) or not isinstance(end, int) or end <= start:
         return now - DAY_MS
-    levels = list(trigger.get("levels") or [])
     loud = 0
-    for level in reversed(levels):
+    for level in reversed(list(trigger.get("levels") or [])):
         if level != "alert":
             break
         loud += 1
-    return end - max(1, loud) * (end - start)
+    return end - max(1, loud - 1) * (end - start)
 
 
 def resolve_data(

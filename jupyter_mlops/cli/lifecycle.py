@@ -41,7 +41,7 @@ MONITORING = {
     "alerts": {
         "window": "5s",
         "every": "5s",
-        "raise": [2, 2],
+        "raise": [3, 3],
         "clear": [2, 3],
         "rules": [{"name": "drift", "metric": "dataset_drift_share", "above": 0.3}],
     },

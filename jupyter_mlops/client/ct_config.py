@@ -16,6 +16,7 @@ required)::
       dataset: churn-train            #   the newest version of a named dataset (its file)
       # traffic: 24h                  #   or the traffic of the last 24 h joined with labels,
                                       #   or `alert`: of the windows that raised the alert
+                                      #   (but the first, which may straddle the onset)
       # target: churned               #   the label column's name there (default: the gates')
       param: data
     promote:

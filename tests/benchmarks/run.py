@@ -54,6 +54,8 @@ SCRIPTS = [
     # Data drift: Evidently in a venv of its own (evidently 0.7 needs pandas < 3).
     ("evidently", "evidently", "peer_evidently.py"),
     ("monitor", "ours", "ours_monitor.py"),
+    # Continuous training: the whole loop, no peer closes it.
+    ("lifecycle", "ours", "ours_lifecycle.py"),
 ]
 
 
@@ -360,6 +362,7 @@ def build_rows(raw: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
     serve_rows(raw.get("mlflow_serve"), raw.get("serve"), "serve" in raw, add)
     asgi_rows(raw.get("asgi_choice"), add)
     drift_rows(raw.get("evidently"), raw.get("monitor"), add)
+    lifecycle_rows(raw.get("lifecycle"), add)
     return rows
 
 
@@ -1115,6 +1118,36 @@ def drift_rows(
         ours_text=f"{fmt_ms(ours['profile_build_s'] * 1000)} "
         f"({fmt_ms(ours['profile_build_with_model_s'] * 1000)}), once per model",
     )
+
+
+def lifecycle_rows(data: dict[str, Any] | None, add: Callable[..., None]) -> None:
+    """Rows of ours_lifecycle.py: the continuous-training loop of `demo lifecycle`, from the
+    first drifted request to the new version answering, with its parts."""
+    for rollout in ("direct", "canary"):
+        run = get(data, rollout) or {}
+        seconds = run.get("first_drifted_to_new_version_s")
+        parts = run.get("parts") or {}
+        shown = ", ".join(
+            f"{k[:-2]} {v:.1f} s" for k, v in parts.items() if isinstance(v, int | float)
+        )
+        text = None
+        if seconds is not None:
+            text = (
+                f"{seconds:.1f} s ({shown}); {run.get('failed')} of {run.get('sent')} requests "
+                "failed"
+            )
+        add(
+            f"continuous training, {rollout} switch: first drifted request to the new version "
+            "answering (alert, retraining pipeline in kernels, gates, promotion, switch)",
+            None,
+            None if seconds is None else seconds * 1000,
+            fmt_ms,
+            "no failed request",
+            lambda v, r, run=run: run.get("failed") == 0,
+            higher_is_better=False,
+            peer_text="no peer closes the loop by itself",
+            ours_text=text or run.get("error", "error")[:200],
+        )
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
