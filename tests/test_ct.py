@@ -441,10 +441,8 @@ def test_given_a_model_without_gates_when_promote_best_then_refused_with_the_fix
 
 
 def test_given_a_canary_policy_when_the_best_passes_then_a_rollout_starts_beside_the_champion(ct):
-    set_policy(
-        ct, NAME,
-        {"pipeline": str(PIPELINE), "rollout": {"mode": "canary", "share": 0.25, "min_requests": 5}},
-    )  # fmt: skip
+    canary = {"mode": "canary", "share": 0.25, "min_requests": 5}
+    set_policy(ct, NAME, {"pipeline": str(PIPELINE), "rollout": canary})
     good = _train(
         ct, LogisticRegression(max_iter=500), churn_frame(1500, drift=1.5, new_rule=True, seed=8)
     )
