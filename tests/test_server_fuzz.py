@@ -22,6 +22,7 @@ from servers import jupyter_process
 
 from jupyter_mlops.client import Client
 from jupyter_mlops.server.app import API_PREFIX
+from jupyter_mlops.server.ct_handlers import ct_routes
 from jupyter_mlops.server.handlers import routes
 from jupyter_mlops.server.monitoring_handlers import monitoring_routes
 from jupyter_mlops.server.pipeline_handlers import pipeline_routes
@@ -39,16 +40,30 @@ ROUTES = [
     + registry_routes(API_PREFIX)
     + serving_routes(API_PREFIX)
     + monitoring_routes(API_PREFIX)
+    + ct_routes(API_PREFIX)
 ]
 ARGS = ["filter", "order_by", "limit", "offset", "params", "metrics", "experiment", "runs",
         "path", "name", "max_points", "at", "reason", "model", "all",
-        "window", "rows", "windows", "version"]  # fmt: skip
+        "window", "rows", "windows", "version", "loop"]  # fmt: skip
 FIELDS = ["path", "params", "force", "from_step", "executor", "scheduler_address",
           "max_workers", "cron", "timezone", "dataset", "missed", "enabled"]  # fmt: skip
 # The fields of the registry's bodies (register, patch, gates, stage, approve, alias).
 REGISTRY_FIELDS = ["source", "name", "description", "tags", "required_approvals",
                    "intended_use", "limitations", "reason", "config", "yaml", "stage", "force",
                    "archive_existing", "version"]  # fmt: skip
+# The fields of a continuous-training policy's body (PUT models/<name>/ct, the rollout's
+# cancel), and policies: valid, refused field by field, or naming a pipeline outside the root.
+CT_FIELDS = ["policy", "reason"]
+CT_POLICIES = ["pipeline: pipes/pipeline.yaml", "pipeline: ../../etc/passwd",
+               "pipeline: /etc/passwd", "pipeline: pipes", "pipeline: pipes/step.ipynb",
+               "pipeline: pipes/pipeline.yaml\npromote: {mode: approval, to: '@champion'}",
+               "pipeline: pipes/pipeline.yaml\ndata: {traffic: 24h}",
+               "pipeline: pipes/pipeline.yaml\ntrigger: {schedule: '* * *', timezone: Mars}",
+               "pipeline: pipes/pipeline.yaml\nrollout: {mode: canary, share: 0}",
+               "pipeline: pipes/pipeline.yaml\nguardrails: {dry_run: yes, max_per_day: 1e9}",
+               "pipeline: [", "- a\n- b", "pipeline: !!python/object:os.system x",
+               "pipeline: 2020-01-01\nparams: {at: 2020-01-01}", "[" * 2000 + "]" * 2000,
+               ]  # fmt: skip
 # The fields of a model server's start body, and targets to serve: none names a version of the
 # seeded store (an unknown model, alias, stage or number), so a start is refused before any
 # process is spawned; the server fixture still stops (and reports) whatever was started.
@@ -115,6 +130,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     ended = client.create_model_server("churn", "/1", "http://127.0.0.1:9", pid=None)
     client.update_model_server(ended.id, status="STOPPED", reason="seeded")
     _seed_monitoring(client)
+    _seed_ct(client, root)
     args = ["--MlopsApp.run_scheduler=False"]
     cache = {"JUPYTER_MLOPS_CACHE_DIR": os.environ.get("JUPYTER_MLOPS_CACHE_DIR", str(root / ".c"))}
     with jupyter_process("jupyter_server", root, TOKEN, args, cache) as url:
@@ -159,6 +175,23 @@ def _seed_monitoring(client: Client) -> None:
     )
 
 
+def _seed_ct(client: Client, root: Path) -> None:
+    """churn's continuous training: a policy, a loop whose candidate waits for approval,
+    one that ended, and a rollout under way (the first cancel ends it), so the CT routes
+    reach past "no policy", "no loop" and "no rollout"."""
+    from jupyter_mlops.automation.policy import set_policy
+
+    set_policy(client, "churn", "pipeline: pipes/pipeline.yaml", base_dir=root)
+    trigger = {"kind": "alert", "rule": "drift", "version": 1}
+    common = {"trigger": trigger, "pipeline_path": "x", "params": {}, "summary": "seeded"}
+    client.create_ct_loop("churn", state="approval", candidate=1, champion=None, **common)
+    done = client.create_ct_loop("churn", **common)
+    client.update_ct_loop(done.id, ("training",), step="decision", summary="kept",
+                          state="done", outcome="kept")  # fmt: skip
+    client.start_rollout("churn", 1, mode="canary", share=0.1, target="Production",
+                         criteria={"min_requests": 10}, champion=None)  # fmt: skip
+
+
 def _json_values() -> st.SearchStrategy[Any]:
     scalars = (
         st.none()
@@ -170,13 +203,16 @@ def _json_values() -> st.SearchStrategy[Any]:
         | st.sampled_from(["Staging", "production", "Archived", "churn", "team a/churn", "1"])
         | st.sampled_from(["stages: [Staging]\nrobustness: true", "metrics: {accuracy: {min: 2}}"])
         | st.sampled_from(UNSERVABLE)
+        | st.sampled_from(CT_POLICIES)
     )
     return st.recursive(
         scalars,
         lambda inner: (
             st.lists(inner, max_size=4)
             | st.dictionaries(
-                st.sampled_from(FIELDS + REGISTRY_FIELDS + SERVING_FIELDS + SERVE_OPTIONS)
+                st.sampled_from(
+                    FIELDS + REGISTRY_FIELDS + SERVING_FIELDS + SERVE_OPTIONS + CT_FIELDS
+                )
                 | st.text(max_size=8),
                 inner,
                 max_size=4,
@@ -189,12 +225,17 @@ def _json_values() -> st.SearchStrategy[Any]:
 def _bodies(server: Server) -> st.SearchStrategy[bytes | None]:
     objects = st.dictionaries(st.sampled_from(FIELDS), _json_values(), max_size=6)
     registry = st.dictionaries(st.sampled_from(REGISTRY_FIELDS), _json_values(), max_size=3)
+    policies = st.fixed_dictionaries(
+        {"policy": st.sampled_from(CT_POLICIES) | _json_values()},
+        optional={"reason": _json_values()},
+    )
     source = f"runs:/{server.ids['run']}/clf"
     return st.one_of(
         st.none(),
         st.binary(max_size=200),
         objects.map(lambda d: json.dumps(d).encode()),
         registry.map(lambda d: json.dumps(d).encode()),
+        policies.map(lambda d: json.dumps(d).encode()),
         _json_values().map(lambda v: json.dumps(v).encode()),
         st.sampled_from(
             [

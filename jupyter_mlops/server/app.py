@@ -127,6 +127,7 @@ class MlopsApp(ExtensionApp):
             executor.shutdown(wait=False, cancel_futures=True)
 
     def initialize_handlers(self) -> None:
+        from .ct_handlers import ct_routes
         from .handlers import routes
         from .monitoring_handlers import monitoring_routes
         from .pipeline_handlers import pipeline_routes
@@ -138,3 +139,4 @@ class MlopsApp(ExtensionApp):
         self.handlers.extend(registry_routes(API_PREFIX))
         self.handlers.extend(serving_routes(API_PREFIX))
         self.handlers.extend(monitoring_routes(API_PREFIX))
+        self.handlers.extend(ct_routes(API_PREFIX))

@@ -1,3 +1,4 @@
+import { CtAPI, CtModel } from './ct';
 import { MonitoringAPI, MonitoringModel } from './monitoring';
 import { PolledModel } from './polled';
 import { RegistryAPI, errorMessage } from './request';
@@ -9,8 +10,8 @@ import { Mlops } from './tokens';
  * versions and audit. While the tab is on screen a `Poll` re-reads the list; when the open
  * model's row changed (another user promoted, a notebook registered a version), the model and
  * its audit are read again, so the tab follows the registry without a refresh button. The
- * open model's live servers are `servers`, and every model's monitoring state is
- * `monitoring`, both polled while this model is.
+ * open model's live servers are `servers`, its continuous training `ct`, and every model's
+ * monitoring state is `monitoring`, all polled while this model is.
  */
 export class ModelsModel extends PolledModel {
   constructor(options: ModelsModel.IOptions) {
@@ -26,6 +27,9 @@ export class ModelsModel extends PolledModel {
     this.monitoring = new MonitoringModel({
       api: options.monitoring ?? new MonitoringAPI(options.api.settings)
     });
+    this.ct = new CtModel({
+      api: options.ct ?? new CtAPI(options.api.settings)
+    });
   }
 
   readonly api: RegistryAPI;
@@ -36,8 +40,11 @@ export class ModelsModel extends PolledModel {
   /** Every model's alert states and references. */
   readonly monitoring: MonitoringModel;
 
-  /** Poll (the list, the open model's servers, the monitoring states) only while the tab
-   * is shown. */
+  /** The open model's continuous training: policy, loops, pending candidate, rollout. */
+  readonly ct: CtModel;
+
+  /** Poll (the list, the open model's servers and continuous training, the monitoring
+   * states) only while the tab is shown. */
   get active(): boolean {
     return super.active;
   }
@@ -45,11 +52,13 @@ export class ModelsModel extends PolledModel {
     super.active = value;
     this.servers.active = value;
     this.monitoring.active = value;
+    this.ct.active = value;
   }
 
   dispose(): void {
     this.servers.dispose();
     this.monitoring.dispose();
+    this.ct.dispose();
     super.dispose();
   }
 
@@ -95,6 +104,7 @@ export class ModelsModel extends PolledModel {
     }
     this._selected = name;
     this.servers.select(name);
+    this.ct.select(name);
     this._openRowText = this._rowText(name, this._models ?? []);
     this._detail = null;
     this._audit = null;
@@ -120,6 +130,8 @@ export class ModelsModel extends PolledModel {
       return;
     }
     const seq = ++this._detailSeq;
+    // A decision about the model (a loop's, an approval) may have moved its loops too.
+    void this.ct.refresh();
     try {
       const [detail, audit] = await Promise.all([
         this.api.model(name),
@@ -205,6 +217,8 @@ export namespace ModelsModel {
     serving?: ServingAPI;
     /** The monitoring routes (default: on the registry's server). */
     monitoring?: MonitoringAPI;
+    /** The continuous-training routes (default: on the registry's server). */
+    ct?: CtAPI;
     /** Milliseconds between two `GET models` while the tab is shown. */
     pollInterval?: number;
   }

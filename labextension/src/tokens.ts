@@ -887,4 +887,161 @@ export namespace Mlops {
   export interface IEvaluateReply {
     alerts: IAlertState[];
   }
+
+  // -- continuous training (`jupyter_mlops/automation/`, `server/ct_handlers.py`) -----------
+
+  /** A model's continuous-training policy (`CtPolicy.to_dict()`); its pipeline is named
+   * relative to the server's root when it is inside it. Read defensively. */
+  export interface ICtPolicy {
+    pipeline: string;
+    params: { [key: string]: unknown };
+    trigger: {
+      alerts: string[];
+      level: string;
+      schedule: string | null;
+      timezone: string;
+    };
+    data: {
+      dataset: string | null;
+      traffic: string | null;
+      target: string | null;
+      param: string;
+    } | null;
+    promote: {
+      mode: 'auto' | 'approval' | string;
+      metric: string | null;
+      to: string;
+    };
+    rollout: {
+      mode: 'direct' | 'shadow' | 'canary' | string;
+      share: number;
+      min_requests: number;
+      timeout: string;
+      [key: string]: unknown;
+    };
+    guardrails: { cooldown: string; max_per_day: number; dry_run: boolean };
+    enabled: boolean;
+  }
+
+  /** The states of a loop under way, then how it ended (`LOOP_STATES`). */
+  export type LoopState =
+    'training' | 'approval' | 'rollout' | 'done' | 'failed' | 'dry_run';
+
+  /** One retrain, from its trigger to its end (`CtLoop`). */
+  export interface ICtLoop {
+    id: string;
+    name: string;
+    state: LoopState | string;
+    /** kind (alert, schedule, manual), rule, event id, version, drifted columns... */
+    trigger: { kind?: string; [key: string]: unknown };
+    pipeline_path: string;
+    pipeline_run_id: string | null;
+    params: { [key: string]: unknown };
+    dry_run: boolean;
+    created_at: number;
+    updated_at: number;
+    ended_at: number | null;
+    /** promoted, kept, rolled_back, failed, would_promote... */
+    outcome: string | null;
+    candidate: number | null;
+    champion: number | null;
+    reason: string;
+    joined: number;
+  }
+
+  /** One side of a rollout's comparison (`automation/rollout.py` `Arm`). */
+  export interface IRolloutArm {
+    version: number | null;
+    requests: number;
+    errors: number;
+    error_rate: number | null;
+    p95_ms: number | null;
+    labelled: number;
+    accuracy: number | null;
+  }
+
+  /** A rollout's last comparison: candidate against champion, and the verdict so far. */
+  export interface IRolloutStats {
+    candidate?: IRolloutArm;
+    champion?: IRolloutArm;
+    verdict?: string;
+    reason?: string;
+  }
+
+  /** A candidate on trial beside the champion (`Rollout`). */
+  export interface IRollout {
+    id: string;
+    name: string;
+    candidate: number;
+    champion: number | null;
+    mode: 'shadow' | 'canary' | string;
+    share: number;
+    /** The stage, or `@alias`, the candidate takes when promoted. */
+    target: string;
+    criteria: { [key: string]: unknown };
+    state: 'active' | 'promoted' | 'rolled_back' | 'cancelled' | string;
+    started_at: number;
+    started_by: string;
+    loop_id: string | null;
+    ended_at: number | null;
+    reason: string;
+    stats: IRolloutStats;
+  }
+
+  /** One side of a decision waiting for approval: a version and its gate report. */
+  export interface ICtSide {
+    version: number | null;
+    gate_report: IGateReport | null;
+  }
+
+  /** The loop whose candidate waits for approval, with both gate reports. */
+  export interface ICtPending {
+    loop: ICtLoop;
+    candidate: ICtSide & {
+      approvals: IModelApproval[];
+      /** Whether it still needs approvals (null when unknown). */
+      approvals_missing: boolean | null;
+    };
+    /** The version holding the policy's `promote.to` now. */
+    champion: ICtSide;
+    /** The stage or `@alias` it would take. */
+    to: string | null;
+  }
+
+  /** `GET models/<name>/ct` (and the reply of `PUT`). */
+  export interface ICtState {
+    policy: ICtPolicy | null;
+    policy_yaml: string | null;
+    /** The newest 20 loops, newest first. */
+    loops: ICtLoop[];
+    rollout: IRollout | null;
+    pending: ICtPending | null;
+  }
+
+  /** One entry of a loop's timeline: when, what kind, what happened. */
+  export interface ITimelineEntry {
+    at: number;
+    /** alert, triggered, pipeline_started, pipeline, step, registered, candidates,
+     * decision, stage, rollout, server... */
+    kind: string;
+    summary: string;
+    detail: { [key: string]: unknown };
+  }
+
+  /** A loop from the alert that started it to its end (`LoopTimeline.to_dict()`). */
+  export interface ILoopTimeline {
+    loop: ICtLoop;
+    entries: ITimelineEntry[];
+    started_at: number;
+    switched_at: number | null;
+    ended_at: number | null;
+    /** Seconds: detection_s, pipeline_s, gates_s, switch_s (null: not measured). */
+    parts: { [part: string]: number | null };
+    total_s: number | null;
+  }
+
+  /** `GET models/<name>/timeline`. */
+  export interface ITimelineReply {
+    timelines: ILoopTimeline[];
+  }
 }

@@ -2,3 +2,4 @@ import './base.css';
 import './pipelines.css';
 import './models.css';
 import './monitoring.css';
+import './ct.css';

@@ -7,6 +7,7 @@ import { Mlops } from '../tokens';
 import { AlertBadge } from './AlertBadge';
 import { AliasChips } from './AliasChips';
 import { AuditList } from './AuditList';
+import { ContinuousTraining } from './ContinuousTraining';
 import { ModelMonitoring } from './ModelMonitoring';
 import { ModelServers } from './ModelServers';
 import { ModelVersions } from './ModelVersions';
@@ -144,7 +145,7 @@ function gatesLine(
 }
 
 /** The open model: what it is, its versions, the selected version, its servers, its
- * monitoring, its audit. */
+ * monitoring, its continuous training, its audit. */
 function ModelDetail(props: {
   model: ModelsModel;
   actions: IModelsActions;
@@ -266,6 +267,14 @@ function ModelDetail(props: {
         name={info.name}
         versions={detail.versions}
         monitoring={model.monitoring}
+        trans={trans}
+      />
+      <ContinuousTraining
+        name={info.name}
+        ct={model.ct}
+        api={model.api}
+        onChanged={onChanged}
+        onOpenRun={actions.openRun}
         trans={trans}
       />
       <Section title={trans.__('Audit history')}>
