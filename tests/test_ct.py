@@ -611,3 +611,61 @@ def test_given_a_promote_step_with_an_unknown_setting_when_run_then_the_step_fai
         promote_step(ct, {"metrc": "f1"}, context)
     with pytest.raises(MlopsError, match="name the model"):
         promote_step(ct, {}, context)
+
+
+def test_given_a_candidate_that_passes_but_does_not_beat_the_champion_then_the_champion_stays(ct):
+    data = churn_frame(1500, drift=1.5, new_rule=True, seed=8)
+    first = _train(ct, LogisticRegression(max_iter=500), data)
+    assert promote_best(ct, NAME, [first]).action == "promoted"
+    twin = _train(ct, LogisticRegression(max_iter=500), data)  # the same model, retrained
+    decision = promote_best(ct, NAME, [twin])
+    assert decision.action == "kept" and decision.chosen is None
+    assert decision.candidates[0].passed and "does not beat" in decision.reason
+    assert ct.get_model_version(NAME, first).stage == "Production"
+
+
+@pytest.mark.parametrize("parse", ["policy", "gates", "monitoring"])
+def test_given_yaml_nested_too_deeply_when_parsed_then_invalid_input_not_a_crash(parse):
+    from jupyter_mlops.client.gates import parse_gates
+    from jupyter_mlops.client.monitor_config import MonitorConfig
+
+    text = "a: " + "[" * 3000 + "]" * 3000
+    fn = {"policy": CtPolicy.from_dict, "gates": parse_gates, "monitoring": MonitorConfig.from_dict}
+    with pytest.raises(InvalidInput, match="nested too deeply"):
+        fn[parse](text)
+
+
+def test_given_a_trial_when_cancelled_then_it_ends_with_its_loop_and_the_champion_stays(ct):
+    from jupyter_mlops.automation.rollout import cancel
+
+    set_policy(ct, NAME, {"pipeline": str(PIPELINE), "rollout": {"mode": "shadow"}})
+    good = _train(
+        ct, LogisticRegression(max_iter=500), churn_frame(1500, drift=1.5, new_rule=True, seed=8)
+    )
+    decision = promote_best(ct, NAME, [good])
+    assert decision.action == "rollout"
+    ended = cancel(ct, NAME, "not today", actor="ops")
+    assert ended is not None and ended.state == "cancelled"
+    loop = ct.get_ct_loop(decision.loop_id)
+    assert (loop.state, loop.outcome, loop.reason) == ("done", "cancelled", "not today")
+    assert ct.get_model_version(NAME, 1).stage == "Production"
+    assert cancel(ct, NAME, "again") is None
+    entry = [e for e in ct.model_audit(NAME) if e.action == "rollout_end"][-1]
+    assert (entry.actor, entry.to_value) == ("ops", "cancelled")
+
+
+def test_given_a_schedule_in_the_policy_when_due_then_a_retrain_starts_once(ct):
+    set_policy(ct, NAME, {"pipeline": str(PIPELINE), "trigger": {"schedule": "*/5 * * * *"}})
+    record = ct.ct_policy_record(NAME)
+    assert record is not None and record.next_run_time is not None
+    launches = Launches()
+    controller = ContinuousTraining(ct, launch=launches)
+    controller.tick(record.next_run_time - 1000)
+    assert launches.calls == []
+    controller.tick(record.next_run_time + 1000)
+    controller.tick(record.next_run_time + 2000)
+    assert len({options.run_id for _, options in launches.calls}) == 1
+    (loop,) = ct.list_ct_loops(NAME)
+    assert loop.trigger["kind"] == "schedule" and loop.trigger["cron"] == "*/5 * * * *"
+    after = ct.ct_policy_record(NAME)
+    assert after is not None and after.next_run_time > record.next_run_time

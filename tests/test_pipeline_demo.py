@@ -16,10 +16,27 @@ DEMO = Path(__file__).resolve().parents[1] / "notebooks" / "pipeline"
 
 def test_demo_pipeline_validates_with_two_parallel_train_steps() -> None:
     # Given the demo pipeline, When it is loaded and validated, Then the two train steps
-    # share a wave between prepare and evaluate.
+    # share a wave between prepare and evaluate (and the promote step, an action).
     pipeline = Pipeline.from_yaml(DEMO / "pipeline.yaml")
     pipeline.validate()
-    assert pipeline.order() == [["prepare"], ["train_forest", "train_logreg"], ["evaluate"]]
+    assert pipeline.order() == [
+        ["prepare"],
+        ["train_forest", "train_logreg"],
+        ["evaluate", "promote"],
+    ]
+    assert pipeline.step("promote").action == (
+        "promote",
+        {
+            "model": "churn-pipeline",
+            "metric": "f1",
+            "holdout": "data/test.csv",
+            "gates": {
+                "target": "churned",
+                "metrics": {"f1": {"min": 0.5}},
+                "champion": {"metric": "f1"},
+            },
+        },
+    )
 
 
 @pytest.mark.kernel
@@ -33,11 +50,18 @@ def test_pipeline_demo_runs_then_reuses_every_step(
     # When the demo runs it twice
     run_pipeline_demo(client, str(folder / "pipeline.yaml"))
 
-    # Then the second run reused all four steps and the evaluation picked a candidate
+    # Then the second run reused all four notebook steps and the evaluation picked a
+    # candidate; the promote step ran both times: the first promoted the better model, the
+    # second judged again (from the stored reports) and kept it
     out = capsys.readouterr().out
     second = out.split("second run, nothing changed")[1].split("total")[0]
     assert second.count("CACHED") == 4, out
     assert "FAILED" not in out
+    production = client.resolve_model_uri("models:/churn-pipeline/Production")
+    assert {v.version for v in client.search_model_versions("churn-pipeline")} == {1, 2}
+    loops = client.list_ct_loops("churn-pipeline")
+    assert [loop.outcome for loop in loops] == ["kept", "promoted"]
+    assert loops[1].candidate == production.version
     evaluated = client.search_runs(filter="params.best_model is not null")
     assert len(evaluated) == 1
     run = client.get_run(evaluated[0].id)

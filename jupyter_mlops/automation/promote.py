@@ -38,6 +38,7 @@ class Candidate:
     value: float | None  # the policy's metric on the holdout
     report: str | None  # the gate report's sha256
     failed: list[str] = field(default_factory=list)  # why it did not pass
+    champion_value: float | None = None  # the champion's metric on the same holdout
 
 
 @dataclass
@@ -125,12 +126,62 @@ def _metric_value(report: GateReport, metric: str) -> float | None:
     return None
 
 
+def _champion_value(report: GateReport, metric: str) -> float | None:
+    """The champion's value of ``metric`` on the holdout, as its gate measured it."""
+    for gate in report.gates:
+        if gate.get("gate") != "champion":
+            continue
+        for check in gate.get("checks", []):
+            if str(check.get("name", "")).startswith(f"{metric} (champion"):
+                value = check.get("value")
+                return None if value is None else float(value)
+    return None
+
+
+def _reusable(client: Client, name: str, version: int, holdout: Any) -> GateReport | None:
+    """A report that already judged this version's bytes with the current configuration, on
+    the same holdout (its fingerprint, when a frame is given) and against the champion in
+    Production now: judging it again would say the same."""
+    report = client.reusable_gate_report(name, version)
+    if holdout is not None:
+        if isinstance(holdout, str | os.PathLike):
+            from ..data.files import path_fingerprint
+
+            wanted = path_fingerprint(holdout)
+        else:
+            from ..data import fingerprint
+
+            wanted = fingerprint(holdout)
+        found = client.get_model_version(name, version)
+        config = client.get_registered_model(name).gates
+        from ..client.gates import config_sha256
+
+        report = next(
+            (
+                r
+                for r in client.get_gate_reports(name, version)
+                if r.model_sha256 == found.sha256
+                and r.config_sha256 == config_sha256(config)
+                and (r.report.get("holdout") or {}).get("fingerprint") == wanted
+            ),
+            None,
+        )
+    if report is None:
+        return None
+    champion = next((g for g in report.gates if g.get("gate") == "champion"), None)
+    if champion is not None and "champion" in champion:
+        current = holder_of(client, name, "Production")
+        if champion.get("champion") != (None if current is None else current.version):
+            return None
+    return report
+
+
 def _judge(
     client: Client, name: str, version: int, metric: str, holdout: Any, progress: bool
 ) -> Candidate:
     from ..registry.gates import validate
 
-    report = None if holdout is not None else client.reusable_gate_report(name, version)
+    report = _reusable(client, name, version, holdout)
     if report is None:
         report = validate(client, name, version, holdout=holdout, progress=progress, actor=ACTOR)
     failed = [
@@ -141,7 +192,8 @@ def _judge(
     value = _metric_value(report, metric)
     if value is None or not math.isfinite(value):
         failed.append(f"the gates did not measure {metric}")
-    return Candidate(version, not failed, value, report.sha256, failed)
+    champion = _champion_value(report, metric)
+    return Candidate(version, not failed, value, report.sha256, failed, champion)
 
 
 def _score(candidate: Candidate, higher: bool) -> float:
@@ -187,6 +239,7 @@ def promote_best(
     loop: CtLoop | None = None,
     progress: bool = False,
     actor: str | None = None,
+    why: str | None = None,
 ) -> Decision:
     """Validate each candidate version of ``name`` with its gates, pick the best that passes
     by ``metric`` and promote it according to the model's continuous-training policy (or
@@ -228,7 +281,7 @@ def promote_best(
         numbers = [client.get_model_version(name, v).version for v in versions]
     champion = holder_of(client, name, promote.to)
     champion_number = None if champion is None else champion.version
-    loop = loop or _manual_loop(client, name, run_id, dry)
+    loop = loop or _manual_loop(client, name, run_id, dry, why)
     judged = [
         _judge(client, name, n, chosen_metric, holdout, progress)
         for n in sorted(set(numbers))
@@ -267,6 +320,17 @@ def promote_best(
             f"no candidate passed the gates; version {champion_number} stays"
             if judged
             else f"no new candidate; version {champion_number} stays"
+        )
+        _end(client, loop, decision, "done", "kept", actor)
+        return decision
+    if best.champion_value is not None and _score(best, higher) <= _score(
+        Candidate(0, True, best.champion_value, None), higher
+    ):
+        decision.chosen = None
+        decision.reason = (
+            f"the best candidate, version {best.version} ({chosen_metric} {best.value:.4f}), "
+            f"does not beat version {champion_number} ({best.champion_value:.4f}) on the "
+            "holdout; the champion stays"
         )
         _end(client, loop, decision, "done", "kept", actor)
         return decision
@@ -394,7 +458,9 @@ def _end(
     )  # fmt: skip
 
 
-def _manual_loop(client: Client, name: str, run_id: str | None, dry: bool) -> CtLoop:
+def _manual_loop(
+    client: Client, name: str, run_id: str | None, dry: bool, why: str | None = None
+) -> CtLoop:
     """A loop for a promotion nobody's trigger started (a notebook, a pipeline run by
     hand), so it is on the timeline like the others."""
     return client.create_ct_loop(
@@ -404,13 +470,13 @@ def _manual_loop(client: Client, name: str, run_id: str | None, dry: bool) -> Ct
         params={},
         pipeline_run_id=run_id,
         dry_run=dry,
-        summary="promotion asked for by hand",
+        summary=why or "promotion asked for by hand",
     )
 
 
 # -- the pipeline step ---------------------------------------------------------------------
 
-PROMOTE_KEYS = ("model", "metric", "holdout", "mode", "to", "register")
+PROMOTE_KEYS = ("model", "metric", "holdout", "mode", "to", "register", "gates")
 
 
 def promote_step(
@@ -418,7 +484,8 @@ def promote_step(
 ) -> dict[str, Any]:
     """A ``promote:`` step of a pipeline: register the models its upstream steps logged as
     versions of ``model`` (default: the model of the continuous-training loop running the
-    pipeline; a model already registered is reused), then
+    pipeline; a model already registered is reused; ``register``: only the logged models of
+    these names; ``gates``: the model's gates when it has none yet), then
     :func:`promote_best` among them. ``holdout``: a file (relative to the pipeline's
     folder) or ``dataset:NAME`` (its newest version) the gates judge on."""
     unknown = sorted(set(settings) - set(PROMOTE_KEYS))
@@ -454,6 +521,10 @@ def promote_step(
         raise InvalidInput(
             f"step {context.step!r}: its upstream steps logged no model to register as {name!r}"
         )
+    if settings.get("gates") is not None and not client.get_registered_model(name).gates:
+        client.set_model_gates(
+            name, settings["gates"], reason=f"set by step {context.step} of {context.pipeline.name}"
+        )
     holdout = _holdout(client, settings.get("holdout"), context.base_dir)
     decision = promote_best(
         client,
@@ -465,6 +536,7 @@ def promote_step(
         mode=settings.get("mode"),
         to=settings.get("to"),
         loop=loop,
+        why=f"step {context.step} of pipeline {context.pipeline.name} asks for the best candidate",
     )
     return decision.to_dict()
 
@@ -491,11 +563,14 @@ def _holdout(client: Client, ref: Any, base_dir: Path | None) -> Any:
     if ref is None:
         return None
     if isinstance(ref, str) and ref.startswith("dataset:"):
-        frame, _ = client.read_dataset_frame(ref[len("dataset:") :], "the holdout", None)
-        return frame
-    from ..client.datasets import read_table
-
+        name = ref[len("dataset:") :]
+        if "@" not in name:
+            versions = client.list_datasets(name)
+            if not versions:
+                raise NotFound(f"Dataset {shown(name)} has no version to judge on.")
+            name = f"{versions[-1].name}@{versions[-1].version}"
+        return client.dataset_file(name)
     path = Path(str(ref))
     if not path.is_absolute():
         path = (base_dir or Path.cwd()) / path
-    return read_table(str(path), "the holdout")
+    return str(path)  # read only when a candidate has to be judged again

@@ -168,3 +168,19 @@ def judge(client: Client, rollout: Rollout, now: int) -> Verdict:
 
 def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f} ms"
+
+
+def cancel(client: Client, name: str, reason: str, actor: str | None = None) -> Rollout | None:
+    """End ``name``'s trial now, the champion kept, and the loop that started it with it
+    (outcome ``cancelled``); None when nothing was on trial. Audited."""
+    active = client.active_rollout(name)
+    if active is None:
+        return None
+    ended = client.end_rollout(active.id, "cancelled", reason, stats=active.stats, actor=actor)
+    if ended is not None and ended.loop_id is not None:
+        client.update_ct_loop(
+            ended.loop_id, ("rollout",), step="cancelled",
+            summary=f"the trial of version {ended.candidate} was cancelled: {reason}",
+            state="done", outcome="cancelled", reason=reason,
+        )  # fmt: skip
+    return ended

@@ -135,7 +135,6 @@ def models_promote_best(
     """Validate NAME's candidate VERSIONS (or those a pipeline run registered) with the
     gates and promote the best that passes, as NAME's policy says. Exits 1 when none passed."""
     from ..automation.promote import promote_best
-    from ..client.datasets import read_table
 
     decision = promote_best(
         client_of(ctx),
@@ -143,7 +142,7 @@ def models_promote_best(
         list(versions) or None,
         run_id=run_id,
         metric=metric,
-        holdout=None if holdout is None else read_table(holdout, "the holdout"),
+        holdout=holdout,
         mode=mode,
         to=to,
         progress=sys.stderr.isatty(),
@@ -175,8 +174,9 @@ def models_rollout(
         click.echo(f"{name} has no candidate on trial.")
         return
     if cancel:
-        ended = client.end_rollout(rollout.id, "cancelled", reason or "cancelled by hand")
-        rollout = ended or rollout
+        from ..automation.rollout import cancel as cancel_rollout
+
+        rollout = cancel_rollout(client, name, reason or "cancelled by hand") or rollout
     if fmt == "json":
         click.echo(json.dumps(rollout.to_dict(), indent=2))
         return

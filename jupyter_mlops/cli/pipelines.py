@@ -70,7 +70,7 @@ def parse_params(pairs: Sequence[str], params_json: str | None) -> dict[str, Any
     for name, raw in key_values(pairs, "parameter", "name=value").items():
         try:
             out[name] = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             out[name] = raw
     return out
 

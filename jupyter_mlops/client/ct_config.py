@@ -58,7 +58,7 @@ from .monitor_config import (
     check_number,
     parse_duration,
 )
-from .validation import check_json_object, validate_key
+from .validation import check_json_object, load_yaml, validate_key
 
 __all__ = [
     "PROMOTE_MODES",
@@ -309,14 +309,7 @@ class CtPolicy:
     def from_dict(cls, data: Any) -> CtPolicy:
         """Check a policy (a mapping or YAML text), naming the first field that is wrong."""
         if isinstance(data, str):
-            import yaml
-
-            try:
-                data = yaml.safe_load(data)
-            except yaml.YAMLError as exc:
-                raise InvalidInput(
-                    f"The continuous-training policy is not valid YAML: {exc}"
-                ) from None
+            data = load_yaml(data, "The continuous-training policy")
         data = as_mapping(data, "The continuous-training policy")
         check_fields(data, set(cls.__dataclass_fields__), "The continuous-training policy")
         if data.get("pipeline") is None:

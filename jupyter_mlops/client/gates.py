@@ -32,7 +32,7 @@ from typing import Any
 
 from ..entities import STAGES, canonical_sha256
 from ..exceptions import InvalidInput, shown
-from .validation import MAX_NAME, check_json, check_text, validate_key
+from .validation import MAX_NAME, check_json, check_text, load_yaml, validate_key
 
 # Each metric and whether higher is better.
 METRICS: dict[str, bool] = {
@@ -115,12 +115,7 @@ def parse_gates(config: Any) -> dict[str, Any] | None:
     if config is None:
         return None
     if isinstance(config, str):
-        import yaml
-
-        try:
-            config = yaml.safe_load(check_text(config, "A gate configuration", 64 * 1024))
-        except yaml.YAMLError as exc:
-            raise InvalidInput(f"The gate configuration is not valid YAML: {exc}") from None
+        config = load_yaml(config, "The gate configuration")
         if config is None:
             return None
     if not isinstance(config, Mapping):

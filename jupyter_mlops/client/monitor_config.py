@@ -48,6 +48,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 from ..exceptions import InvalidInput, shown
+from .validation import load_yaml
 
 __all__ = [
     "ALERT_METRICS",
@@ -402,14 +403,7 @@ class MonitorConfig:
     def from_dict(cls, data: Any) -> MonitorConfig:
         """Check a configuration (a mapping, YAML text, or None for the defaults)."""
         if isinstance(data, str):
-            import yaml
-
-            try:
-                data = yaml.safe_load(data)
-            except yaml.YAMLError as exc:
-                raise InvalidInput(
-                    f"The monitoring configuration is not valid YAML: {exc}"
-                ) from exc
+            data = load_yaml(data, "The monitoring configuration")
         data = as_mapping(data, "The monitoring configuration")
         check_fields(data, {"drift", "window", "alerts"}, "The monitoring configuration")
         window = data.get("window", DEFAULT_WINDOW)

@@ -227,3 +227,25 @@ def validate_artifact_path(path: Any) -> str:
             "(e.g. plots/a.png)."
         )
     return str(pure)
+
+
+def load_yaml(text: str, what: str, max_bytes: int = 64 * 1024) -> Any:
+    """YAML text (a configuration, a policy) as data: at most ``max_bytes`` of text, a syntax
+    error named with its line, nesting too deep for the parser an error too (not a crash), and
+    the result a JSON document :func:`check_json` accepts."""
+    import yaml
+
+    check_text(text, what, max_bytes)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InvalidInput(
+            f"{what} is not valid YAML{where}: {exc.problem or exc.context or 'syntax error'}."
+        ) from None
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"{what} is not valid YAML: {exc}.") from None
+    except RecursionError:
+        raise InvalidInput(f"{what} is nested too deeply.") from None
+    return check_json(data, what)

@@ -62,7 +62,7 @@ def discover_pipelines(root: Path, max_depth: int = 4) -> list[dict[str, Any]]:
             if file.stat().st_size > 1_000_000:
                 continue
             data = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
             continue
         if not isinstance(data, dict) or "steps" not in data or "name" not in data:
             continue  # some other YAML file

@@ -221,6 +221,8 @@ class Pipeline:
             ) from None
         except yaml.YAMLError as exc:
             raise InvalidInput(f"{path.name}: YAML error: {exc}") from None
+        except RecursionError:
+            raise InvalidInput(f"{path.name}: nested too deeply to be a pipeline") from None
         pipeline = cls.from_dict(data, base_dir=path.parent, source=path.name)
         return dataclasses.replace(pipeline, path=path)
 

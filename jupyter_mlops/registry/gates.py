@@ -22,6 +22,7 @@ the end of the caller.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,13 +99,31 @@ def _fmt(value: Any) -> str:
 
 # The holdout ----------------------------------------------------------------------------------
 def load_holdout(client: Client, config: dict[str, Any], holdout: Any) -> Holdout | None:
-    """The holdout the gates judge on: a DataFrame passed in, else the configured dataset
-    version, whose file must still have the fingerprint recorded for that version."""
+    """The holdout the gates judge on: a DataFrame or a table file passed in (a file is known
+    by its fingerprint), else the configured dataset version, whose file must still have the
+    fingerprint recorded for that version."""
     import pandas as pd
 
+    if isinstance(holdout, str | os.PathLike):
+        from ..client.datasets import read_table
+        from ..data.files import path_fingerprint
+
+        path = os.fspath(holdout)
+        if not os.path.isfile(path):
+            raise NotFound(f"The holdout file {shown(path)} does not exist.")
+        frame = read_table(path, "the holdout")
+        info = {
+            "ref": None,
+            "path": path,
+            "fingerprint": path_fingerprint(path),
+            "rows": len(frame),
+        }
+        return Holdout(frame, info)
     if holdout is not None:
         if not isinstance(holdout, pd.DataFrame):
-            raise InvalidInput(f"holdout must be a pandas DataFrame, got {type(holdout).__name__}.")
+            raise InvalidInput(
+                f"holdout must be a pandas DataFrame or a table file, got {type(holdout).__name__}."
+            )
         from ..data import fingerprint
 
         info = {"ref": None, "fingerprint": fingerprint(holdout), "rows": len(holdout)}

@@ -224,11 +224,10 @@ class RolloutCancelHandler(RegistryHandler):
         reason = self.text(data, "reason") or _CANCELLED
 
         def cancel(client: Client, actor: str) -> dict[str, Any]:
+            from ..automation.rollout import cancel as cancel_rollout
+
             model = client.get_registered_model(name)
-            active = client.active_rollout(model.name)
-            ended = None
-            if active is not None:
-                ended = client.end_rollout(active.id, "cancelled", reason, actor=actor)
+            ended = cancel_rollout(client, model.name, reason, actor=actor)
             if ended is None:
                 raise NotFound(f"Model {shown(model.name)} has no rollout under way.")
             return finite(ended.to_dict())
