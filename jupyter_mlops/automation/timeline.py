@@ -92,8 +92,9 @@ def _timeline(client: Client, loop: CtLoop, events: list[Event]) -> LoopTimeline
     mine = [e for e in events if e.type == CT_STEP_EVENT and e.payload.get("loop_id") == loop.id]
     for event in mine:
         p = event.payload
+        by = f" (by {p['by']})" if p.get("by") else ""
         entries.append(
-            Entry(event.created_at, str(p.get("step")), str(p.get("summary", "")),
+            Entry(event.created_at, str(p.get("step")), str(p.get("summary", "")) + by,
                   {k: v for k, v in p.items() if k not in ("loop_id", "step", "summary")})
         )  # fmt: skip
     run_entries, pipeline_s = _pipeline(client, loop)

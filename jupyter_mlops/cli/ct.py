@@ -48,8 +48,6 @@ def models_ct(
     --enable/--disable and --dry-run/--no-dry-run change one switch)."""
     import dataclasses
 
-    import yaml
-
     from ..automation.policy import set_policy
 
     client = client_of(ctx)
@@ -79,11 +77,10 @@ def models_ct(
         client.get_registered_model(name)
         click.echo(f"# {name} has no continuous-training policy (set one with --set ct.yaml)")
         return
-    data = policy.to_dict()
     if fmt == "json":
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps(policy.to_dict(), indent=2))
     else:
-        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
+        click.echo(policy.to_yaml(), nl=False)
 
 
 @click.command("timeline")

@@ -204,6 +204,9 @@ class ContinuousTrainingMixin(ClientBase):
         now = now_ms()
         if values.get("state") in ("done", "failed", "dry_run"):
             values.setdefault("ended_at", now)
+        entry = None
+        if audit is not None:
+            entry = {**audit, "actor": self._actor(audit.get("actor"))}
         event = None
         if step is not None:
             event = {
@@ -211,9 +214,8 @@ class ContinuousTrainingMixin(ClientBase):
                 "summary": summary,
                 **check_json_object(dict(detail or {}), "A step's detail"),
             }
-        entry = None
-        if audit is not None:
-            entry = {**audit, "actor": self._actor(audit.get("actor"))}
+            if entry is not None:  # a decision: who or what made it
+                event["by"] = entry["actor"]
         return self.store.update_loop(_loop_id(loop_id), states, values, event, entry, now)
 
     def record_ct_step(

@@ -341,6 +341,19 @@ class CtPolicy:
             out["data"] = None
         return out
 
+    def to_yaml(self) -> str:
+        """The policy as YAML, its unset fields left out (what ``models ct NAME`` shows)."""
+        import yaml
+
+        return yaml.safe_dump(compact(self.to_dict()), sort_keys=False, allow_unicode=True)
+
+
+def compact(value: Any) -> Any:
+    """``value`` without the fields that are null or empty, as a person writes a policy."""
+    if isinstance(value, dict):
+        return {k: compact(v) for k, v in value.items() if v is not None and v != {} and v != []}
+    return value
+
 
 def parse_policy(config: Mapping[str, Any] | str | None) -> CtPolicy | None:
     """A policy in canonical form (None removes it)."""

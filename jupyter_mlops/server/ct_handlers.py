@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from tornado import web
 
-from ..client.ct_config import CtPolicy
+from ..client.ct_config import CtPolicy, compact
 from ..exceptions import InvalidInput, NotFound, shown
 from ..paths import MAX_PATH, existing_file, relative_to_root
 from .monitoring_handlers import finite
@@ -45,7 +45,7 @@ def _shown_policy(policy: CtPolicy | None, root: Path) -> tuple[dict[str, Any] |
 
     data = policy.to_dict()
     data["pipeline"] = relative_to_root(policy.pipeline, root) or policy.pipeline
-    return data, yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return data, yaml.safe_dump(compact(data), sort_keys=False, allow_unicode=True)
 
 
 def _gate_report(client: Client, name: str, version: int | None) -> dict[str, Any] | None:
