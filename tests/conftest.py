@@ -150,3 +150,45 @@ def ip(store: Client) -> Iterator[Any]:
             shell.user_ns.pop(name, None)
     shell.config.clear()
     shell.config.update(saved)
+
+
+@pytest.fixture
+def served_store(tmp_path: Path) -> Iterator[Client]:
+    """A Client of a store in a temporary folder; every model server still running on it is
+    stopped after the test."""
+    from jupyter_mlops.serving import stop_server
+
+    c = Client(tmp_path / "store")
+    yield c
+    for server in c.list_model_servers(active_only=True):
+        stop_server(c, server.id)
+    c.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The URL of a fresh store: a SQLite file, or a new PostgreSQL database (named after the
+    test module) dropped after the test."""
+    import sqlalchemy as sa
+
+    monkeypatch.setenv(ARTIFACTS_ENV, str(tmp_path / "artifacts"))
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'mlops.db'}"
+        return
+    server = request.getfixturevalue("postgres_url")
+    module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    database = f"mlops_{module}_{os.getpid()}"
+    admin = sa.create_engine(
+        server.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE {database}")
+    try:
+        yield server.rsplit("/", 1)[0] + "/" + database
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        admin.dispose()

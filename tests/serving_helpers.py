@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,3 +93,17 @@ def register_monitored(client: Client, rows: int = 3_000) -> Any:
     register(client, "churn", model, X.head(2), alias="champion")
     build_reference(client, "churn", 1, X, y)
     return model
+
+
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 60.0, every: float = 0.1, what: str = ""
+) -> Any:
+    """``predicate()``'s first value that is neither None nor False, polled every ``every``
+    seconds; an AssertionError (saying ``what``) after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value is not None and value is not False:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"{what or 'condition'} not met within {timeout:g} s")

@@ -9,22 +9,19 @@ model server) is tests/test_ct_e2e.py.
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pytest
-import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 
-from jupyter_mlops import config
 from jupyter_mlops.automation.controller import ContinuousTraining
 from jupyter_mlops.automation.data import traffic_frame, traffic_since
 from jupyter_mlops.automation.policy import set_policy
@@ -46,30 +43,6 @@ GATES = {
     "metrics": {"accuracy": {"min": 0.6}},
     "champion": {"metric": "accuracy", "max_drop": 0.02, "resamples": 200},
 }
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    monkeypatch.setenv(config.ARTIFACTS_ENV, str(tmp_path / "artifacts"))
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'mlops.db'}"
-        return
-    server = request.getfixturevalue("postgres_url")
-    database = f"mlops_ct_{os.getpid()}"
-    admin = sa.create_engine(
-        server.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        conn.exec_driver_sql(f"CREATE DATABASE {database}")
-    try:
-        yield server.rsplit("/", 1)[0] + "/" + database
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        admin.dispose()
 
 
 def _train(client: Client, model: Any, data: Any, name: str = NAME) -> int:
@@ -140,6 +113,20 @@ def _pipeline_run(
         client.end_run(step)
         client.register_model(f"runs:/{step}/candidate", NAME)
     client.end_run(run_id, status)
+
+
+def _retrain(
+    client: Client, model: Any = None, status: RunStatus = RunStatus.FINISHED
+) -> tuple[ContinuousTraining, Launches]:
+    """An alert, the retrain it starts, its pipeline run played to ``status`` (having
+    registered ``model``), and the controller's next look at it."""
+    launches = Launches()
+    controller = ContinuousTraining(client, launch=launches)
+    _alert(client)
+    controller.tick(now_ms())
+    _pipeline_run(client, launches.calls[0][1], model=model, status=status)
+    controller.tick(now_ms())
+    return controller, launches
 
 
 def _steps(client: Client) -> list[dict[str, Any]]:
@@ -278,12 +265,7 @@ def test_given_two_controllers_on_one_store_when_both_tick_then_the_alert_starts
 
 
 def test_given_a_failed_retrain_when_an_alert_follows_within_the_cooldown_then_it_is_skipped(ct):
-    launches = Launches()
-    controller = ContinuousTraining(ct, launch=launches)
-    _alert(ct)
-    controller.tick(now_ms())
-    _pipeline_run(ct, launches.calls[0][1], status=RunStatus.FAILED)
-    controller.tick(now_ms())
+    controller, launches = _retrain(ct, status=RunStatus.FAILED)
     (loop,) = ct.list_ct_loops(NAME)
     assert (loop.state, loop.outcome) == ("failed", "failed") and "failed" in loop.reason
     assert ct.get_model_version(NAME, 1).stage == "Production"  # nothing promoted
@@ -355,12 +337,7 @@ def test_given_a_scheduler_that_stopped_before_launching_when_ticking_later_then
 def test_given_a_loop_that_promoted_when_its_version_raises_the_alert_then_a_loop_is_suspected(
     ct,
 ):
-    launches = Launches()
-    controller = ContinuousTraining(ct, launch=launches)
-    _alert(ct)
-    controller.tick(now_ms())
-    _pipeline_run(ct, launches.calls[0][1], model=LogisticRegression(max_iter=500))
-    controller.tick(now_ms())
+    controller, launches = _retrain(ct, model=LogisticRegression(max_iter=500))
     (loop,) = ct.list_ct_loops(NAME)
     assert (loop.state, loop.outcome, loop.candidate) == ("done", "promoted", 2)
     assert ct.get_model_version(NAME, 2).stage == "Production"
@@ -379,12 +356,7 @@ def test_given_a_loop_that_promoted_when_its_version_raises_the_alert_then_a_loo
 
 
 def test_given_no_candidate_passing_when_the_pipeline_ends_then_the_champion_stays(ct):
-    launches = Launches()
-    controller = ContinuousTraining(ct, launch=launches)
-    _alert(ct)
-    controller.tick(now_ms())
-    _pipeline_run(ct, launches.calls[0][1], model=DummyClassifier(strategy="constant", constant=0))
-    controller.tick(now_ms())
+    _retrain(ct, model=DummyClassifier(strategy="constant", constant=0))
     (loop,) = ct.list_ct_loops(NAME)
     assert (loop.state, loop.outcome) == ("done", "kept")
     assert "no candidate passed the gates" in loop.reason
@@ -395,12 +367,7 @@ def test_given_no_candidate_passing_when_the_pipeline_ends_then_the_champion_sta
 
 def test_given_approval_mode_when_the_best_passes_then_it_waits_for_an_approval_by_another(ct):
     set_policy(ct, NAME, {"pipeline": str(PIPELINE), "promote": {"mode": "approval"}})
-    launches = Launches()
-    controller = ContinuousTraining(ct, launch=launches)
-    _alert(ct)
-    controller.tick(now_ms())
-    _pipeline_run(ct, launches.calls[0][1], model=LogisticRegression(max_iter=500))
-    controller.tick(now_ms())
+    controller, _launches = _retrain(ct, model=LogisticRegression(max_iter=500))
     (loop,) = ct.list_ct_loops(NAME)
     assert (loop.state, loop.candidate) == ("approval", 2)
     controller.tick(now_ms())
@@ -547,12 +514,7 @@ def test_given_a_rollout_loop_when_the_trial_passes_then_the_candidate_takes_the
     set_policy(
         ct, NAME, {"pipeline": str(PIPELINE), "rollout": {"mode": "shadow", "min_requests": 10}}
     )
-    launches = Launches()
-    controller = ContinuousTraining(ct, launch=launches)
-    _alert(ct)
-    controller.tick(now_ms())
-    _pipeline_run(ct, launches.calls[0][1], model=LogisticRegression(max_iter=500))
-    controller.tick(now_ms())
+    controller, _launches = _retrain(ct, model=LogisticRegression(max_iter=500))
     (loop,) = ct.list_ct_loops(NAME)
     rollout = ct.active_rollout(NAME)
     assert loop.state == "rollout" and rollout is not None and rollout.loop_id == loop.id

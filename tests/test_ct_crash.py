@@ -9,12 +9,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from serving_helpers import wait_for
 
 from jupyter_mlops import registry
 from jupyter_mlops.automation.policy import set_policy
@@ -22,29 +21,15 @@ from jupyter_mlops.client import Client, now_ms
 from jupyter_mlops.config import store_env
 from jupyter_mlops.data.synthetic import TARGET, churn_frame
 from jupyter_mlops.entities import MONITOR_ALERT_EVENT, RunStatus
-from jupyter_mlops.serving import ServeOptions, start_server, stop_server
+from jupyter_mlops.serving import ServeOptions, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "churn"
 
 
-def _wait(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
-
-
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Client]:
-    client = Client(tmp_path / "store")
-    yield client
-    for server in client.list_model_servers(active_only=True):
-        stop_server(client, server.id)
-    client.close()
+def store(served_store: Client) -> Client:
+    return served_store
 
 
 def _scheduler(client: Client, log: Path) -> subprocess.Popen[bytes]:
@@ -89,14 +74,14 @@ def test_given_the_scheduler_killed_mid_retrain_when_another_takes_over_then_the
     # pipeline runs, then another scheduler starts
     first = _scheduler(store, tmp_path / "first.log")
     try:
-        _wait(lambda: store.lease_holder("scheduler"), 60, "the first scheduler leading")
+        wait_for(lambda: store.lease_holder("scheduler"), 60, 0.2, "the first scheduler leading")
         end = now_ms()
         store.record_event(MONITOR_ALERT_EVENT, NAME, {
             "rule": "drift", "metric": "dataset_drift_share", "state": "alert",
             "previous": "ok", "value": 0.6, "version": 1, "window_start": end - 5000,
             "window_end": end, "levels": ["alert", "alert"],
         })  # fmt: skip
-        loop = _wait(lambda: (store.list_ct_loops(NAME) or [None])[0], 60, "a loop")
+        loop = wait_for(lambda: (store.list_ct_loops(NAME) or [None])[0], 60, 0.2, "a loop")
 
         def running() -> bool:
             try:
@@ -104,7 +89,7 @@ def test_given_the_scheduler_killed_mid_retrain_when_another_takes_over_then_the
             except Exception:
                 return False
 
-        _wait(running, 120, "the retraining pipeline running")
+        wait_for(running, 120, 0.2, "the retraining pipeline running")
         os.kill(first.pid, signal.SIGKILL)
         first.wait(30)
     finally:
@@ -117,7 +102,7 @@ def test_given_the_scheduler_killed_mid_retrain_when_another_takes_over_then_the
             found = store.get_ct_loop(loop.id)
             return None if found.active else found
 
-        done = _wait(ended, 300, "the loop's end")
+        done = wait_for(ended, 300, 0.2, "the loop's end")
     finally:
         second.terminate()
         second.wait(30)

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
-from serving_helpers import FEATURES, call, frame, register, split_body
+from serving_helpers import FEATURES, call, frame, register, split_body, wait_for
 from sklearn.linear_model import LogisticRegression
 
 from jupyter_mlops import Client
 from jupyter_mlops.automation.controller import ContinuousTraining
 from jupyter_mlops.client import now_ms
-from jupyter_mlops.serving import ServeOptions, ServerHandle, start_server, stop_server
+from jupyter_mlops.serving import ServeOptions, ServerHandle, start_server
 
 pytestmark = pytest.mark.slow
 NAME = "churn"
@@ -53,22 +52,8 @@ def broken() -> Any:
 
 
 @pytest.fixture
-def store(tmp_path) -> Iterator[Client]:  # type: ignore[no-untyped-def]
-    client = Client(tmp_path / "store")
-    yield client
-    for server in client.list_model_servers(active_only=True):
-        stop_server(client, server.id)
-    client.close()
-
-
-def _wait(predicate: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
+def store(served_store: Client) -> Client:
+    return served_store
 
 
 def _trial(store: Client, candidate: Any, mode: str, **criteria: Any) -> tuple[Any, ServerHandle]:
@@ -83,7 +68,7 @@ def _trial(store: Client, candidate: Any, mode: str, **criteria: Any) -> tuple[A
     store.start_rollout(NAME, version, mode=mode, share=0.5, target="@champion", criteria=plan,
                         champion=1, loop_id=loop.id)  # fmt: skip
     server = start_server(store, f"{NAME}@champion", ServeOptions(port=0))
-    _wait(lambda: call(server.url, "/version").json()["trial"] is not None)
+    wait_for(lambda: call(server.url, "/version").json()["trial"] is not None)
     return loop, server
 
 
@@ -110,7 +95,7 @@ def _judged(store: Client, loop_id: str) -> Any:
         loop = store.get_ct_loop(loop_id)
         return loop if loop.state == "done" else None
 
-    return _wait(ended, 60)
+    return wait_for(ended, 60)
 
 
 def test_given_a_failing_canary_when_judged_then_rolled_back_and_no_client_saw_a_failure(store):
@@ -119,7 +104,7 @@ def test_given_a_failing_canary_when_judged_then_rolled_back_and_no_client_saw_a
     assert [s for s, _ in answers] == [200] * 120
     done = _judged(store, loop.id)
     assert done.outcome == "rolled_back" and "error rate" in done.reason
-    _wait(lambda: call(server.url, "/version").json()["trial"] is None)
+    wait_for(lambda: call(server.url, "/version").json()["trial"] is None)
     assert store.get_model_version_by_alias(NAME, "champion").version == 1
     assert all(s == 200 for s, _ in _traffic(store, server, 20))
     rollout = store.list_rollouts(NAME)[0]
@@ -146,6 +131,6 @@ def test_given_a_sound_canary_when_judged_then_it_takes_the_alias_and_the_server
     done = _judged(store, loop.id)
     assert done.outcome == "promoted", done.reason
     assert store.get_model_version_by_alias(NAME, "champion").version == 2
-    _wait(lambda: call(server.url, "/version").json()["version"] == 2)
+    wait_for(lambda: call(server.url, "/version").json()["version"] == 2)
     assert call(server.url, "/version").json()["trial"] is None
     assert np.isfinite(store.list_rollouts(NAME)[0].stats["candidate"]["p95_ms"])

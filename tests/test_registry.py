@@ -4,15 +4,13 @@ append-only, hash-chained audit, on SQLite and (with JUPYTER_MLOPS_TEST_PG) on P
 from __future__ import annotations
 
 import multiprocessing
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from jupyter_mlops import config
 from jupyter_mlops.capture import user
 from jupyter_mlops.client import Client
 from jupyter_mlops.entities import MODEL_ALIAS_EVENT, MODEL_VERSION_EVENT
@@ -20,31 +18,6 @@ from jupyter_mlops.exceptions import Conflict, InvalidInput, NotFound
 
 N_PROCS = 8
 CHILD_TIMEOUT_S = 120
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    """The URL of a fresh store: a SQLite file, or a new PostgreSQL database dropped after."""
-    monkeypatch.setenv(config.ARTIFACTS_ENV, str(tmp_path / "artifacts"))
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'mlops.db'}"
-        return
-    server = request.getfixturevalue("postgres_url")
-    database = f"mlops_registry_{os.getpid()}"
-    admin = sa.create_engine(
-        server.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        conn.exec_driver_sql(f"CREATE DATABASE {database}")
-    try:
-        yield server.rsplit("/", 1)[0] + "/" + database
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        admin.dispose()
 
 
 @pytest.fixture

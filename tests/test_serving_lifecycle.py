@@ -10,12 +10,11 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import pytest
-from serving_helpers import FEATURES, call, register
+from serving_helpers import FEATURES, call, register, wait_for
 from sklearn.dummy import DummyClassifier
 
 from jupyter_mlops import Client
@@ -25,14 +24,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def store(tmp_path) -> Iterator[Client]:  # type: ignore[no-untyped-def]
-    client = Client(tmp_path / "store")
-    yield client
-    for server in client.list_model_servers(active_only=True):
-        from jupyter_mlops.serving import stop_server
-
-        stop_server(client, server.id)
-    client.close()
+def store(served_store: Client) -> Client:
+    return served_store
 
 
 def constant_versions(client: Client, name: str, answers: list[int]) -> list[int]:
@@ -44,16 +37,6 @@ def constant_versions(client: Client, name: str, answers: list[int]) -> list[int
         model = DummyClassifier(strategy="constant", constant=answer).fit(X, y)
         versions.append(register(client, name, model, X.head(2)))
     return versions
-
-
-def wait_for(predicate, timeout: float = 30.0, every: float = 0.1):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value is not None and value is not False:
-            return value
-        time.sleep(every)
-    raise AssertionError("condition not met in time")
 
 
 BODY = {"dataframe_split": {"columns": FEATURES, "data": [[0.0, 0.0, 0.0, 0.0]]}}

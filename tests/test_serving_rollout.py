@@ -6,15 +6,13 @@ rollout ends. Real server processes over real HTTP, a SQLite store in a temporar
 from __future__ import annotations
 
 import re
-import time
 import uuid
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from serving_helpers import FEATURES, call, frame, register, split_body
+from serving_helpers import FEATURES, call, frame, register, split_body, wait_for
 from sklearn.dummy import DummyClassifier
 
 from jupyter_mlops import Client
@@ -24,24 +22,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def store(tmp_path) -> Iterator[Client]:  # type: ignore[no-untyped-def]
-    client = Client(tmp_path / "store")
-    yield client
-    from jupyter_mlops.serving import stop_server
-
-    for server in client.list_model_servers(active_only=True):
-        stop_server(client, server.id)
-    client.close()
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, every: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value is not None and value is not False:
-            return value
-        time.sleep(every)
-    raise AssertionError("condition not met in time")
+def store(served_store: Client) -> Client:
+    return served_store
 
 
 def constant(client: Client, name: str, answer: int) -> int:

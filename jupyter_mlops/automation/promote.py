@@ -179,10 +179,10 @@ def _reusable(client: Client, name: str, version: int, holdout: Any) -> GateRepo
 def _judge(
     client: Client, name: str, version: int, metric: str, holdout: Any, progress: bool
 ) -> Candidate:
-    from ..registry.gates import validate
-
     report = _reusable(client, name, version, holdout)
     if report is None:
+        from ..registry.gates import validate  # numpy and the sandbox: only when judging
+
         report = validate(client, name, version, holdout=holdout, progress=progress, actor=ACTOR)
     failed = [
         f"{g['gate']}: {g.get('summary', '')}".rstrip(": ")
@@ -384,21 +384,16 @@ def deploy(
     champion (shadow, canary) for the controller to finish or roll back."""
     name = decision.name
     who = actor or ACTOR
-    if plan.mode == "direct":
+    if plan.mode == "direct" or decision.champion is None:
+        # (a trial needs a champion to run beside: without one the candidate goes in directly)
         move_to(client, name, best.version, promote.to, f"best candidate ({value})", who)
         decision.action = "promoted"
         decision.reason = (
             f"version {best.version} ({value}) passed the gates and was promoted to "
             f"{promote.to}, replacing version {decision.champion}"
-        )
-        _end(client, loop, decision, "done", "promoted", actor, best.report)
-        return decision
-    if decision.champion is None:  # nothing to compare with: the trial has no baseline
-        move_to(client, name, best.version, promote.to, f"best candidate ({value})", who)
-        decision.action = "promoted"
-        decision.reason = (
-            f"version {best.version} ({value}) promoted to {promote.to} directly: no champion "
-            f"to run a {plan.mode} beside"
+            if decision.champion is not None
+            else f"version {best.version} ({value}) passed the gates and was promoted to "
+            f"{promote.to}, the first to hold it"
         )
         _end(client, loop, decision, "done", "promoted", actor, best.report)
         return decision

@@ -22,6 +22,7 @@ from ..entities import (
     MONITOR_ALERT_EVENT,
 )
 from ..exceptions import NotFound
+from .promote import descendants
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -46,7 +47,7 @@ class LoopTimeline:
     started_at: int  # the alert (or the trigger) that started it
     switched_at: int | None  # a server answered with the new version
     ended_at: int | None
-    parts: dict[str, float | None]  # seconds: detection, pipeline, gates, switch
+    parts: dict[str, float | None]  # seconds: detection, pipeline, gates, trial, switch
 
     @property
     def total_s(self) -> float | None:
@@ -106,13 +107,26 @@ def _timeline(client: Client, loop: CtLoop, events: list[Event]) -> LoopTimeline
     window_end = (loop.ended_at or int(time.time() * 1000)) + SWITCH_HORIZON_MS
     switched_at = None
     chosen = loop.candidate
+    # The stage or alias move that gave the chosen version its place (after any trial): a
+    # server answering with it from then on is the switch.
+    promoted_at = next(
+        (
+            e.created_at
+            for e in events
+            if e.type == MODEL_ALIAS_EVENT
+            and chosen is not None
+            and e.payload.get("version") == chosen
+            and loop.created_at <= e.created_at <= window_end
+            and (decided is None or e.created_at >= decided)
+        ),
+        None,
+    )
+    runs = descendants(client, loop.pipeline_run_id) if loop.pipeline_run_id else set()
     for event in events:
         if not loop.created_at <= event.created_at <= window_end:
             continue
         p = event.payload
-        if event.type == MODEL_VERSION_EVENT and (
-            p.get("run_id") in _run_ids(client, loop) if loop.pipeline_run_id else False
-        ):
+        if event.type == MODEL_VERSION_EVENT and p.get("run_id") in runs:
             entries.append(
                 Entry(
                     event.created_at,
@@ -143,7 +157,7 @@ def _timeline(client: Client, loop: CtLoop, events: list[Event]) -> LoopTimeline
             and loop.outcome == "promoted"
             and p.get("version") == chosen
             and switched_at is None
-            and (decided is None or event.created_at >= decided)
+            and event.created_at >= (promoted_at or decided or 0)
         ):
             switched_at = event.created_at
             server = str(p.get("server_id", ""))[:8]
@@ -154,10 +168,15 @@ def _timeline(client: Client, loop: CtLoop, events: list[Event]) -> LoopTimeline
         "detection_s": _detection(trigger, start),
         "pipeline_s": pipeline_s,
         "gates_s": None,
-        "switch_s": None
-        if switched_at is None or decided is None
-        else round((switched_at - decided) / 1000, 3),
+        "trial_s": None,
+        "switch_s": None,
     }
+    tried = any(e.kind == "rollout" for e in entries)
+    if tried and promoted_at is not None and decided is not None:
+        parts["trial_s"] = round((promoted_at - decided) / 1000, 3)
+    since = promoted_at or decided
+    if switched_at is not None and since is not None:
+        parts["switch_s"] = round((switched_at - since) / 1000, 3)
     judged = [e for e in entries if e.kind == "candidates"]
     if judged and candidates_at is not None:
         parts["gates_s"] = _gates_seconds(client, judged[0])
@@ -195,18 +214,6 @@ def _gates_seconds(client: Client, entry: Entry) -> float | None:
         found = True
         total += float(report.report.get("duration_s") or 0.0)
     return round(total, 3) if found else None
-
-
-def _run_ids(client: Client, loop: CtLoop) -> set[str]:
-    assert loop.pipeline_run_id is not None
-    ids = {loop.pipeline_run_id}
-    todo = [loop.pipeline_run_id]
-    while todo:
-        for child in client.child_runs(todo.pop()):
-            if child.id not in ids:
-                ids.add(child.id)
-                todo.append(child.id)
-    return ids
 
 
 def _pipeline(client: Client, loop: CtLoop) -> tuple[list[Entry], float | None]:

@@ -270,6 +270,7 @@ def lifecycle(
         "parts": item.parts,
         "rollout": rollout,
         "loop": item.loop,
+        "timeline": item.to_dict(),
     }
     if json_out:
         Path(json_out).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")

@@ -1035,7 +1035,7 @@ export namespace Mlops {
     started_at: number;
     switched_at: number | null;
     ended_at: number | null;
-    /** Seconds: detection_s, pipeline_s, gates_s, switch_s (null: not measured). */
+    /** Seconds: detection_s, pipeline_s, gates_s, trial_s, switch_s (null: not measured). */
     parts: { [part: string]: number | null };
     total_s: number | null;
   }

@@ -7,16 +7,15 @@ schedulers that both believe they lead never act on one loop twice; each change 
 changes, decisions and rollouts also append to the registry's audit chain, under the
 registry's write lock.
 
-Needs from the class it is mixed into: ``engine``, ``_write`` and ``dialect``
-(:class:`~jupyter_mlops.store.sql.base.SqlBase`), ``_insert_event``
-(:class:`~jupyter_mlops.store.sql.events.EventsMixin`), ``_lock_registry``, ``_audit`` and
-``_model_row`` (:class:`~jupyter_mlops.store.sql.registry.RegistryMixin`).
+It extends :class:`~jupyter_mlops.store.sql.registry.RegistryMixin` (its write lock, its
+audit chain, its model rows); needs ``_insert_event``
+(:class:`~jupyter_mlops.store.sql.events.EventsMixin`) from the class it is mixed into.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -31,11 +30,8 @@ from ...entities import (
 )
 from ...exceptions import Conflict, InvalidInput, NotFound, shown
 from ..base import StoredPolicy
-from .base import SqlBase
+from .registry import RegistryMixin
 from .schema import ct_loops, ct_policies, events, model_rollouts
-
-if TYPE_CHECKING:
-    from ...entities import AuditEntry
 
 _LOOP_FIELDS = tuple(CtLoop.__dataclass_fields__)
 _ROLLOUT_FIELDS = tuple(Rollout.__dataclass_fields__)
@@ -63,33 +59,8 @@ def _rollout(row: Any) -> Rollout:
     return Rollout(**values)
 
 
-class ContinuousTrainingMixin(SqlBase):
-    if TYPE_CHECKING:
-
-        def _insert_event(
-            self, conn: Connection, type_: str, key: str, payload: Mapping[str, Any], now_ms: int
-        ) -> int: ...
-
-        def _lock_registry(self, conn: Connection) -> None: ...
-
-        @staticmethod
-        def _audit(
-            conn: Connection,
-            now_ms: int,
-            actor: str,
-            action: str,
-            name: str,
-            *,
-            version: int | None = None,
-            alias: str | None = None,
-            from_value: str | None = None,
-            to_value: str | None = None,
-            reason: str | None = None,
-            report_sha256: str | None = None,
-        ) -> AuditEntry: ...
-
-        @staticmethod
-        def _model_row(conn: Connection, name: str) -> Any: ...
+class ContinuousTrainingMixin(RegistryMixin):
+    """Needs the registry's write lock and audit chain (it extends the registry mixin)."""
 
     # -- policies ---------------------------------------------------------------------------
 

@@ -30,10 +30,10 @@ class SqlStore(
     EventsMixin,
     SchedulesMixin,
     LeasesMixin,
+    ContinuousTrainingMixin,  # extends RegistryMixin (its lock and audit)
     RegistryMixin,
     ServingMixin,
     MonitoringMixin,
-    ContinuousTrainingMixin,
     Store,
 ):
     """A store in any SQLAlchemy database; the schema is created or upgraded on open."""

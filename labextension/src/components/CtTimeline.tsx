@@ -15,6 +15,7 @@ const PARTS: [string, string][] = [
   ['detection_s', 'detection'],
   ['pipeline_s', 'pipeline'],
   ['gates_s', 'gates'],
+  ['trial_s', 'trial'],
   ['switch_s', 'switch']
 ];
 
@@ -151,7 +152,11 @@ function LoopTimeline(props: {
         className="jp-mlops-Timeline-parts"
         data-testid="mlops-timeline-parts"
       >
-        {PARTS.map(([key, label]) => (
+        {PARTS.filter(
+          // A trial's time only when the loop had one.
+          ([key]) =>
+            key !== 'trial_s' || typeof timeline.parts?.[key] === 'number'
+        ).map(([key, label]) => (
           <span
             key={key}
             className="jp-mlops-Timeline-part"
