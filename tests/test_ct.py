@@ -422,6 +422,14 @@ def test_given_a_canary_policy_when_the_best_passes_then_a_rollout_starts_beside
         ct.start_rollout(NAME, good, mode="shadow", share=0, target="Production", criteria={},
                          champion=1)  # fmt: skip
     assert ct.get_model_version(NAME, good).stage == "None"  # not before the trial says so
+    other = _train(
+        ct,
+        LogisticRegression(C=0.2, max_iter=500),
+        churn_frame(900, drift=1.5, new_rule=True, seed=4),
+    )
+    second = promote_best(ct, NAME, [other])
+    assert second.action == "kept" and "on trial already" in second.reason
+    assert ct.active_rollout(NAME).candidate == good  # type: ignore[union-attr]
     actions = [e.action for e in ct.model_audit(NAME)]
     assert "rollout_start" in actions and ct.verify_model_audit() is None
 

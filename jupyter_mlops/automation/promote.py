@@ -21,7 +21,7 @@ from ..client.ct_config import CtPolicy, PromotePolicy, RolloutPolicy
 from ..client.gates import METRICS
 from ..config import PARENT_RUN_ENV
 from ..entities import CtLoop, ModelVersion
-from ..exceptions import InvalidInput, NotFound, shown
+from ..exceptions import Conflict, InvalidInput, NotFound, shown
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -397,6 +397,15 @@ def deploy(
         )
         _end(client, loop, decision, "done", "promoted", actor, best.report)
         return decision
+    other = client.active_rollout(name)
+    if other is not None:
+        decision.chosen = None
+        decision.reason = (
+            f"version {best.version} ({value}) passed the gates, but version {other.candidate} "
+            "is on trial already; the champion stays (end that trial, then promote again)"
+        )
+        _end(client, loop, decision, "done", "kept", actor)
+        return decision
     decision.action = "rollout"
     decision.reason = (
         f"version {best.version} ({value}) passed the gates; on trial ({plan.mode}) beside "
@@ -409,18 +418,26 @@ def deploy(
         audit={"action": "ct_decision", "version": best.version, "to_value": plan.mode,
                "reason": decision.reason, "report_sha256": best.report, "actor": who},
     )  # fmt: skip
-    started = client.start_rollout(
-        name,
-        best.version,
-        mode=plan.mode,
-        share=plan.share,
-        target=promote.to,
-        criteria=asdict(plan),
-        champion=decision.champion,
-        loop_id=loop.id,
-        reason=decision.reason,
-        actor=who,
-    )
+    try:
+        started = client.start_rollout(
+            name,
+            best.version,
+            mode=plan.mode,
+            share=plan.share,
+            target=promote.to,
+            criteria=asdict(plan),
+            champion=decision.champion,
+            loop_id=loop.id,
+            reason=decision.reason,
+            actor=who,
+        )
+    except Conflict as exc:  # another trial started in between
+        client.update_ct_loop(
+            loop.id, ("rollout",), step="ended", summary=f"the trial could not start: {exc}",
+            state="done", outcome="kept", reason=exc.message,
+        )  # fmt: skip
+        decision.action, decision.chosen, decision.reason = "kept", None, exc.message
+        return decision
     decision.rollout_id = started.id
     return decision
 
