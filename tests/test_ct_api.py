@@ -336,7 +336,7 @@ async def test_given_loops_when_the_timeline_is_read_then_each_loop_has_its_entr
     note = oldest["entries"][-1]
     assert note["summary"] == "looked at by hand" and note["detail"] == {"who": SOMEONE}
     assert oldest["loop"]["outcome"] == "promoted" and oldest["total_s"] >= 0
-    assert set(oldest["parts"]) == {"detection_s", "pipeline_s", "gates_s", "switch_s"}
+    assert set(oldest["parts"]) == {"detection_s", "pipeline_s", "gates_s", "trial_s", "switch_s"}
     assert newest["total_s"] is None and [e["kind"] for e in newest["entries"]] == ["triggered"]
     # Each step is a ct.step event on the model's log, read back from it.
     steps = [e for e in client.timeline_events(churn) if e.type == CT_STEP_EVENT]

@@ -24,10 +24,12 @@ def set_policy(
     policy: CtPolicy | Mapping[str, Any] | str,
     *,
     base_dir: str | os.PathLike[str] | None = None,
+    root: str | os.PathLike[str] | None = None,
     reason: str | None = None,
     actor: str | None = None,
 ) -> CtPolicy:
-    """Check ``policy`` and its pipeline, then store it as ``name``'s (audited).
+    """Check ``policy`` and its pipeline, then store it as ``name``'s (audited). With
+    ``root`` (the lab's folder), the pipeline's notebooks must resolve inside it.
 
     Raises:
         InvalidInput: a field of the policy, or the pipeline, does not validate.
@@ -42,7 +44,9 @@ def set_policy(
     params = dict(parsed.params)
     if parsed.data is not None:
         params[parsed.data.param] = "data.parquet"  # the file each retrain is handed
-    Pipeline.from_yaml(parsed.pipeline).with_params(params).validate()
+    Pipeline.from_yaml(parsed.pipeline).with_params(params).validate(
+        root=None if root is None else Path(root)
+    )
     stored = client.set_ct_policy(name, parsed, reason=reason, actor=actor)
     assert stored is not None
     return stored

@@ -272,6 +272,10 @@ class ContinuousTrainingMixin(ClientBase):
         validate_key(name, "model")
         if mode not in ("shadow", "canary"):
             raise InvalidInput(f"A rollout is shadow or canary, not {shown(mode)}.")
+        if mode == "canary" and (
+            isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1
+        ):
+            raise InvalidInput(f"A canary's share is above 0 and at most 1, not {shown(share)}.")
         rollout = Rollout(
             id=uuid.uuid4().hex,
             name=name,
