@@ -196,6 +196,22 @@ def _judge(
     return Candidate(version, not failed, value, report.sha256, failed, champion)
 
 
+def _judged_text(judged: list[Candidate], metric: str) -> str:
+    """What the gates said of each candidate, in a line: ``v2 passed (accuracy 0.87); v3
+    failed (champion: significantly worse)``."""
+    if not judged:
+        return "no new candidate was registered"
+    parts = []
+    for c in judged:
+        value = "" if c.value is None else f"{metric} {c.value:.4f}"
+        if c.passed:
+            parts.append(f"v{c.version} passed ({value}; report {str(c.report)[:8]})")
+        else:
+            why = c.failed[0][:120] if c.failed else "failed"
+            parts.append(f"v{c.version} failed ({why}{'; ' + value if value else ''})")
+    return "gates: " + "; ".join(parts)
+
+
 def _score(candidate: Candidate, higher: bool) -> float:
     value = candidate.value if candidate.value is not None else -math.inf
     return value if higher else -value
@@ -294,11 +310,7 @@ def promote_best(
         loop.id,
         (loop.state,),
         step="candidates",
-        summary=(
-            f"{len(judged)} candidate(s) judged by the gates, {len(passing)} passed"
-            if judged
-            else "no new candidate was registered"
-        ),
+        summary=_judged_text(judged, chosen_metric),
         detail={
             "metric": chosen_metric,
             "candidates": [asdict(c) for c in judged],
