@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from test_registry import store_url  # noqa: F401 - the SQLite / PostgreSQL fixture
 
 from jupyter_mlops.client import Client
 from jupyter_mlops.store.sql.engine import write_transaction
@@ -47,7 +46,7 @@ def _waiting_for_advisory_lock(engine: sa.Engine) -> int:
     "store_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
 )
 def test_given_an_uncommitted_event_then_a_later_one_is_not_visible_before_it(
-    store_url: str,  # noqa: F811
+    store_url: str,
     open_client: Callable[..., Client],
 ):
     client = open_client(store_url)
@@ -96,7 +95,7 @@ def test_given_an_uncommitted_event_then_a_later_one_is_not_visible_before_it(
     "store_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
 )
 def test_given_concurrent_writers_then_a_polling_reader_sees_every_event(
-    store_url: str,  # noqa: F811
+    store_url: str,
     open_client: Callable[..., Client],
 ):
     client = open_client(store_url)
@@ -154,7 +153,7 @@ def test_given_concurrent_writers_then_a_polling_reader_sees_every_event(
     "store_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
 )
 def test_given_a_deadlock_between_the_events_lock_and_a_row_then_the_write_is_retried(
-    store_url: str,  # noqa: F811
+    store_url: str,
     open_client: Callable[..., Client],
 ):
     client = open_client(store_url)

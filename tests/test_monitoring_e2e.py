@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 from serving_helpers import call, frame, register, register_monitored, split_body
 from sklearn.linear_model import LogisticRegression
-from test_registry import store_url  # noqa: F401 - the SQLite / PostgreSQL fixture
 
 from jupyter_mlops import Client
 from jupyter_mlops.entities import AlertState
@@ -115,7 +114,7 @@ def test_given_recorded_file_datasets_then_the_cli_builds_a_reference_and_checks
 
 
 def test_given_references_and_configurations_then_each_store_keeps_them(
-    store_url: str,  # noqa: F811
+    store_url: str,
     open_client: Callable[..., Client],
 ):
     client = open_client(store_url)

@@ -15,14 +15,13 @@ import pyarrow as pa
 import pytest
 from serving_helpers import call, frame, register, split_body
 from sklearn.linear_model import LogisticRegression
-from test_registry import store_url  # noqa: F401 - the SQLite / PostgreSQL fixture
 
 from jupyter_mlops import Client
 from jupyter_mlops.exceptions import InvalidInput, NotFound
 
 
 @pytest.fixture
-def served(store_url: str, open_client: Callable[..., Client]) -> Client:  # noqa: F811
+def served(store_url: str, open_client: Callable[..., Client]) -> Client:
     return open_client(store_url)
 
 
