@@ -319,10 +319,11 @@ class ContinuousTrainingMixin(ClientBase):
                 f"A rollout ends promoted, rolled_back or cancelled, not {shown(state)}."
             )
         why = check_text(reason, "A reason", 10_000)
+        who = self._actor(actor)
         step = {"step": f"rollout_{state}", "summary": why, "rollout_id": rollout_id,
-                "stats": dict(stats or {})}  # fmt: skip
+                "stats": dict(stats or {}), "by": who}  # fmt: skip
         return self.store.end_rollout(
-            check_text(rollout_id, "A rollout id", 32), state, why, self._actor(actor),
+            check_text(rollout_id, "A rollout id", 32), state, why, who,
             None if stats is None else check_json_object(dict(stats), "A rollout's figures"),
             check_json_object(step, "A step"), now_ms(),
         )  # fmt: skip

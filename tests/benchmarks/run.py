@@ -1127,8 +1127,9 @@ def lifecycle_rows(data: dict[str, Any] | None, add: Callable[..., None]) -> Non
         run = get(data, rollout) or {}
         seconds = run.get("first_drifted_to_new_version_s")
         parts = run.get("parts") or {}
+        order = ("detection_s", "pipeline_s", "gates_s", "trial_s", "switch_s")
         shown = ", ".join(
-            f"{k[:-2]} {v:.1f} s" for k, v in parts.items() if isinstance(v, int | float)
+            f"{k[:-2]} {parts[k]:.1f} s" for k in order if isinstance(parts.get(k), int | float)
         )
         text = None
         if seconds is not None:
