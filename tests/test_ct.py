@@ -66,6 +66,10 @@ def ct(store_url: str, open_client: Callable[..., Client], tmp_path: Path) -> Cl
     client.end_run(run_id)
     client.set_model_gates(NAME, {**GATES, "holdout": "holdout.csv@1"})
     client.transition_model_version_stage(NAME, 1, "Production", force=True, reason="setup")
+    client.set_monitor_config(NAME, {"alerts": {"rules": [
+        {"name": "drift", "metric": "dataset_drift_share", "above": 0.3},
+        {"name": "quality", "metric": "estimated_accuracy", "below": 0.8},
+    ]}})  # fmt: skip
     set_policy(client, NAME, {"pipeline": str(PIPELINE), "guardrails": {"cooldown": "10m"}})
     return client
 
@@ -215,6 +219,8 @@ def test_given_a_policy_whose_pipeline_is_missing_or_invalid_when_set_then_refus
         set_policy(ct, NAME, {"pipeline": str(PIPELINE), "params": {"epochs": 3}})
     with pytest.raises(NotFound):
         set_policy(ct, "nobody", {"pipeline": str(PIPELINE)})
+    with pytest.raises(InvalidInput, match=r"no rule of \(its rules: drift, quality\)"):
+        set_policy(ct, NAME, {"pipeline": str(PIPELINE), "trigger": {"alerts": ["latency"]}})
     actions = [e.action for e in ct.model_audit(NAME)]
     assert actions.count("set_ct") == 1  # the fixture's, and no refused one
     assert ct.verify_model_audit() is None

@@ -95,6 +95,11 @@ def churn(client: Client) -> str:
         client.end_run(run)
         client.register_model(f"runs:/{run}/clf", "churn")
     client.transition_model_version_stage("churn", 1, "Production")
+    # The rule the policies below trigger on.
+    client.set_monitor_config(
+        "churn",
+        {"alerts": {"rules": [{"name": "drift", "metric": "dataset_drift_share", "above": 0.3}]}},
+    )
     return "churn"
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..client.ct_config import CtPolicy
+from ..exceptions import InvalidInput, shown
 from ..pipelines.spec import Pipeline
 
 if TYPE_CHECKING:
@@ -32,7 +33,9 @@ def set_policy(
     ``root`` (the lab's folder), the pipeline's notebooks must resolve inside it.
 
     Raises:
-        InvalidInput: a field of the policy, or the pipeline, does not validate.
+        InvalidInput: a field of the policy, or the pipeline, does not validate; or its
+            trigger names an alert rule the model's monitoring does not have (it would never
+            fire).
         NotFound: no such model, or no pipeline file.
     """
     parsed = policy if isinstance(policy, CtPolicy) else CtPolicy.from_dict(policy)
@@ -41,6 +44,14 @@ def set_policy(
         path = Path(base_dir or Path.cwd()) / path
     parsed = replace(parsed, pipeline=str(path.resolve()))
     client.get_registered_model(name)
+    rules = [rule.name for rule in client.get_monitor_config(name).alerts.rules]
+    unknown = [rule for rule in parsed.trigger.alerts if rule not in rules]
+    if unknown:
+        raise InvalidInput(
+            f"trigger.alerts names {', '.join(map(shown, unknown))}, which {shown(name)}'s "
+            f"monitoring has no rule of (its rules: {', '.join(rules)}); add the rule first "
+            f"(jupyter-mlops monitor config {name} --set monitor.yaml) or name one of these."
+        )
     params = dict(parsed.params)
     if parsed.data is not None:
         params[parsed.data.param] = "data.parquet"  # the file each retrain is handed

@@ -76,6 +76,11 @@ def _register(client, name: str, times: int) -> None:
         client.log_model(run, {"weights": [i]}, name="clf")
         client.end_run(run)
         client.register_model(f"runs:/{run}/clf", name, actor="trainer")
+    # The rule the policies below trigger on.
+    client.set_monitor_config(
+        name,
+        {"alerts": {"rules": [{"name": "drift", "metric": "dataset_drift_share", "above": 0.3}]}},
+    )
 
 
 def _pipeline_run(client, run_id: str) -> str:
