@@ -105,8 +105,7 @@ class ContinuousTraining:
             from ..client.schedules import next_fire_time
 
             after = next_fire_time(policy.trigger.schedule, policy.trigger.timezone, now)
-            fresh = client.ct_policy_record(record.name)
-            if fresh is not None and client.claim_ct_schedule(fresh, after):
+            if client.claim_ct_schedule(record, after):  # its due time, as this tick read it
                 trigger = {"kind": "schedule", "cron": policy.trigger.schedule, "due": due}
                 self.trigger(record.name, policy, trigger, now)
 
@@ -227,16 +226,20 @@ class ContinuousTraining:
             self.launch(loop.pipeline_path, options)
         except Exception as exc:
             message = exc.message if isinstance(exc, MlopsError) else str(exc)
-            self.client.update_ct_loop(
-                loop.id, ("training",), step="pipeline_failed",
-                summary=f"the pipeline could not be started: {message}",
-                state="failed", outcome="failed", reason=message,
-            )  # fmt: skip
+            self._fail(loop, "pipeline_failed", f"the pipeline could not be started: {message}",
+                       message)  # fmt: skip
             return
         self.client.update_ct_loop(
             loop.id, ("training",), step="pipeline_started",
             summary=f"pipeline {pipeline_name} started (run {loop.pipeline_run_id[:8]})",
             detail={"run_id": loop.pipeline_run_id, "pipeline": pipeline_name},
+        )  # fmt: skip
+
+    def _fail(self, loop: CtLoop, step: str, summary: str, reason: str, **more: Any) -> None:
+        """End a loop still training as ``failed``: the alert stays, the cooldown applies."""
+        self.client.update_ct_loop(
+            loop.id, ("training",), step=step, summary=summary, state="failed",
+            outcome="failed", reason=reason, **more,
         )  # fmt: skip
 
     # -- loops under way --------------------------------------------------------------------
@@ -259,11 +262,9 @@ class ContinuousTraining:
             if now - loop.updated_at < START_GRACE_MS:
                 return
             if loop.trigger.get("relaunched"):
-                client.update_ct_loop(
-                    loop.id, ("training",), step="pipeline_failed",
-                    summary="the pipeline never started (twice); see the pipeline logs",
-                    state="failed", outcome="failed", reason="the pipeline never started",
-                )  # fmt: skip
+                self._fail(loop, "pipeline_failed",
+                           "the pipeline never started (twice); see the pipeline logs",
+                           "the pipeline never started")  # fmt: skip
                 return
             moved = client.update_ct_loop(
                 loop.id, ("training",), step="resumed",
@@ -282,13 +283,10 @@ class ContinuousTraining:
             reason = f"pipeline run {run.id[:8]} {status.lower()} after {seconds:.1f} s" + (
                 f": {error}" if error else ""
             )
-            client.update_ct_loop(
-                loop.id, ("training",), step="pipeline_failed", summary=reason,
-                detail={"run_id": run.id, "status": status}, state="failed",
-                outcome="failed", reason=reason,
-                audit={"action": "ct_decision", "to_value": "failed", "reason": reason,
-                       "actor": ACTOR},
-            )  # fmt: skip
+            self._fail(loop, "pipeline_failed", reason, reason,
+                       detail={"run_id": run.id, "status": status},
+                       audit={"action": "ct_decision", "to_value": "failed", "reason": reason,
+                              "actor": ACTOR})  # fmt: skip
             return
         moved = client.update_ct_loop(
             loop.id, ("training",), step="pipeline_finished",
@@ -301,11 +299,7 @@ class ContinuousTraining:
         try:
             promote_best(client, loop.name, run_id=run.id, loop=moved)
         except MlopsError as exc:
-            client.update_ct_loop(
-                loop.id, ("training",), step="decision",
-                summary=f"no decision: {exc.message}", state="failed", outcome="failed",
-                reason=exc.message,
-            )  # fmt: skip
+            self._fail(loop, "decision", f"no decision: {exc.message}", exc.message)
 
     def _approval(self, loop: CtLoop) -> None:
         client = self.client

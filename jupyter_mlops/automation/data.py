@@ -52,6 +52,21 @@ def traffic_frame(client: Client, name: str, since: int, target: str) -> pd.Data
     return joined.drop(columns=["request_id", "row"]).reset_index(drop=True)
 
 
+def alert_windows(trigger: dict[str, Any]) -> tuple[int, int, int] | None:
+    """The run of windows that raised an alert: (its start, the window's size, how many
+    windows), from the alert's last window and its levels; None for another trigger."""
+    start, end = trigger.get("window_start"), trigger.get("window_end")
+    if not isinstance(start, int) or not isinstance(end, int) or end <= start:
+        return None
+    loud = 0
+    for level in reversed(list(trigger.get("levels") or [])):
+        if level != "alert":
+            break
+        loud += 1
+    size = end - start
+    return end - max(1, loud) * size, size, max(1, loud)
+
+
 def traffic_since(source: DataSource, trigger: dict[str, Any], now: int) -> int:
     """Where the traffic to train on starts: the policy's span back from now, or with
     ``traffic: alert`` the windows that raised the alert but the first of them when there
@@ -61,15 +76,11 @@ def traffic_since(source: DataSource, trigger: dict[str, Any], now: int) -> int:
     assert source.traffic is not None
     if source.traffic != ALERT_WINDOWS:
         return now - parse_duration(source.traffic)
-    start, end = trigger.get("window_start"), trigger.get("window_end")
-    if not isinstance(start, int) or not isinstance(end, int) or end <= start:
+    windows = alert_windows(trigger)
+    if windows is None:
         return now - DAY_MS
-    loud = 0
-    for level in reversed(list(trigger.get("levels") or [])):
-        if level != "alert":
-            break
-        loud += 1
-    return end - max(1, loud - 1) * (end - start)
+    onset, size, count = windows
+    return onset + size if count > 1 else onset
 
 
 def resolve_data(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,10 +38,7 @@ def set_policy(
         NotFound: no such model, or no pipeline file.
     """
     parsed = policy if isinstance(policy, CtPolicy) else CtPolicy.from_dict(policy)
-    path = Path(parsed.pipeline).expanduser()
-    if not path.is_absolute():
-        path = Path(base_dir or Path.cwd()) / path
-    parsed = replace(parsed, pipeline=str(path.resolve()))
+    parsed = parsed.resolved(base_dir)
     client.get_registered_model(name)
     rules = [rule.name for rule in client.get_monitor_config(name).alerts.rules]
     unknown = [rule for rule in parsed.trigger.alerts if rule not in rules]

@@ -17,11 +17,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..client.ct_config import CtPolicy, PromotePolicy, RolloutPolicy
+from ..client.ct_config import PromotePolicy, RolloutPolicy
 from ..client.gates import METRICS
+from ..client.registry import shown_gate_report
 from ..config import PARENT_RUN_ENV
 from ..entities import CtLoop, ModelVersion
 from ..exceptions import Conflict, InvalidInput, NotFound, shown
+from ..pipelines import records
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -70,13 +72,6 @@ class Decision:
         p.text(str(self))
 
 
-def policy_of(client: Client, name: str) -> CtPolicy | None:
-    try:
-        return client.get_ct_policy(name)
-    except NotFound:
-        return None
-
-
 def holder_of(client: Client, name: str, to: str) -> ModelVersion | None:
     """The version holding a stage (the newest in it) or an alias (``@champion``) now."""
     try:
@@ -91,7 +86,7 @@ def pipeline_run_of(client: Client, run_id: str) -> str:
     """The pipeline run above ``run_id`` (a cell's run → its step's run → the pipeline's)."""
     current = client.read_run(run_id)
     for _ in range(3):
-        if current.tags.get("mlops.pipeline_run"):
+        if records.is_pipeline_run(current):
             return current.id
         parent = current.info.parent_run_id
         if not parent:
@@ -117,22 +112,19 @@ def descendants(client: Client, run_id: str) -> set[str]:
     return seen
 
 
-def _metric_value(report: GateReport, metric: str) -> float | None:
+def _check_value(report: GateReport, metric: str, of: str) -> float | None:
+    """The value a report's checks measured of ``metric`` for the ``candidate`` (a
+    threshold's check, or the champion gate's candidate row) or for the ``champion``."""
     for gate in report.gates:
-        for check in gate.get("checks", []):
-            if check.get("name") in (metric, f"{metric} (candidate)"):
-                value = check.get("value")
-                return None if value is None else float(value)
-    return None
-
-
-def _champion_value(report: GateReport, metric: str) -> float | None:
-    """The champion's value of ``metric`` on the holdout, as its gate measured it."""
-    for gate in report.gates:
-        if gate.get("gate") != "champion":
+        if of == "champion" and gate.get("gate") != "champion":
             continue
         for check in gate.get("checks", []):
-            if str(check.get("name", "")).startswith(f"{metric} (champion"):
+            name = str(check.get("name", ""))
+            if (
+                name.startswith(f"{metric} (champion")
+                if of == "champion"
+                else name in (metric, f"{metric} (candidate)")
+            ):
                 value = check.get("value")
                 return None if value is None else float(value)
     return None
@@ -140,10 +132,11 @@ def _champion_value(report: GateReport, metric: str) -> float | None:
 
 def _reusable(client: Client, name: str, version: int, holdout: Any) -> GateReport | None:
     """A report that already judged this version's bytes with the current configuration, on
-    the same holdout (its fingerprint, when a frame is given) and against the champion in
+    the same holdout (its fingerprint, when one is given) and against the champion in
     Production now: judging it again would say the same."""
-    report = client.reusable_gate_report(name, version)
-    if holdout is not None:
+    if holdout is None:
+        report = client.reusable_gate_report(name, version)
+    else:
         if isinstance(holdout, str | os.PathLike):
             from ..data.files import path_fingerprint
 
@@ -152,26 +145,22 @@ def _reusable(client: Client, name: str, version: int, holdout: Any) -> GateRepo
             from ..data import fingerprint
 
             wanted = fingerprint(holdout)
-        found = client.get_model_version(name, version)
-        config = client.get_registered_model(name).gates
-        from ..client.gates import config_sha256
-
-        report = next(
-            (
-                r
-                for r in client.get_gate_reports(name, version)
-                if r.model_sha256 == found.sha256
-                and r.config_sha256 == config_sha256(config)
-                and (r.report.get("holdout") or {}).get("fingerprint") == wanted
-            ),
-            None,
+        same_data = [
+            r
+            for r in client.get_gate_reports(name, version)
+            if (r.report.get("holdout") or {}).get("fingerprint") == wanted
+        ]
+        model = client.get_registered_model(name)
+        found, current = shown_gate_report(
+            model, client.get_model_version(name, version), same_data
         )
+        report = found if current else None
     if report is None:
         return None
     champion = next((g for g in report.gates if g.get("gate") == "champion"), None)
     if champion is not None and "champion" in champion:
-        current = holder_of(client, name, "Production")
-        if champion.get("champion") != (None if current is None else current.version):
+        holder = holder_of(client, name, "Production")
+        if champion.get("champion") != (None if holder is None else holder.version):
             return None
     return report
 
@@ -189,10 +178,10 @@ def _judge(
         for g in report.gates
         if not g.get("passed")
     ]
-    value = _metric_value(report, metric)
+    value = _check_value(report, metric, "candidate")
     if value is None or not math.isfinite(value):
         failed.append(f"the gates did not measure {metric}")
-    champion = _champion_value(report, metric)
+    champion = _check_value(report, metric, "champion")
     return Candidate(version, not failed, value, report.sha256, failed, champion)
 
 
@@ -212,8 +201,10 @@ def _judged_text(judged: list[Candidate], metric: str) -> str:
     return "gates: " + "; ".join(parts)
 
 
-def _score(candidate: Candidate, higher: bool) -> float:
-    value = candidate.value if candidate.value is not None else -math.inf
+def _score(value: float | None, higher: bool) -> float:
+    """``value`` oriented so that larger is better (a missing value is the worst)."""
+    if value is None:
+        return -math.inf
     return value if higher else -value
 
 
@@ -267,7 +258,7 @@ def promote_best(
     version holding ``to``) is kept when no candidate passes; the reason is recorded.
     Returns the :class:`Decision`; it is on the model's timeline and the registry's audit.
     """
-    policy = policy_of(client, name)
+    policy = client.get_ct_policy(name)
     promote = policy.promote if policy is not None else PromotePolicy()
     if mode is not None or to is not None or metric is not None:
         promote = PromotePolicy.from_dict(
@@ -305,7 +296,7 @@ def promote_best(
     ]
     higher = METRICS[chosen_metric]
     passing = [c for c in judged if c.passed and c.value is not None]
-    best = max(passing, key=lambda c: _score(c, higher)) if passing else None
+    best = max(passing, key=lambda c: _score(c.value, higher)) if passing else None
     client.update_ct_loop(
         loop.id,
         (loop.state,),
@@ -335,8 +326,8 @@ def promote_best(
         )
         _end(client, loop, decision, "done", "kept", actor)
         return decision
-    if best.champion_value is not None and _score(best, higher) <= _score(
-        Candidate(0, True, best.champion_value, None), higher
+    if best.champion_value is not None and _score(best.value, higher) <= _score(
+        best.champion_value, higher
     ):
         decision.chosen = None
         decision.reason = (
@@ -361,14 +352,7 @@ def promote_best(
             f"version {best.version} ({value}) passed the gates and waits for approval "
             f"(jupyter-mlops models approve {name} {best.version})"
         )
-        client.update_ct_loop(
-            loop.id, (loop.state,), step="decision", summary=decision.reason,
-            detail={"decision": decision.to_dict()}, state="approval",
-            candidate=best.version, champion=champion_number,
-            audit={"action": "ct_decision", "version": best.version,
-                   "to_value": "awaiting approval", "reason": decision.reason,
-                   "report_sha256": best.report, "actor": actor or ACTOR},
-        )  # fmt: skip
+        _decide(client, loop, decision, "approval", "awaiting approval", actor, best.report)
         return decision
     return deploy(client, loop, decision, best, promote, plan, value, actor)
 
@@ -423,13 +407,7 @@ def deploy(
         f"version {best.version} ({value}) passed the gates; on trial ({plan.mode}) beside "
         f"version {decision.champion} before it takes {promote.to}"
     )
-    client.update_ct_loop(
-        loop.id, (loop.state, "approval"), step="decision", summary=decision.reason,
-        detail={"decision": decision.to_dict()}, state="rollout",
-        candidate=best.version, champion=decision.champion,
-        audit={"action": "ct_decision", "version": best.version, "to_value": plan.mode,
-               "reason": decision.reason, "report_sha256": best.report, "actor": who},
-    )  # fmt: skip
+    _decide(client, loop, decision, "rollout", plan.mode, who, best.report)
     try:
         started = client.start_rollout(
             name,
@@ -473,11 +451,30 @@ def _end(
     actor: str | None,
     report: str | None = None,
 ) -> None:
+    """Record a decision that ends the loop (``outcome``)."""
+    _decide(
+        client, loop, decision, state, outcome, actor, report,
+        outcome=outcome, reason=decision.reason,
+    )  # fmt: skip
+
+
+def _decide(
+    client: Client,
+    loop: CtLoop,
+    decision: Decision,
+    state: str,
+    audited: str,
+    actor: str | None,
+    report: str | None,
+    **values: Any,
+) -> None:
+    """Record ``decision`` on the loop's timeline and the registry's audit (``audited``:
+    what the audit entry says it came to), moving the loop to ``state``."""
     client.update_ct_loop(
         loop.id, (loop.state, "approval"), step="decision", summary=decision.reason,
-        detail={"decision": decision.to_dict()}, state=state, outcome=outcome,
-        candidate=decision.chosen, champion=decision.champion, reason=decision.reason,
-        audit={"action": "ct_decision", "version": decision.chosen, "to_value": outcome,
+        detail={"decision": decision.to_dict()}, state=state,
+        candidate=decision.chosen, champion=decision.champion, **values,
+        audit={"action": "ct_decision", "version": decision.chosen, "to_value": audited,
                "reason": decision.reason, "report_sha256": report, "actor": actor or ACTOR},
     )  # fmt: skip
 
@@ -574,7 +571,7 @@ def _versions_or_none(client: Client, name: str) -> list[ModelVersion]:
 
 def _logged_models(client: Client, run_id: str) -> list[Any]:
     run = client.read_run(run_id)
-    origin = run.tags.get("mlops.cached")
+    origin = records.cached_from(run)
     if origin:
         run = client.read_run(origin)
     models = list(run.models)

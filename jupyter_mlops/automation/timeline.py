@@ -22,6 +22,8 @@ from ..entities import (
     MONITOR_ALERT_EVENT,
 )
 from ..exceptions import NotFound
+from ..pipelines import records
+from .data import alert_windows
 from .promote import descendants
 
 if TYPE_CHECKING:
@@ -101,9 +103,6 @@ def _timeline(client: Client, loop: CtLoop, events: list[Event]) -> LoopTimeline
     run_entries, pipeline_s = _pipeline(client, loop)
     entries += run_entries
     decided = next((e.created_at for e in mine if e.payload.get("step") == "decision"), None)
-    candidates_at = next(
-        (e.created_at for e in mine if e.payload.get("step") == "candidates"), None
-    )
     window_end = (loop.ended_at or int(time.time() * 1000)) + SWITCH_HORIZON_MS
     switched_at = None
     chosen = loop.candidate
@@ -178,7 +177,7 @@ def _timeline(client: Client, loop: CtLoop, events: list[Event]) -> LoopTimeline
     if switched_at is not None and since is not None:
         parts["switch_s"] = round((switched_at - since) / 1000, 3)
     judged = [e for e in entries if e.kind == "candidates"]
-    if judged and candidates_at is not None:
+    if judged:
         parts["gates_s"] = _gates_seconds(client, judged[0])
     return LoopTimeline(loop.to_dict(), entries, start, switched_at, loop.ended_at, parts)
 
@@ -186,18 +185,10 @@ def _timeline(client: Client, loop: CtLoop, events: list[Event]) -> LoopTimeline
 def _detection(trigger: dict[str, Any], alerted: int) -> float | None:
     """Seconds from the start of the windows that raised the alert (the drift's onset, as
     its rule saw it) to the alert."""
-    if trigger.get("kind") != "alert":
+    windows = alert_windows(trigger) if trigger.get("kind") == "alert" else None
+    if windows is None:
         return None
-    start, end = trigger.get("window_start"), trigger.get("window_end")
-    if not isinstance(start, int) or not isinstance(end, int) or end <= start:
-        return None
-    loud = 0
-    for level in reversed(list(trigger.get("levels") or [])):
-        if level != "alert":
-            break
-        loud += 1
-    onset = end - max(1, loud) * (end - start)
-    return round(max(0, alerted - onset) / 1000, 3)
+    return round(max(0, alerted - windows[0]) / 1000, 3)
 
 
 def _gates_seconds(client: Client, entry: Entry) -> float | None:
@@ -224,14 +215,14 @@ def _pipeline(client: Client, loop: CtLoop) -> tuple[list[Entry], float | None]:
         run = client.get_run(loop.pipeline_run_id)
     except NotFound:
         return [], None
-    name = run.tags.get("mlops.pipeline") or run.info.experiment_name
+    name = records.pipeline_name(run) or run.info.experiment_name
     started = f"pipeline {name} run {run.id[:8]} started"
     entries = [Entry(run.info.start_time, "pipeline", started, {"run_id": run.id})]
     for step in sorted(client.child_runs(run.id), key=lambda r: r.info.start_time):
         if step.info.end_time is None:
             continue
         took = (step.info.duration_ms or 0) / 1000
-        cached = " (cached)" if step.tags.get("mlops.cached") else ""
+        cached = " (cached)" if records.cached_from(step) else ""
         status = step.info.status.lower()
         detail = {"run_id": step.id, "status": step.info.status, "duration_s": took}
         text = f"step {step.info.name} {status}{cached} in {took:.1f} s"

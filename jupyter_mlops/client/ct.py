@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +35,14 @@ from ..exceptions import InvalidInput, NotFound, shown
 from ..store.base import StoredPolicy
 from .base import ClientBase
 from .ct_config import CtPolicy
-from .validation import check_int, check_json_object, check_text, now_ms, validate_key
+from .validation import (
+    check_int,
+    check_json_object,
+    check_text,
+    id_prefix,
+    now_ms,
+    validate_key,
+)
 
 if TYPE_CHECKING:
     from ..entities import RegisteredModel
@@ -55,13 +61,7 @@ MAX_TIMELINE_EVENTS = 10_000
 
 
 def _loop_id(loop_id: Any) -> str:
-    if (
-        not isinstance(loop_id, str)
-        or not 1 <= len(loop_id) <= 32
-        or not all(ch in "0123456789abcdef" for ch in loop_id.lower())
-    ):
-        raise NotFound(f"No loop {shown(loop_id)}: loop ids are 1-32 hexadecimal digits.")
-    return loop_id.lower()
+    return id_prefix(loop_id, "loop")
 
 
 class ContinuousTrainingMixin(ClientBase):
@@ -98,13 +98,9 @@ class ContinuousTrainingMixin(ClientBase):
             self.store.set_ct_policy(name, None, 0, None, self._actor(actor), reason, now_ms())
             return None
         parsed = policy if isinstance(policy, CtPolicy) else CtPolicy.from_dict(policy)
-        path = Path(parsed.pipeline).expanduser()
-        if not path.is_absolute():
-            path = Path(base_dir or Path.cwd()) / path
-        path = path.resolve()
-        if not path.is_file():
-            raise NotFound(f"The policy's pipeline {shown(str(path))} does not exist.")
-        parsed = replace(parsed, pipeline=str(path))
+        parsed = parsed.resolved(base_dir)
+        if not Path(parsed.pipeline).is_file():
+            raise NotFound(f"The policy's pipeline {shown(parsed.pipeline)} does not exist.")
         now = now_ms()
         due = None
         if parsed.trigger.schedule is not None:

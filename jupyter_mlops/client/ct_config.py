@@ -45,8 +45,10 @@ promoted, within the cooldown, is recorded as a suspected loop and starts nothin
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any, Final
 
 from ..entities import STAGES
@@ -340,6 +342,14 @@ class CtPolicy:
         if self.data is None:
             out["data"] = None
         return out
+
+    def resolved(self, base_dir: str | os.PathLike[str] | None = None) -> CtPolicy:
+        """The same policy with its pipeline's path absolute: a relative one is relative to
+        ``base_dir`` (the policy file's folder; default: the working folder)."""
+        path = Path(self.pipeline).expanduser()
+        if not path.is_absolute():
+            path = Path(base_dir or Path.cwd()) / path
+        return replace(self, pipeline=str(path.resolve()))
 
     def to_yaml(self) -> str:
         """The policy as YAML, its unset fields left out (what ``models ct NAME`` shows)."""

@@ -16,12 +16,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .. import capture
 from ..entities import Schedule, is_id
-from ..exceptions import InvalidInput, NotFound, shown
+from ..exceptions import InvalidInput, shown
 from .base import ClientBase
 from .validation import (
     check_json_object,
     check_name,
     check_text,
+    id_prefix,
     now_ms,
     validate_key,
 )
@@ -210,12 +211,4 @@ class SchedulesMixin(ClientBase):
 
 
 def _schedule_id(schedule_id: Any) -> str:
-    if (
-        not isinstance(schedule_id, str)
-        or not 1 <= len(schedule_id) <= 32
-        or not all(ch in "0123456789abcdef" for ch in schedule_id.lower())
-    ):
-        raise NotFound(
-            f"No schedule {shown(schedule_id)}: schedule ids are 1-32 hexadecimal digits."
-        )
-    return schedule_id.lower()
+    return id_prefix(schedule_id, "schedule")

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from ..exceptions import InvalidInput, MlopsWarning, shown
+from ..exceptions import InvalidInput, MlopsWarning, NotFound, shown
 from ..store.base import MetricRow
 
 # Letters and digits of every script (\w), plus the punctuation keys have always allowed.
@@ -249,3 +249,15 @@ def load_yaml(text: str, what: str, max_bytes: int = 64 * 1024) -> Any:
     except RecursionError:
         raise InvalidInput(f"{what} is nested too deeply.") from None
     return check_json(data, what)
+
+
+def id_prefix(value: Any, kind: str) -> str:
+    """An id or a unique prefix of one (1-32 hex digits, any case), lowercased; NotFound
+    naming ``kind`` (``schedule``, ``loop``) otherwise."""
+    if (
+        not isinstance(value, str)
+        or not 1 <= len(value) <= 32
+        or not all(ch in "0123456789abcdef" for ch in value.lower())
+    ):
+        raise NotFound(f"No {kind} {shown(value)}: {kind} ids are 1-32 hexadecimal digits.")
+    return value.lower()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from tornado import web
 
 from ..client.ct_config import CtPolicy, compact
+from ..client.registry import shown_gate_report
 from ..exceptions import InvalidInput, NotFound, shown
 from ..paths import MAX_PATH, existing_file, relative_to_root
 from .monitoring_handlers import finite
@@ -25,7 +26,7 @@ from .registry_handlers import RegistryHandler
 
 if TYPE_CHECKING:
     from ..client import Client
-    from ..entities import CtLoop, GateReport
+    from ..entities import CtLoop
 
 # The loops GET .../ct lists (newest first), and how many active ones are looked through
 # for the one waiting for approval.
@@ -53,12 +54,10 @@ def _gate_report(client: Client, name: str, version: int | None) -> dict[str, An
     current gates), else its newest one; None when it has none (or is gone)."""
     if version is None:
         return None
-    report: GateReport | None
     try:
-        report = client.reusable_gate_report(name, version)
-        if report is None:
-            reports = client.get_gate_reports(name, version)
-            report = reports[0] if reports else None
+        model = client.get_registered_model(name)
+        found = client.get_model_version(name, version)
+        report, _ = shown_gate_report(model, found, client.get_gate_reports(name, version))
     except NotFound:
         return None
     return None if report is None else report.to_dict()

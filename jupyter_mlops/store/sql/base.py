@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from ...exceptions import NotFound, shown
 from .engine import with_retry
 
 T = TypeVar("T")
@@ -51,6 +52,20 @@ class SqlBase:
         """Run ``fn`` in one write transaction (``BEGIN IMMEDIATE`` on SQLite), retried on
         lock timeouts so that "database is locked" never reaches a user."""
         return with_retry(self.engine, fn)
+
+    def _by_id_prefix(self, table: sa.Table, prefix: str, what: str, kind: str) -> Any:
+        """The one row of ``table`` whose id starts with ``prefix``; NotFound when none
+        (``No <what> <prefix>.``) or several (``<kind> id prefix ... is ambiguous``)."""
+        stmt = sa.select(table).where(table.c.id.startswith(prefix, autoescape=True)).limit(2)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        if len(rows) != 1:
+            raise NotFound(
+                f"No {what} {shown(prefix)}."
+                if not rows
+                else f"{kind} id prefix {shown(prefix)} is ambiguous; give more characters."
+            )
+        return rows[0]
 
     def _upsert(self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         """Insert rows, replacing those whose primary key exists (all rows share columns)."""

@@ -131,7 +131,7 @@ class ContinuousTrainingMixin(RegistryMixin):
             self._insert_event(conn, CT_STEP_EVENT, loop.name, _step(loop.id, step), now_ms)
 
         self._write(write)
-        return self.get_loop(loop.id)
+        return loop
 
     def update_loop(
         self,
@@ -176,16 +176,7 @@ class ContinuousTrainingMixin(RegistryMixin):
         return self._write(write)
 
     def get_loop(self, loop_id: str) -> CtLoop:
-        stmt = sa.select(ct_loops).where(ct_loops.c.id.startswith(loop_id, autoescape=True))
-        with self.engine.connect() as conn:
-            rows = conn.execute(stmt.limit(2)).all()
-        if len(rows) != 1:
-            raise NotFound(
-                f"No continuous-training loop {shown(loop_id)}."
-                if not rows
-                else f"Loop id prefix {shown(loop_id)} is ambiguous; give more characters."
-            )
-        return _loop(rows[0])
+        return _loop(self._by_id_prefix(ct_loops, loop_id, "continuous-training loop", "Loop"))
 
     def list_loops(
         self, name: str | None, limit: int, since: int | None = None, active: bool = False
@@ -237,15 +228,14 @@ class ContinuousTrainingMixin(RegistryMixin):
                 else rollout.mode,
                 reason=rollout.reason or None,
             )
-            payload = {"rollout_id": rollout.id, "state": "active", "candidate": rollout.candidate,
-                       "mode": rollout.mode, "share": rollout.share}  # fmt: skip
+            payload = _rollout_event(rollout, "active")
             self._insert_event(conn, MODEL_ROLLOUT_EVENT, rollout.name, payload, rollout.started_at)
             self._insert_event(
                 conn, CT_STEP_EVENT, rollout.name, _step(rollout.loop_id, step), rollout.started_at
             )
 
         self._write(write)
-        return self._get_rollout(rollout.id)
+        return rollout
 
     def end_rollout(
         self,
@@ -272,9 +262,9 @@ class ContinuousTrainingMixin(RegistryMixin):
                 conn, now_ms, actor, "rollout_end", row.name, version=row.candidate,
                 to_value=state, reason=reason,
             )  # fmt: skip
-            payload = {"rollout_id": row.id, "state": state, "candidate": row.candidate,
-                       "mode": row.mode, "share": row.share}  # fmt: skip
-            self._insert_event(conn, MODEL_ROLLOUT_EVENT, row.name, payload, now_ms)
+            self._insert_event(
+                conn, MODEL_ROLLOUT_EVENT, row.name, _rollout_event(row, state), now_ms
+            )
             self._insert_event(conn, CT_STEP_EVENT, row.name, _step(row.loop_id, step), now_ms)
             return _rollout(row)
 
@@ -284,15 +274,6 @@ class ContinuousTrainingMixin(RegistryMixin):
         t = model_rollouts
         stmt = sa.update(t).where(t.c.id == rollout_id).values(stats=dict(stats))
         self._write(lambda conn: conn.execute(stmt))
-
-    def _get_rollout(self, rollout_id: str) -> Rollout:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(model_rollouts).where(model_rollouts.c.id == rollout_id)
-            ).first()
-        if row is None:
-            raise NotFound(f"No rollout {shown(rollout_id)}.")
-        return _rollout(row)
 
     def active_rollout(self, name: str) -> Rollout | None:
         t = model_rollouts
@@ -326,6 +307,12 @@ class ContinuousTrainingMixin(RegistryMixin):
                 Event(r.id, r.type, r.key, r.payload or {}, r.created_at)
                 for r in conn.execute(stmt)
             ]
+
+
+def _rollout_event(rollout: Any, state: str) -> dict[str, Any]:
+    """The ``model.rollout`` event of a rollout (an entity or its row) entering ``state``."""
+    return {"rollout_id": rollout.id, "state": state, "candidate": rollout.candidate,
+            "mode": rollout.mode, "share": rollout.share}  # fmt: skip
 
 
 def _step(loop_id: str | None, step: Mapping[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ...entities import Schedule
-from ...exceptions import InvalidInput, NotFound, shown
+from ...exceptions import InvalidInput
 from .base import SqlBase
 from .schema import schedules
 
@@ -54,16 +54,7 @@ class SchedulesMixin(SqlBase):
         return self.get_schedule(values["id"])
 
     def get_schedule(self, schedule_id: str) -> Schedule:
-        stmt = sa.select(schedules).where(schedules.c.id.startswith(schedule_id, autoescape=True))
-        with self.engine.connect() as conn:
-            rows = conn.execute(stmt.limit(2)).all()
-        if len(rows) != 1:
-            raise NotFound(
-                f"No schedule {shown(schedule_id)}."
-                if not rows
-                else f"Schedule id prefix {shown(schedule_id)} is ambiguous; give more characters."
-            )
-        return _schedule(rows[0])
+        return _schedule(self._by_id_prefix(schedules, schedule_id, "schedule", "Schedule"))
 
     def list_schedules(self, pipeline_path: str | None = None) -> list[Schedule]:
         stmt = sa.select(schedules).order_by(schedules.c.created_at, schedules.c.id)
