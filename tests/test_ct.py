@@ -589,6 +589,15 @@ def test_given_a_promote_step_with_an_unknown_setting_when_run_then_the_step_fai
         promote_step(ct, {}, context)
 
 
+def test_given_a_step_action_kind_when_looked_up_then_the_installed_one_or_a_clear_error():
+    from jupyter_mlops.automation.promote import promote_step
+    from jupyter_mlops.pipelines.actions import action
+
+    assert action("promote") is promote_step  # declared by this package's entry points
+    with pytest.raises(InvalidInput, match=r"no step action 'deploy' is installed \(known: "):
+        action("deploy")
+
+
 def test_given_a_candidate_that_passes_but_does_not_beat_the_champion_then_the_champion_stays(ct):
     data = churn_frame(1500, drift=1.5, new_rule=True, seed=8)
     first = _train(ct, LogisticRegression(max_iter=500), data)

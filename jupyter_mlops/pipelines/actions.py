@@ -15,7 +15,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, PackageNotFoundError, distribution, entry_points
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from .records import StepResult, StepStatus
 from .spec import Pipeline
 
 ENTRY_POINT_GROUP = "jupyter_mlops.step_actions"
+DISTRIBUTION = "jupyter-mlops"
 
 
 @dataclass(frozen=True)
@@ -49,17 +50,26 @@ Action = Callable[[Client, Mapping[str, Any], ActionContext], Mapping[str, Any]]
 
 
 @functools.cache
-def _registered() -> dict[str, Action]:
-    return {ep.name: ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)}
+def _declared(everywhere: bool) -> dict[str, EntryPoint]:
+    """The actions this package declares, or (``everywhere``) every installed package: reading
+    one distribution's metadata is a third of the cost of scanning them all."""
+    if everywhere:
+        return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    try:
+        own = distribution(DISTRIBUTION).entry_points
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return {}
+    return {ep.name: ep for ep in own.select(group=ENTRY_POINT_GROUP)}
 
 
 def action(kind: str) -> Action:
-    """The action called ``kind``."""
-    found = _registered().get(kind)
+    """The action called ``kind``: this package's own first, then any installed plug-in's."""
+    found = _declared(everywhere=False).get(kind) or _declared(everywhere=True).get(kind)
     if found is None:
-        known = ", ".join(sorted(_registered())) or "none"
+        known = ", ".join(sorted(_declared(everywhere=True))) or "none"
         raise InvalidInput(f"no step action {kind!r} is installed (known: {known})")
-    return found
+    loaded: Action = found.load()
+    return loaded
 
 
 def run_action(
