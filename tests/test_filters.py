@@ -10,12 +10,29 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy.dialects import postgresql
 
 from jupyter_mlops.exceptions import InvalidInput
-from jupyter_mlops.query import FILTER_HELP, And, Comparison, Field, Not, Or, Value, parse_filter
+from jupyter_mlops.query import (
+    ATTRIBUTES,
+    FILTER_HELP,
+    And,
+    Comparison,
+    Field,
+    Node,
+    Not,
+    Or,
+    Value,
+    parse_filter,
+)
 from jupyter_mlops.store.sql import schema
-from jupyter_mlops.store.sql.filters import apply_order_by, compile_filter, compile_order_by
+from jupyter_mlops.store.sql.runs import run_queries
+from jupyter_mlops.store.sql.runsql import (
+    ATTRIBUTE_SQL,
+    INFO_COLUMNS,
+    compile_filter,
+    compile_order_by,
+    select_runs,
+)
 
 NAN, INF = float("nan"), float("inf")
 ALL = {"r1", "r2", "r3", "r4", "r5"}
@@ -109,19 +126,24 @@ def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
         admin.dispose()
 
 
-def run_ids(engine: sa.Engine, text: str) -> set[str]:
+def ordered_ids(
+    engine: sa.Engine,
+    items: list[str],
+    text: str | Node = "",
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[str]:
+    """The ids of the runs matching ``text``, in the order of ``items``, through the same
+    executor as the store (the driver's own parameter style)."""
     clause = compile_filter(text)
-    stmt = sa.select(schema.runs.c.id)
+    sql, params = select_runs("runs.id", [clause] if clause else [], items, limit, offset)
+    assert sql.count("?") == len(params), sql
     with engine.connect() as conn:
-        return set(conn.scalars(stmt if clause is None else stmt.where(clause)))
+        return [row[0] for row in run_queries(conn).execute(sql, params)]
 
 
-def ordered_ids(engine: sa.Engine, items: list[str], text: str = "") -> list[str]:
-    stmt = sa.select(schema.runs.c.id)
-    clause = compile_filter(text)
-    stmt = apply_order_by(stmt if clause is None else stmt.where(clause), items)
-    with engine.connect() as conn:
-        return list(conn.scalars(stmt))
+def run_ids(engine: sa.Engine, text: str | Node) -> set[str]:
+    return set(ordered_ids(engine, [], text))
 
 
 MATCHES = [
@@ -272,10 +294,7 @@ def test_given_blank_text_when_parsed_then_there_is_no_filter() -> None:
 def test_given_a_hand_built_tree_when_compiled_then_values_are_checked(engine: sa.Engine) -> None:
     node = Or((Comparison(Field("attribute", "status"), "=", (Value("failed"),)),
                Comparison(Field("metric", "acc"), ">", (Value(0.92),))))  # fmt: skip
-    clause = compile_filter(node)
-    assert clause is not None
-    with engine.connect() as conn:
-        assert set(conn.scalars(sa.select(schema.runs.c.id).where(clause))) == {"r1", "r3"}
+    assert run_ids(engine, node) == {"r1", "r3"}
     with pytest.raises(InvalidInput, match="metrics are numbers"):
         compile_filter(Comparison(Field("metric", "acc"), ">", (Value("high"),)))
     with pytest.raises(InvalidInput, match="unknown attribute"):
@@ -351,20 +370,32 @@ def test_given_hostile_values_when_compiled_then_they_are_bound_not_interpolated
     text = "params.model = 'x''; DROP TABLE runs; --' or tags.`a'b` in ('c', 2)"
     clause = compile_filter(text)
     assert clause is not None
-    for dialect in (postgresql.dialect(), engine.dialect):
-        sql = str(clause.compile(dialect=dialect))
-        assert "DROP" not in sql and "a'b" not in sql
+    sql, params = clause
+    assert "DROP" not in sql and "a'b" not in sql
+    assert "x'; DROP TABLE runs; --" in params and "a'b" in params
     assert run_ids(engine, text) == set()
     assert run_ids(engine, "") == ALL
 
 
 @pytest.mark.parametrize("text", [m[0] for m in MATCHES if m[0].strip()])
-def test_given_any_filter_when_compiled_for_postgresql_then_it_compiles(text: str) -> None:
+def test_given_any_filter_when_compiled_then_one_placeholder_per_value(text: str) -> None:
     clause = compile_filter(text)
     assert clause is not None
-    stmt = apply_order_by(sa.select(schema.runs).where(clause), ["metrics.acc DESC", "params.n"])
-    sql = str(stmt.compile(dialect=postgresql.dialect()))
-    assert "NULLS LAST" in sql and "%(" in sql
+    sql, params = select_runs("runs.id", [clause], ["metrics.acc DESC", "params.n"], 10, 5)
+    assert sql.count("?") == len(params) and params[-2:] == [10, 5]
+    assert "NULLS LAST" in sql and "%" not in sql  # PostgreSQL's driver reads % as a marker
+
+
+def test_given_the_schema_then_the_sql_of_attributes_and_run_columns_follows_it() -> None:
+    runs = schema.runs
+    skipped = {"heartbeat", "pid_start", "environment"}
+    assert set(INFO_COLUMNS) == {c.name for c in runs.c} - skipped
+    for attribute, (expr, nullable) in ATTRIBUTE_SQL.items():
+        if ATTRIBUTES[attribute] == "experiment":
+            continue
+        used = [c for c in runs.c if re.search(rf'runs\."?{c.name}\b', expr)]
+        assert used, attribute
+        assert set(nullable) == {f"runs.{c.name}" for c in used if c.nullable}, attribute
 
 
 def test_given_indexes_when_explaining_a_metric_and_param_filter_then_no_table_is_scanned(
@@ -372,11 +403,11 @@ def test_given_indexes_when_explaining_a_metric_and_param_filter_then_no_table_i
 ) -> None:
     clause = compile_filter("metrics.acc > 0.9 and params.model = 'rf'")
     assert clause is not None
-    stmt = sa.select(schema.runs.c.id).where(clause)
-    sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    sql, params = select_runs("runs.id", [clause], [])
     with engine.connect() as conn:
+        explain = run_queries(conn).execute
         if engine.dialect.name == "sqlite":
-            plan = "\n".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+            plan = "\n".join(row[-1] for row in explain(f"EXPLAIN QUERY PLAN {sql}", params))
             assert not re.search(r"SCAN (latest_metrics|params)\b", plan), plan
             assert (
                 "SEARCH latest_metrics USING COVERING INDEX ix_latest_metrics_key_value" in plan
@@ -384,7 +415,7 @@ def test_given_indexes_when_explaining_a_metric_and_param_filter_then_no_table_i
             assert "SEARCH params USING COVERING INDEX ix_params_key_value" in plan, plan
         else:  # five rows favour a sequential scan: forbid it to prove the indexes are usable
             conn.exec_driver_sql("SET enable_seqscan = off")
-            plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {sql}"))
+            plan = "\n".join(row[0] for row in explain(f"EXPLAIN {sql}", params))
             assert not re.search(r"Seq Scan on (latest_metrics|params)\b", plan), plan
             for table in ("latest_metrics", "params"):  # PG may probe params by its primary key
                 assert re.search(rf"Index (Only )?Scan using \w+ on {table}\b", plan), plan
@@ -421,19 +452,17 @@ def test_given_order_items_when_sorting_then_missing_keys_come_last_and_id_break
 def test_given_a_filter_and_an_order_when_paginating_then_pages_are_stable(
     engine: sa.Engine,
 ) -> None:
-    stmt = sa.select(schema.runs.c.id).where(compile_filter("metrics.loss is not null"))  # type: ignore[arg-type]
-    stmt = apply_order_by(stmt, ["metrics.loss DESC"])
-    with engine.connect() as conn:
-        pages = [list(conn.scalars(stmt.limit(2).offset(k))) for k in (0, 2, 4)]
+    text, order = "metrics.loss is not null", ["metrics.loss DESC"]
+    pages = [ordered_ids(engine, order, text, limit=2, offset=k) for k in (0, 2, 4)]
     assert pages == [["r2", "r4"], ["r1", "r3"], []]
     assert ordered_ids(engine, ["status DESC"], "status != 'running'") == ["r5", "r1", "r2", "r3"]
 
 
 def test_given_order_items_when_compiled_then_run_id_is_the_final_key() -> None:
     keys = compile_order_by(["name DESC", "metrics.acc"])
-    assert keys[-1].expr is schema.runs.c.id and not keys[-1].descending
+    assert keys[-1].expr == "runs.id" and not keys[-1].descending and not keys[-1].nullable
     assert [k.descending for k in keys] == [True, False, False]
-    assert len(keys[1].joins) == 1 and not keys[0].joins
+    assert keys[1].join is not None and keys[0].join is None
 
 
 @pytest.mark.parametrize(
@@ -476,7 +505,8 @@ def test_given_arbitrary_text_when_compiled_then_only_invalid_input_is_raised(te
         assert re.search(r"at column \d+:", err.message), err.message
     else:
         if clause is not None:
-            clause.compile(dialect=postgresql.dialect())
+            sql, params = clause
+            assert sql.count("?") == len(params) and "%" not in sql
 
 
 @pytest.mark.parametrize(
@@ -497,5 +527,4 @@ def test_given_a_filter_beyond_the_limits_then_it_is_refused_before_any_sql(
 
 def test_given_the_largest_accepted_filter_then_sqlite_runs_it(engine: sa.Engine) -> None:
     text = " or ".join(f"params.p{i} = {i}" for i in range(200))
-    with engine.connect() as conn:
-        conn.execute(sa.select(schema.runs.c.id).where(compile_filter(text))).all()
+    assert run_ids(engine, text) == set()

@@ -3,21 +3,28 @@ store and the buffered writer, opened once per Client."""
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import TYPE_CHECKING
 
 from ..config import StoreLocation, resolve_location
-from ..store import open_store
+from ..store import open_run_reads, open_store
 from ..store.artifacts import LocalArtifactStore
 from .writer import MetricWriter
 
 if TYPE_CHECKING:
-    from ..store.base import Store
+    from ..store.base import RunReads, Store
 
 
 class ClientBase:
     """Opens the store at a location. The domain mixins (``client/runs.py`` ...) use
-    ``self.store`` only through the interface of their own domain (``store/base.py``)."""
+    ``self.store`` only through the interface of their own domain (``store/base.py``).
+
+    A SQLite file already at the current schema is opened on first use, not here: its runs
+    are listed through :attr:`run_reads` (plain ``sqlite3``), so a process that only lists
+    them never loads SQLAlchemy. Any other store is opened at once, so that a wrong URL, a
+    database that is down or a schema to upgrade is met here.
+    """
 
     def __init__(self, store: str | os.PathLike[str] | StoreLocation | None = None) -> None:
         self.location: StoreLocation = (
@@ -26,13 +33,30 @@ class ClientBase:
         home = self.location.home
         if home is not None:
             home.mkdir(parents=True, exist_ok=True)
-        self.store: Store = open_store(self.location.db_url)
+        self._reads = open_run_reads(self.location.db_url)
+        if self._reads is None:
+            self.store  # noqa: B018 - opened (created, upgraded) now, its errors raised here
         self.artifacts = LocalArtifactStore(self.location.artifact_root)
-        self.writer = MetricWriter(self.store)
+        self.writer = MetricWriter(lambda: self.store)
+
+    @functools.cached_property
+    def store(self) -> Store:
+        return open_store(self.location.db_url)
+
+    @property
+    def run_reads(self) -> RunReads:
+        """Where runs are searched: the store's own reader once it is open (or when the
+        backend has no other), else the one opened without it."""
+        if self._reads is None or "store" in self.__dict__:
+            return self.store
+        return self._reads
 
     def close(self) -> None:
         """Write what is buffered, stop the writer and release the store's connections."""
         try:
             self.writer.close()
         finally:
-            self.store.close()
+            if "store" in self.__dict__:
+                self.store.close()
+            if self._reads is not None:
+                self._reads.close()

@@ -18,7 +18,7 @@ from ..config import StoreLocation, env_float
 from ..entities import Experiment, Metric, Run, RunStatus, is_id
 from ..exceptions import InvalidInput, NotFound, shown
 from ..query import parse_filter, parse_order_by
-from ..store.base import MetricRow, RunPage
+from ..store.base import MetricRow, RunPage, dead_processes
 from .base import ClientBase
 from .validation import (
     check_name,
@@ -57,7 +57,7 @@ class RunsMixin(ClientBase):
         return exp
 
     def get_experiment(self, name: str) -> Experiment:
-        return self.store.get_experiment_by_name(check_name(name, "An experiment name"))
+        return self.run_reads.get_experiment_by_name(check_name(name, "An experiment name"))
 
     def list_experiments(self) -> list[Experiment]:
         return self.store.list_experiments()
@@ -153,9 +153,11 @@ class RunsMixin(ClientBase):
         if not force and now - self._last_reconcile < 1.0:
             return []
         self._last_reconcile = now
-        return self.store.reconcile_dead_runs(
-            int((now - STALE_AFTER_S) * 1000), capture.host(), capture.is_alive, int(now * 1000)
-        )
+        stale_before, host = int((now - STALE_AFTER_S) * 1000), capture.host()
+        # A look first, through the reader: the store is opened only when there is a write.
+        if not dead_processes(self.run_reads.running_runs(), host, capture.is_alive, stale_before):
+            return []
+        return self.store.reconcile_dead_runs(stale_before, host, capture.is_alive, int(now * 1000))
 
     def resolve_run_id(self, run_id: str) -> str:
         if not isinstance(run_id, str):
@@ -212,7 +214,7 @@ class RunsMixin(ClientBase):
             exp_ids = [self.get_experiment(n).id for n in names]
         self.writer.flush()
         self.reconcile()
-        return self.store.search_runs(exp_ids, node, order, limit, offset, with_total)
+        return self.run_reads.search_runs(exp_ids, node, order, limit, offset, with_total)
 
     def iter_runs(
         self,

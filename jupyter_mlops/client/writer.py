@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 from ..config import env_float
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..store.base import MetricRow, Store
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,8 @@ _writers: weakref.WeakSet[MetricWriter] = weakref.WeakSet()
 
 
 class MetricWriter:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Callable[[], Store]) -> None:
+        """``store()`` gives the store to write to (opened when the first value comes)."""
         self._store = store
         self._buffer: list[MetricRow] = []
         self._lock = threading.Lock()
@@ -70,7 +73,7 @@ class MetricWriter:
             if not rows:
                 return
             try:
-                self._store.log_metric_rows(rows)
+                self._store().log_metric_rows(rows)
             except BaseException:
                 with self._lock:  # keep them for the next attempt, in order
                     self._buffer[:0] = rows
@@ -97,7 +100,7 @@ class MetricWriter:
                 if now - last_beat >= HEARTBEAT_INTERVAL_S:
                     with self._lock:
                         alive = list(self._alive_runs)
-                    self._store.heartbeat(alive, int(now * 1000))
+                    self._store().heartbeat(alive, int(now * 1000))
                     last_beat = now
                 self.last_error = None
             except Exception as exc:  # keep the thread alive; the next flush retries

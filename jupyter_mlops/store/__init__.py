@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import InvalidInput, shown
 
 if TYPE_CHECKING:
-    from .base import Store
+    from .base import RunReads, Store
 
 ENTRY_POINT_GROUP = "jupyter_mlops.stores"
 StoreFactory = Callable[[str], "Store"]
@@ -32,6 +32,8 @@ _BUILTIN: dict[str, str] = {
     "postgresql+psycopg": _SQL,
 }
 _registered: dict[str, StoreFactory] = {}
+# Readers of runs that open faster than their store (see open_run_reads).
+_READS_BUILTIN = {"sqlite": "jupyter_mlops.store.sql.runsql:sqlite_run_reads"}
 
 
 def register_store(scheme: str, factory: StoreFactory) -> None:
@@ -49,10 +51,10 @@ def scheme_of(url: str) -> str:
     return scheme.lower()
 
 
-def _load(target: str) -> StoreFactory:
+def _load(target: str) -> Any:
+    """``package.module:name``, imported."""
     module, _, attr = target.partition(":")
-    factory: StoreFactory = getattr(importlib.import_module(module), attr)
-    return factory
+    return getattr(importlib.import_module(module), attr)
 
 
 def store_factory(url: str) -> StoreFactory:
@@ -62,7 +64,8 @@ def store_factory(url: str) -> StoreFactory:
     if scheme in _registered:
         return _registered[scheme]
     if scheme in _BUILTIN:
-        return _load(_BUILTIN[scheme])
+        builtin: StoreFactory = _load(_BUILTIN[scheme])
+        return builtin
     from importlib.metadata import entry_points
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
@@ -79,3 +82,15 @@ def store_factory(url: str) -> StoreFactory:
 def open_store(url: str) -> Store:
     """Open (creating or upgrading its schema if needed) the store at ``url``."""
     return store_factory(url)(url)
+
+
+def open_run_reads(url: str) -> RunReads | None:
+    """The reads a listing of runs needs, opened without the store when its backend can do
+    that faster: a SQLite file at the current schema, read with plain ``sqlite3`` (opening
+    the store imports SQLAlchemy, most of a short command's time). None when the store
+    itself must be opened: any other backend, a file to create or upgrade."""
+    scheme = scheme_of(url)
+    if scheme in _registered or scheme not in _READS_BUILTIN:
+        return None
+    reads: Callable[[str], RunReads | None] = _load(_READS_BUILTIN[scheme])
+    return reads(url)

@@ -66,16 +66,62 @@ class NewDataset:
     nbytes: int
 
 
-class RunStore(abc.ABC):
+def dead_processes(
+    rows: Iterable[Any],
+    host: str,
+    is_alive: Callable[[int, int | None], bool],
+    stale_before_ms: int,
+) -> dict[str, int]:
+    """``{id: last heartbeat}`` of the rows (``id, host, pid, pid_start, heartbeat``) whose
+    process is gone. On this host the process table is the truth (a process busy in C code
+    for minutes cannot beat, yet lives); elsewhere only a stale heartbeat can tell."""
+    return {
+        r.id: r.heartbeat
+        for r in rows
+        if (
+            not is_alive(r.pid, r.pid_start)
+            if r.host == host and r.pid is not None
+            else r.heartbeat < stale_before_ms
+        )
+    }
+
+
+class RunReads(abc.ABC):
+    """The reads a listing of runs needs. A backend may serve them without opening its whole
+    store (a SQLite file: plain ``sqlite3``, no SQLAlchemy), so a process that only lists
+    runs starts in a fraction of the time."""
+
+    @abc.abstractmethod
+    def get_experiment_by_name(self, name: str) -> Experiment:
+        """Raises NotFound when there is none."""
+
+    @abc.abstractmethod
+    def running_runs(self) -> Sequence[Any]:
+        """The RUNNING runs as rows of ``id, heartbeat, host, pid, pid_start``."""
+
+    @abc.abstractmethod
+    def search_runs(
+        self,
+        experiment_ids: Sequence[int] | None,
+        filter: Node | None,
+        order_by: Sequence[OrderItem],
+        limit: int,
+        offset: int,
+        with_total: bool = True,
+    ) -> RunPage:
+        """A page of runs (info, params, latest metrics, tags) filtered and sorted in the
+        database; no ``order_by`` means newest first."""
+
+    def close(self) -> None:  # noqa: B027 - nothing to release unless a reader holds something
+        """Release what the reader holds."""
+
+
+class RunStore(RunReads):
     """Experiments, runs and what is logged on them: params, metrics, tags."""
 
     @abc.abstractmethod
     def get_or_create_experiment(self, name: str, now_ms: int) -> Experiment:
         """The experiment called ``name``, created if missing (race-free)."""
-
-    @abc.abstractmethod
-    def get_experiment_by_name(self, name: str) -> Experiment:
-        """Raises NotFound when there is none."""
 
     @abc.abstractmethod
     def list_experiments(self) -> list[Experiment]:
@@ -110,19 +156,6 @@ class RunStore(abc.ABC):
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:
         """The whole run: info, params, latest metrics, tags, datasets, models, artifacts."""
-
-    @abc.abstractmethod
-    def search_runs(
-        self,
-        experiment_ids: Sequence[int] | None,
-        filter: Node | None,
-        order_by: Sequence[OrderItem],
-        limit: int,
-        offset: int,
-        with_total: bool = True,
-    ) -> RunPage:
-        """A page of runs (info, params, latest metrics, tags) filtered and sorted in the
-        database; no ``order_by`` means newest first."""
 
     @abc.abstractmethod
     def resolve_run_id(self, prefix: str) -> str:

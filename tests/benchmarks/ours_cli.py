@@ -1,5 +1,6 @@
 """Whole processes, as a user at a shell waits for them: ``jupyter-mlops --help``,
-``jupyter-mlops runs list`` on a store of 200 runs, and ``jupyter-mlops pipelines run`` of the
+``jupyter-mlops runs list`` on a store of 200 runs (also with an experiment, a filter and an
+order), and ``jupyter-mlops pipelines run`` of the
 demo pipeline when nothing changed (every step from the cache), against the papermill CLI
 running the demo's four notebooks one after another.
 
@@ -67,6 +68,15 @@ def main() -> None:
         first_run = time.perf_counter() - t0
         help_s = timed([cli, "--help"], folder, env)
         list_s = timed([cli, "runs", "list"], folder, env)
+        search = [
+            "-e",
+            "bench",
+            "-f",
+            "metrics.acc > 0.5 and params.model = 'rf'",
+            "-o",
+            "params.lr DESC",
+        ]
+        search_s = timed([cli, "runs", "list", *search], folder, env)
         rerun_s = timed([cli, "pipelines", "run", str(pipeline)], folder, env)
         statuses = subprocess.run(
             [cli, "pipelines", "run", str(pipeline), "--format", "json"],
@@ -92,6 +102,7 @@ def main() -> None:
                 "repeats": REPEATS,
                 "help": summary_ms(help_s),
                 "runs_list_200": summary_ms(list_s),
+                "runs_search_200": summary_ms(search_s),
                 "pipeline_first_run_ms": ms(first_run),
                 "pipeline_rerun": summary_ms(rerun_s),
                 "pipeline_rerun_all_cached": statuses.count('"CACHED"') == 4,

@@ -3,7 +3,7 @@ engine, one way to write (a retried write transaction), one upsert for both dial
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -13,33 +13,6 @@ from ...exceptions import NotFound, shown
 from .engine import with_retry
 
 T = TypeVar("T")
-# SQLite caps bound parameters per statement; chunk IN (...) lists below it.
-IN_CHUNK = 500
-
-
-def chunks(seq: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(seq), size):
-        yield seq[i : i + size]
-
-
-def dead_processes(
-    rows: Iterable[Any],
-    host: str,
-    is_alive: Callable[[int, int | None], bool],
-    stale_before_ms: int,
-) -> dict[str, int]:
-    """``{id: last heartbeat}`` of the rows (``id, host, pid, pid_start, heartbeat``) whose
-    process is gone. On this host the process table is the truth (a process busy in C code
-    for minutes cannot beat, yet lives); elsewhere only a stale heartbeat can tell."""
-    return {
-        r.id: r.heartbeat
-        for r in rows
-        if (
-            not is_alive(r.pid, r.pid_start)
-            if r.host == host and r.pid is not None
-            else r.heartbeat < stale_before_ms
-        )
-    }
 
 
 class SqlBase:

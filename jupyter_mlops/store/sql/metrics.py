@@ -12,7 +12,6 @@ Needs from the class it is mixed into: ``engine``, ``dialect`` and ``_write``
 from __future__ import annotations
 
 import functools
-import math
 import sys
 from array import array
 from collections.abc import Sequence
@@ -35,11 +34,6 @@ def _little_endian(kind: str, items: list[Any]) -> bytes:
     if sys.byteorder != "little":
         packed.byteswap()
     return packed.tobytes()
-
-
-def metric_value(value: float | None, is_nan: bool) -> float:
-    """A stored latest value as a float (SQLite keeps NaN as NULL, hence ``is_nan``)."""
-    return math.nan if is_nan or value is None else value
 
 
 class MetricsMixin(SqlBase):

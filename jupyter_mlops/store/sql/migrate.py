@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from .engine import with_retry
+from .runsql import HEAD
 
-HEAD = "0009"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _PG_LOCK_KEY = 0x6D6C6F7073  # "mlops"
 

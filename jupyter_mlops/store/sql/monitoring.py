@@ -16,7 +16,8 @@ from sqlalchemy.engine import Connection
 
 from ...entities import MONITOR_ALERT_EVENT, AlertState
 from ..base import StoredReference
-from .base import SqlBase, chunks
+from .base import SqlBase
+from .runsql import chunks
 from .schema import model_references, monitor_alerts, monitor_configs
 
 

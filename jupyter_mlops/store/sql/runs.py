@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ...entities import DatasetVersion, Experiment, LoggedModel, Run, RunInfo, RunStatus
+from ...entities import DatasetVersion, Experiment, LoggedModel, Run, RunStatus
 from ...exceptions import InvalidInput, NotFound, shown
-from ...query import Field, Node, OrderItem
-from ..base import RunPage
-from . import filters
-from .base import SqlBase, chunks, dead_processes
-from .metrics import metric_value
+from ...query import Node, OrderItem
+from ..base import RunPage, dead_processes
+from .base import SqlBase
+from .runsql import RunningRun, RunQueries, chunks, run_info
 from .schema import (
     artifacts,
     experiments,
@@ -38,9 +37,6 @@ from .schema import tags as tags_table  # where a method's argument is called ta
 if TYPE_CHECKING:
     from ...entities import Artifact
 
-_INFO_COLUMNS = [c for c in runs.c if c.name not in ("heartbeat", "pid_start", "environment")]
-_NEWEST_FIRST = [OrderItem(Field("attribute", "start_time"), descending=True)]
-
 
 def as_number(text: str) -> float | None:
     """A param's numeric value (for numeric comparisons and sorting), if it has one."""
@@ -49,6 +45,18 @@ def as_number(text: str) -> float | None:
     except ValueError:
         return None
     return value if math.isfinite(value) else None
+
+
+def run_queries(conn: Connection) -> RunQueries:
+    """The run reads of :mod:`.runsql` (the SQLAlchemy-free text that plain ``sqlite3`` also
+    runs) on ``conn``, in its driver's parameter style."""
+    qmark = conn.dialect.paramstyle == "qmark"
+
+    def execute(sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+        text = sql if qmark else sql.replace("?", "%s")
+        return list(conn.exec_driver_sql(text, tuple(params)).all())
+
+    return RunQueries(execute)
 
 
 class RunsMixin(SqlBase):
@@ -88,13 +96,11 @@ class RunsMixin(SqlBase):
 
     def get_experiment_by_name(self, name: str) -> Experiment:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(experiments).where(experiments.c.name == name)).first()
-            if row is None:
-                names = conn.execute(sa.select(experiments.c.name)).scalars().all()
-        if row is None:
-            known = ", ".join(sorted(names)[:50]) or "none yet"
-            raise NotFound(f"No experiment named {shown(name)}. Known experiments: {known}.")
-        return self._experiment(row)
+            return run_queries(conn).get_experiment_by_name(name)
+
+    def running_runs(self) -> list[RunningRun]:
+        with self.engine.connect() as conn:
+            return run_queries(conn).running_runs()
 
     def list_experiments(self) -> list[Experiment]:
         counts = (
@@ -162,13 +168,7 @@ class RunsMixin(SqlBase):
         now_ms: int,
     ) -> list[str]:
         running = runs.c.status == RunStatus.RUNNING.value
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(
-                    runs.c.id, runs.c.heartbeat, runs.c.host, runs.c.pid, runs.c.pid_start
-                ).where(running)
-            ).all()
-        dead = dead_processes(rows, host, is_alive, stale_before_ms)
+        dead = dead_processes(self.running_runs(), host, is_alive, stale_before_ms)
         if not dead:
             return []
 
@@ -188,42 +188,6 @@ class RunsMixin(SqlBase):
 
         self._write(kill)
         return list(dead)
-
-    @staticmethod
-    def _info(row: Any, exp_names: dict[int, str]) -> RunInfo:
-        data = {c.name: getattr(row, c.name) for c in _INFO_COLUMNS}
-        data["experiment_name"] = exp_names.get(row.experiment_id, "")
-        return RunInfo(**data)
-
-    @staticmethod
-    def _exp_names(conn: Connection) -> dict[int, str]:
-        return {r.id: r.name for r in conn.execute(sa.select(experiments.c.id, experiments.c.name))}
-
-    @staticmethod
-    def _attach(conn: Connection, by_id: dict[str, Run]) -> None:
-        """Fill params, latest metrics and tags of many runs with three queries."""
-        ids = list(by_id)
-        r: Any
-        for chunk in chunks(ids):
-            for r in conn.execute(
-                sa.select(params.c.run_id, params.c.key, params.c.value).where(
-                    params.c.run_id.in_(chunk)
-                )
-            ):
-                by_id[r.run_id].params[r.key] = r.value
-            for r in conn.execute(
-                sa.select(
-                    latest_metrics.c.run_id,
-                    latest_metrics.c.key,
-                    latest_metrics.c.value,
-                    latest_metrics.c.is_nan,
-                ).where(latest_metrics.c.run_id.in_(chunk))
-            ):
-                by_id[r.run_id].metrics[r.key] = metric_value(r.value, r.is_nan)
-            for r in conn.execute(
-                sa.select(tags.c.run_id, tags.c.key, tags.c.value).where(tags.c.run_id.in_(chunk))
-            ):
-                by_id[r.run_id].tags[r.key] = r.value
 
     def resolve_run_id(self, prefix: str) -> str:
         prefix = prefix.strip().lower()
@@ -250,9 +214,10 @@ class RunsMixin(SqlBase):
             row: Any = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
             if row is None:
                 raise NotFound(f"No run with id {shown(run_id)}.")
-            run = Run(info=self._info(row, self._exp_names(conn)))
+            queries = run_queries(conn)
+            run = Run(info=run_info(row._mapping, queries.experiment_names()))
             run.environment = row.environment or {}
-            self._attach(conn, {run_id: run})
+            queries.attach({run_id: run})
             for version in self._run_datasets(conn, run_id):
                 (run.inputs if version.role == "input" else run.outputs).append(version)
             run.models = self._run_models(conn, run_id)
@@ -268,41 +233,10 @@ class RunsMixin(SqlBase):
         offset: int,
         with_total: bool = True,
     ) -> RunPage:
-        where: list[Any] = []
-        if experiment_ids is not None:
-            where.append(self._experiment_clause(list(experiment_ids)))
-        clause = filters.compile_filter(filter)
-        if clause is not None:
-            where.append(clause)
-        stmt = sa.select(*_INFO_COLUMNS).where(*where)
-        stmt = filters.apply_order_by(stmt, list(order_by) or _NEWEST_FIRST)
-        stmt = stmt.limit(limit).offset(offset)
         with self.engine.connect() as conn:
-            exp_names = self._exp_names(conn)
-            page = [Run(info=self._info(r, exp_names)) for r in conn.execute(stmt)]
-            self._attach(conn, {run.id: run for run in page})
-            total = len(page) + offset
-            if with_total and (len(page) == limit or offset):
-                count = sa.select(sa.func.count()).select_from(runs).where(*where)
-                total = int(conn.execute(count).scalar_one())
-        return RunPage(runs=page, total=total, offset=offset, limit=limit)
-
-    def _experiment_clause(self, ids: list[int]) -> Any:
-        """Restrict to experiments without steering the planner onto the experiment index.
-
-        Without statistics SQLite takes ``experiment_id IN (...)`` as very selective, reads
-        every run of those experiments and sorts them. Naming every experiment is no
-        restriction at all; for a few of many, ``+ 0`` keeps the predicate but leaves the
-        choice of index to the sort and the filter. One experiment keeps its index, which
-        serves ``ORDER BY start_time`` directly.
-        """
-        if len(ids) == 1:
-            return runs.c.experiment_id == ids[0]
-        with self.engine.connect() as conn:
-            known = set(conn.execute(sa.select(experiments.c.id)).scalars())
-        if known <= set(ids):
-            return sa.true()
-        return (runs.c.experiment_id + 0).in_(ids)
+            return run_queries(conn).search_runs(
+                experiment_ids, filter, order_by, limit, offset, with_total
+            )
 
     def delete_runs(self, run_ids: Sequence[str]) -> int:
         ids = list(run_ids)

@@ -22,8 +22,9 @@ from sqlalchemy.engine import Connection
 
 from ...entities import ACTIVE_SERVER_STATES, MODEL_SERVER_EVENT, ModelServer, ServerStatus
 from ...exceptions import InvalidInput, NotFound, shown
-from ..base import PredictionBatch
-from .base import SqlBase, chunks, dead_processes
+from ..base import PredictionBatch, dead_processes
+from .base import SqlBase
+from .runsql import chunks
 from .schema import model_servers, prediction_batches, prediction_labels
 
 _LIVE = model_servers.c.status.in_(ACTIVE_SERVER_STATES)
