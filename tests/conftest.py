@@ -111,8 +111,8 @@ def open_client() -> Iterator[Callable[..., Client]]:
     stopped, its connections released)."""
     opened: list[Client] = []
 
-    def open_(store: Any = None) -> Client:
-        client = Client(store)
+    def open_(store: Any = None, lazy: bool = False) -> Client:
+        client = Client(store, lazy=lazy)
         opened.append(client)
         return client
 

@@ -46,8 +46,8 @@ def test_given_the_reader_and_the_store_when_searching_then_they_give_the_same_p
     client: Client, open_client
 ) -> None:
     seed(client)
-    assert client.run_reads is client.store  # a new store: opened at once, and searched so
-    reader = open_client(client.location)
+    assert client.run_reads is client.store  # not lazy: opened at once, and searched so
+    reader = open_client(client.location, lazy=True)
     assert "store" not in reader.__dict__  # the store stays closed: the reader serves
     for text, order, experiments in SEARCHES:
         for limit, offset in ((3, 0), (3, 2), (100, 0)):
@@ -92,11 +92,11 @@ def test_given_a_run_whose_process_died_when_a_reader_lists_then_it_is_killed_in
     client: Client, open_client
 ) -> None:
     rid = client.create_run("churn", "ghost")  # RUNNING, in this very process
-    calm = open_client(client.location)
+    calm = open_client(client.location, lazy=True)
     assert [r.info.status for r in calm.search_runs()] == ["RUNNING"]
     assert "store" not in calm.__dict__  # only a look: nothing to write
     client.update_run(rid, pid=4_000_000)  # now its process is gone (no such pid here)
-    reader = open_client(client.location)
+    reader = open_client(client.location, lazy=True)
     (run,) = reader.search_runs(filter=f"id = '{rid}'")
     assert run.info.status == "KILLED" and run.info.error_name == "ProcessDied"
     assert "store" in reader.__dict__  # opened for the write, and serving the reads since
@@ -105,9 +105,12 @@ def test_given_a_run_whose_process_died_when_a_reader_lists_then_it_is_killed_in
 def test_given_a_store_to_create_or_upgrade_when_opened_then_the_whole_store_opens_at_once(
     tmp_path: Path,
 ) -> None:
-    fresh = Client(tmp_path / "fresh")
+    fresh = Client(tmp_path / "fresh", lazy=True)
     assert "store" in fresh.__dict__ and (tmp_path / "fresh" / "mlops.db").is_file()
     fresh.close()
+    again = Client(tmp_path / "fresh")  # not lazy: the store opens whatever it finds
+    assert "store" in again.__dict__ and again.run_reads is again.store
+    again.close()
     url = resolve_location(tmp_path / "fresh").db_url
     reads = open_run_reads(url)
     assert reads is not None
@@ -124,7 +127,7 @@ def test_given_threads_when_searching_through_the_reader_then_each_has_its_own_c
     client: Client, open_client
 ) -> None:
     seed(client)
-    reader = open_client(client.location)
+    reader = open_client(client.location, lazy=True)
     with ThreadPoolExecutor(8) as pool:
         totals = set(pool.map(lambda _: reader.search_runs_page(limit=2).total, range(64)))
     assert totals == {8}

@@ -35,11 +35,12 @@ class DefaultGroup(click.Group):
 
 
 def client_of(ctx: click.Context) -> Client:
-    """The Client of the store named by ``--store`` (or found the usual way), opened once."""
+    """The Client of the store named by ``--store`` (or found the usual way), opened once;
+    lazily, so that a command that only lists runs never loads SQLAlchemy."""
     from ..client import Client
 
     if ctx.obj is None:
-        ctx.obj = Client(ctx.find_root().params.get("store"))
+        ctx.obj = Client(ctx.find_root().params.get("store"), lazy=True)
     client: Client = ctx.obj
     return client
 

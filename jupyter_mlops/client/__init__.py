@@ -59,6 +59,8 @@ class Client(
     Args:
         store: a database URL, a store folder, or None to use the configured location
             (``JUPYTER_MLOPS_STORE``, ``JUPYTER_MLOPS_HOME``, ``.mlops/``, the Jupyter data dir).
+        lazy: open an existing SQLite store on first use, listing its runs meanwhile without
+            loading SQLAlchemy (for a short process that may only read; see ``ClientBase``).
     """
 
     _shared: dict[str, Client] = {}

@@ -27,8 +27,10 @@ class DatasetsMixin(ClientBase):
 
         def get_run(self, run_id: str) -> Run: ...
 
-    def __init__(self, store: str | os.PathLike[str] | StoreLocation | None = None) -> None:
-        super().__init__(store)
+    def __init__(
+        self, store: str | os.PathLike[str] | StoreLocation | None = None, *, lazy: bool = False
+    ) -> None:
+        super().__init__(store, lazy=lazy)
         self._fingerprint_cache_set = False
 
     def use_fingerprint_cache(self) -> None:

@@ -35,8 +35,10 @@ STALE_AFTER_S = env_float("JUPYTER_MLOPS_STALE_AFTER", 60.0)
 
 
 class RunsMixin(ClientBase):
-    def __init__(self, store: str | os.PathLike[str] | StoreLocation | None = None) -> None:
-        super().__init__(store)
+    def __init__(
+        self, store: str | os.PathLike[str] | StoreLocation | None = None, *, lazy: bool = False
+    ) -> None:
+        super().__init__(store, lazy=lazy)
         self._last_reconcile = 0.0
         self._env_pending: set[str] = set()
         # How many modules were loaded when each run started: a run that imports a library
