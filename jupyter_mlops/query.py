@@ -1,6 +1,6 @@
 """The run filter language (``metrics.acc > 0.9 and params.model = 'rf'``): grammar, parser,
 type checks and help text. Pure Python, so the Client validates a filter (and the CLI shows its
-help) without importing a database library; ``store/sql/filters.py`` turns the tree into SQL.
+help) without importing a database library; ``store/sql/runsql.py`` turns the tree into SQL.
 
 Limits keep any input cheap and safe for every backend: at most :data:`MAX_FILTER_CHARS`
 characters, :data:`MAX_COMPARISONS` comparisons and :data:`MAX_DEPTH` levels of parentheses

@@ -17,6 +17,7 @@ from jupyter_mlops.client import Client
 from jupyter_mlops.config import resolve_location
 from jupyter_mlops.exceptions import NotFound
 from jupyter_mlops.store import open_run_reads
+from jupyter_mlops.store.sql.runsql import SqliteRunReads
 
 SEARCHES = [
     (None, [], None),
@@ -133,3 +134,19 @@ def test_given_threads_when_searching_through_the_reader_then_each_has_its_own_c
     assert totals == {8}
     reader.close()  # releases every thread's connection; a later search opens one again
     assert len(reader.search_runs(limit=100)) == 8
+
+
+def test_given_a_write_during_a_search_when_read_with_sqlite_then_one_state_is_seen(
+    client: Client,
+) -> None:
+    seed(client)
+    reads = open_run_reads(client.location.db_url)
+    assert isinstance(reads, SqliteRunReads)
+    try:
+        with reads.snapshot():  # what search_runs holds around its reads
+            assert reads.search_runs(None, None, [], 100, 0).total == 8
+            client.create_run("churn", "late")  # committed by another connection meanwhile
+            assert reads.search_runs(None, None, [], 100, 0).total == 8
+        assert reads.search_runs(None, None, [], 100, 0).total == 9
+    finally:
+        reads.close()

@@ -15,11 +15,12 @@ alone is most of such a process's time.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
@@ -333,6 +334,23 @@ class RunQueries(RunReads):
         offset: int,
         with_total: bool = True,
     ) -> RunPage:
+        with self.snapshot():  # the page, its params and the total from one state
+            return self._search(experiment_ids, filter, order_by, limit, offset, with_total)
+
+    def snapshot(self) -> contextlib.AbstractContextManager[None]:
+        """A read transaction around several reads. The store's connection is in one
+        already (SQLAlchemy begins it); a plain ``sqlite3`` reader begins its own."""
+        return contextlib.nullcontext()
+
+    def _search(
+        self,
+        experiment_ids: Sequence[int] | None,
+        filter: Node | None,
+        order_by: Sequence[OrderItem],
+        limit: int,
+        offset: int,
+        with_total: bool,
+    ) -> RunPage:
         where: list[Fragment] = []
         if experiment_ids is not None:
             where.append(self._experiment_clause(list(experiment_ids)))
@@ -454,6 +472,18 @@ class SqliteRunReads(RunQueries):
 
     def _execute(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
         return self._connection().execute(sql, tuple(params)).fetchall()
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        conn = self._connection()
+        if conn.in_transaction:  # nested: the outer snapshot holds
+            yield
+            return
+        conn.execute("BEGIN")  # deferred: WAL keeps the state of the first read until the end
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
 
 
 def sqlite_run_reads(url: str) -> SqliteRunReads | None:
