@@ -404,6 +404,22 @@ def test_given_versions_when_promote_best_then_the_best_passing_by_the_metric_is
     assert loop.trigger["kind"] == "manual" and loop.outcome == "promoted"
 
 
+def test_given_a_candidate_judged_before_when_judged_again_then_its_report_is_reused_in_no_time(
+    ct,
+):
+    bad = _train(ct, DummyClassifier(strategy="constant", constant=1), churn_frame(100, seed=2))
+    first = promote_best(ct, NAME, [bad])
+    second = promote_best(ct, NAME, [bad])
+    assert first.action == second.action == "kept"
+    assert [c.reused for c in first.candidates] == [False]
+    assert [c.reused for c in second.candidates] == [True]
+    assert second.candidates[0].report == first.candidates[0].report
+    parts = {t.loop["id"]: t.parts for t in timelines(ct, NAME)}
+    gates_s = parts[first.loop_id]["gates_s"]
+    assert gates_s is not None and gates_s > 0  # the first loop ran the gates
+    assert parts[second.loop_id]["gates_s"] == 0.0  # the second reused what they said
+
+
 def test_given_a_model_without_gates_when_promote_best_then_refused_with_the_fix(ct):
     ct.set_model_gates(NAME, None)
     with pytest.raises(InvalidInput, match="no gates"):

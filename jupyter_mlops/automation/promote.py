@@ -41,6 +41,7 @@ class Candidate:
     report: str | None  # the gate report's sha256
     failed: list[str] = field(default_factory=list)  # why it did not pass
     champion_value: float | None = None  # the champion's metric on the same holdout
+    reused: bool = False  # its report judged the same bytes before: no gate ran this time
 
 
 @dataclass
@@ -169,6 +170,7 @@ def _judge(
     client: Client, name: str, version: int, metric: str, holdout: Any, progress: bool
 ) -> Candidate:
     report = _reusable(client, name, version, holdout)
+    reused = report is not None
     if report is None:
         from ..registry.gates import validate  # numpy and the sandbox: only when judging
 
@@ -182,7 +184,7 @@ def _judge(
     if value is None or not math.isfinite(value):
         failed.append(f"the gates did not measure {metric}")
     champion = _check_value(report, metric, "champion")
-    return Candidate(version, not failed, value, report.sha256, failed, champion)
+    return Candidate(version, not failed, value, report.sha256, failed, champion, reused)
 
 
 def _judged_text(judged: list[Candidate], metric: str) -> str:
@@ -194,7 +196,8 @@ def _judged_text(judged: list[Candidate], metric: str) -> str:
     for c in judged:
         value = "" if c.value is None else f"{metric} {c.value:.4f}"
         if c.passed:
-            parts.append(f"v{c.version} passed ({value}; report {str(c.report)[:8]})")
+            report = f"report {str(c.report)[:8]}{', reused' if c.reused else ''}"
+            parts.append(f"v{c.version} passed ({value}; {report})")
         else:
             why = c.failed[0][:120] if c.failed else "failed"
             parts.append(f"v{c.version} failed ({why}{'; ' + value if value else ''})")

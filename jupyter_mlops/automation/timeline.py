@@ -192,11 +192,16 @@ def _detection(trigger: dict[str, Any], alerted: int) -> float | None:
 
 
 def _gates_seconds(client: Client, entry: Entry) -> float | None:
+    """How long the gates ran for this loop: the durations of the reports it made (one it
+    reused ran for an earlier loop, and took no time here)."""
     total = 0.0
     found = False
     for candidate in entry.detail.get("candidates") or []:
         sha = candidate.get("report")
         if not sha:
+            continue
+        if candidate.get("reused"):
+            found = True
             continue
         try:
             report = client.get_gate_report(sha)
