@@ -349,7 +349,10 @@ def _checked_value(kind: str, label: str, op: str, v: Value) -> int | float | st
             raise _invalid(col, f"{label} is a number and needs a finite value, found {v.text}")
         if kind == "metric":  # an int would be bound as INTEGER on PostgreSQL (32 bits)
             return float(value)
-        return int(value) if float(value).is_integer() else value  # integer columns
+        # Integer columns take an integer; one beyond 64 bits stays a float, which both
+        # databases compare with their BIGINT (no driver binds a larger integer).
+        whole = float(value).is_integer() and -(2**63) <= value < 2**63
+        return int(value) if whole else float(value)
     if kind == "param":
         if isinstance(value, float) and math.isnan(value):
             raise _invalid(col, f"params compare numerically; for the text write '{v.text}'")

@@ -230,6 +230,11 @@ MATCHES = [
     ("experiment_id = 1", {"r1", "r2", "r3"}),
     ("experiment_id = '2'", {"r4", "r5"}),
     ("start_time >= 3000", {"r3", "r4", "r5"}),
+    # integers beyond 64 bits (no driver binds them) compare as floats
+    ("start_time < 99999999999999999999999", ALL),
+    ("start_time > 1e30 or end_time = -1e300", set()),
+    ("experiment_id in (2, 99999999999999999999999)", {"r4", "r5"}),
+    ("not duration >= 9223372036854775808", {"r1", "r2", "r3", "r4", "r5"}),
     ("end_time is null", {"r4"}),
     ("end_time < 5000", {"r2"}),
     ("duration > 3000", {"r1", "r3"}),
