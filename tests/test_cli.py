@@ -471,6 +471,24 @@ def test_given_unusable_path_when_cli_runs_then_one_line_error_without_traceback
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
 
 
+def test_given_a_reader_that_leaves_early_when_listing_then_the_cli_stops_quietly(
+    store_dir: Path, client: Client
+) -> None:
+    for i in range(400):  # JSON well beyond a pipe's buffer
+        client.end_run(client.create_run("many", f"run-{i}", attrs={"source": "x = 1\n" * 40}))
+    proc = subprocess.Popen(
+        [str(BIN / "jupyter-mlops"), "--store", str(store_dir), "runs", "list", "-n", "400",
+         "--format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().strip() == b"["  # as `| head -1` does
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141  # as a shell reports SIGPIPE
+    assert stderr == ""  # no "Error: Broken pipe", no traceback
+
+
 def test_given_the_database_file_as_store_when_listing_then_that_store_is_used(
     seeded: Seeded,
 ) -> None:

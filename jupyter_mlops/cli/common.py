@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
@@ -55,6 +56,10 @@ def errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except MlopsError as exc:
             click.echo(f"Error: {exc.message}", err=True)
             sys.exit(2 if isinstance(exc, InvalidInput) else 1)
+        except BrokenPipeError:  # the reader left (`runs list | head`): stop without a word
+            # The interpreter flushes stdout at exit: give it somewhere to write.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)  # as a shell reports a process ended by SIGPIPE
         except OSError as exc:  # a folder that cannot be created, a file that cannot be written
             click.echo(f"Error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
             sys.exit(1)
