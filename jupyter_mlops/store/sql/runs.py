@@ -20,7 +20,7 @@ from ...exceptions import InvalidInput, NotFound, shown
 from ...query import Node, OrderItem
 from ..base import RunPage, dead_processes
 from .base import SqlBase
-from .runsql import RunningRun, RunQueries, chunks, run_info
+from .runsql import RunningRun, RunQueries, chunks, experiment_of, run_info
 from .schema import (
     artifacts,
     experiments,
@@ -69,21 +69,11 @@ class RunsMixin(SqlBase):
         def _artifacts(self, conn: Connection, run_id: str) -> list[Artifact]: ...
 
     # Experiments -----------------------------------------------------------------------
-    @staticmethod
-    def _experiment(row: Any, run_count: int = 0) -> Experiment:
-        return Experiment(
-            id=row.id,
-            name=row.name,
-            created_at=row.created_at,
-            description=row.description or "",
-            run_count=run_count,
-        )
-
     def get_or_create_experiment(self, name: str, now_ms: int) -> Experiment:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(experiments).where(experiments.c.name == name)).first()
         if row is not None:
-            return self._experiment(row)
+            return experiment_of(row._mapping)
 
         def create(conn: Connection) -> Any:
             found = conn.execute(sa.select(experiments).where(experiments.c.name == name)).first()
@@ -92,7 +82,7 @@ class RunsMixin(SqlBase):
             conn.execute(sa.insert(experiments).values(name=name, created_at=now_ms))
             return conn.execute(sa.select(experiments).where(experiments.c.name == name)).one()
 
-        return self._experiment(self._write(create))
+        return experiment_of(self._write(create)._mapping)
 
     def get_experiment_by_name(self, name: str) -> Experiment:
         with self.engine.connect() as conn:
@@ -114,7 +104,7 @@ class RunsMixin(SqlBase):
             .order_by(experiments.c.created_at.desc(), experiments.c.id.desc())
         )
         with self.engine.connect() as conn:
-            return [self._experiment(r, r.run_count) for r in conn.execute(stmt)]
+            return [experiment_of(r._mapping, r.run_count) for r in conn.execute(stmt)]
 
     # Runs ------------------------------------------------------------------------------
     def create_run(

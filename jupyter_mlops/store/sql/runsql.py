@@ -291,14 +291,32 @@ def select_runs(
     for join_sql, join_params in joins:
         sql += f" {join_sql}"
         params += join_params
-    if where:
-        sql += " WHERE " + " AND ".join(w[0] for w in where)
-        params += [v for w in where for v in w[1]]
-    sql += " ORDER BY " + ", ".join(key.clause() for key in keys)
+    where_sql, where_params = where_clause(where)
+    sql += where_sql + " ORDER BY " + ", ".join(key.clause() for key in keys)
+    params += where_params
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"
         params += [limit, offset]
     return sql, params
+
+
+def where_clause(conditions: Sequence[Fragment]) -> Fragment:
+    """`` WHERE a AND b`` of all the conditions (nothing when there are none)."""
+    if not conditions:
+        return "", []
+    sql = " WHERE " + " AND ".join(c[0] for c in conditions)
+    return sql, [v for c in conditions for v in c[1]]
+
+
+def experiment_of(row: Mapping[Any, Any], run_count: int = 0) -> Experiment:
+    """An Experiment from its row (``id, name, created_at, description``)."""
+    return Experiment(
+        id=row["id"],
+        name=row["name"],
+        created_at=row["created_at"],
+        description=row["description"] or "",
+        run_count=run_count,
+    )
 
 
 # The reads ------------------------------------------------------------------------------
@@ -316,8 +334,8 @@ class RunQueries(RunReads):
             names = sorted(r[0] for r in self.execute("SELECT name FROM experiments", []))
             known = ", ".join(names[:50]) or "none yet"
             raise NotFound(f"No experiment named {shown(name)}. Known experiments: {known}.")
-        id_, name_, created_at, description = rows[0]
-        return Experiment(id=id_, name=name_, created_at=created_at, description=description or "")
+        columns = ("id", "name", "created_at", "description")
+        return experiment_of(dict(zip(columns, rows[0], strict=True)))
 
     def running_runs(self) -> list[RunningRun]:
         rows = self.execute(
@@ -368,10 +386,8 @@ class RunQueries(RunReads):
         self.attach({run.id: run for run in page})
         total = len(page) + offset
         if with_total and (len(page) == limit or offset):
-            count = "SELECT count(*) FROM runs"
-            if where:
-                count += " WHERE " + " AND ".join(w[0] for w in where)
-            rows = self.execute(count, [v for w in where for v in w[1]])
+            where_sql, where_params = where_clause(where)
+            rows = self.execute("SELECT count(*) FROM runs" + where_sql, where_params)
             total = int(rows[0][0])
         return RunPage(runs=page, total=total, offset=offset, limit=limit)
 
