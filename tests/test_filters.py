@@ -25,7 +25,7 @@ from jupyter_mlops.query import (
     parse_filter,
 )
 from jupyter_mlops.store.sql import schema
-from jupyter_mlops.store.sql.runs import run_queries
+from jupyter_mlops.store.sql.base import ConnectionDb
 from jupyter_mlops.store.sql.runsql import (
     ATTRIBUTE_SQL,
     INFO_COLUMNS,
@@ -139,7 +139,7 @@ def ordered_ids(
     sql, params = select_runs("runs.id", [clause] if clause else [], items, limit, offset)
     assert sql.count("?") == len(params), sql
     with engine.connect() as conn:
-        return [row[0] for row in run_queries(conn).execute(sql, params)]
+        return [row[0] for row in ConnectionDb(conn).rows(sql, params)]
 
 
 def run_ids(engine: sa.Engine, text: str | Node) -> set[str]:
@@ -410,7 +410,7 @@ def test_given_indexes_when_explaining_a_metric_and_param_filter_then_no_table_i
     assert clause is not None
     sql, params = select_runs("runs.id", [clause], [])
     with engine.connect() as conn:
-        explain = run_queries(conn).execute
+        explain = ConnectionDb(conn).rows
         if engine.dialect.name == "sqlite":
             plan = "\n".join(row[-1] for row in explain(f"EXPLAIN QUERY PLAN {sql}", params))
             assert not re.search(r"SCAN (latest_metrics|params)\b", plan), plan

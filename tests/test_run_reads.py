@@ -16,8 +16,10 @@ import pytest
 from jupyter_mlops.client import Client
 from jupyter_mlops.config import resolve_location
 from jupyter_mlops.exceptions import NotFound
-from jupyter_mlops.store import open_run_reads
-from jupyter_mlops.store.sql.runsql import SqliteRunReads
+from jupyter_mlops.store import open_records
+from jupyter_mlops.store.sql.lite import SqliteRecords
+from jupyter_mlops.store.sql.records import Db
+from jupyter_mlops.store.sql.runsql import RunQueries
 
 SEARCHES = [
     (None, [], None),
@@ -47,7 +49,7 @@ def test_given_the_reader_and_the_store_when_searching_then_they_give_the_same_p
     client: Client, open_client
 ) -> None:
     seed(client)
-    assert client.run_reads is client.store  # not lazy: opened at once, and searched so
+    assert client.records is client.store  # not lazy: opened at once, and searched so
     reader = open_client(client.location, lazy=True)
     assert "store" not in reader.__dict__  # the store stays closed: the reader serves
     for text, order, experiments in SEARCHES:
@@ -110,18 +112,18 @@ def test_given_a_store_to_create_or_upgrade_when_opened_then_the_whole_store_ope
     assert "store" in fresh.__dict__ and (tmp_path / "fresh" / "mlops.db").is_file()
     fresh.close()
     again = Client(tmp_path / "fresh")  # not lazy: the store opens whatever it finds
-    assert "store" in again.__dict__ and again.run_reads is again.store
+    assert "store" in again.__dict__ and again.records is again.store
     again.close()
     url = resolve_location(tmp_path / "fresh").db_url
-    reads = open_run_reads(url)
+    reads = open_records(url)
     assert reads is not None
     reads.close()
     with sqlite3.connect(tmp_path / "fresh" / "mlops.db") as conn:
         conn.execute("UPDATE alembic_version SET version_num = '0008'")
-    assert open_run_reads(url) is None  # an older schema: the store upgrades it first
+    assert open_records(url) is None  # an older schema: the store upgrades it first
     for other in ("sqlite://", "sqlite:///:memory:", f"sqlite:///{tmp_path}/x.db?mode=ro"):
-        assert open_run_reads(other) is None
-    assert open_run_reads(f"sqlite:///{tmp_path}/missing.db") is None
+        assert open_records(other) is None
+    assert open_records(f"sqlite:///{tmp_path}/missing.db") is None
 
 
 def test_given_threads_when_searching_through_the_reader_then_each_has_its_own_connection(
@@ -140,13 +142,16 @@ def test_given_a_write_during_a_search_when_read_with_sqlite_then_one_state_is_s
     client: Client,
 ) -> None:
     seed(client)
-    reads = open_run_reads(client.location.db_url)
-    assert isinstance(reads, SqliteRunReads)
+    reads = open_records(client.location.db_url)
+    assert isinstance(reads, SqliteRecords)
+
+    def totals(db: Db) -> tuple[int, int]:  # what one search_runs holds around its reads
+        first = RunQueries(db.rows).search_runs(None, None, [], 100, 0).total
+        client.create_run("churn", "late")  # committed by another connection meanwhile
+        return first, RunQueries(db.rows).search_runs(None, None, [], 100, 0).total
+
     try:
-        with reads.snapshot():  # what search_runs holds around its reads
-            assert reads.search_runs(None, None, [], 100, 0).total == 8
-            client.create_run("churn", "late")  # committed by another connection meanwhile
-            assert reads.search_runs(None, None, [], 100, 0).total == 8
+        assert reads._read_db(totals) == (8, 8)
         assert reads.search_runs(None, None, [], 100, 0).total == 9
     finally:
         reads.close()

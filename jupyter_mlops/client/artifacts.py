@@ -42,7 +42,7 @@ class ArtifactsMixin(ClientBase):
         for path, logical in files:
             sha, size = self.artifacts.put_file(path)
             out.append(Artifact(validate_artifact_path(logical), sha, size, "file", now_ms()))
-        self.store.record_artifacts(run_id, out)
+        self.records.record_artifacts(run_id, out)
         return out
 
     def log_artifact_bytes(
@@ -50,7 +50,7 @@ class ArtifactsMixin(ClientBase):
     ) -> Artifact:
         sha, size = self.artifacts.put_bytes(data)
         art = Artifact(validate_artifact_path(path), sha, size, kind, now_ms())
-        self.store.record_artifacts(run_id, [art])
+        self.records.record_artifacts(run_id, [art])
         return art
 
     def link_artifacts(self, run_id: str, items: Sequence[Artifact]) -> None:
@@ -60,11 +60,11 @@ class ArtifactsMixin(ClientBase):
             validate_artifact_path(art.path)
             if not self.artifacts.exists(art.sha256):
                 raise NotFound(f"Artifact blob {art.sha256} is not in the artifact store.")
-        self.store.record_artifacts(run_id, list(items))
+        self.records.record_artifacts(run_id, list(items))
 
     def list_artifacts(self, run_id: str) -> list[Artifact]:
         """A run's artifacts, by path (run id or unique prefix)."""
-        return self.store.list_artifacts(run_id if is_id(run_id) else self.resolve_run_id(run_id))
+        return self.records.list_artifacts(run_id if is_id(run_id) else self.resolve_run_id(run_id))
 
     def get_artifact(self, run_id: str, path: str) -> Artifact:
         """What the run recorded at ``path`` (its size, sha256 and kind)."""

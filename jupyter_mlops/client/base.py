@@ -8,12 +8,12 @@ import os
 from typing import TYPE_CHECKING
 
 from ..config import StoreLocation, resolve_location
-from ..store import open_run_reads, open_store
+from ..store import open_records, open_store
 from ..store.artifacts import LocalArtifactStore
 from .writer import MetricWriter
 
 if TYPE_CHECKING:
-    from ..store.base import RunReads, Store
+    from ..store.base import RecordStore, Store
 
 
 class ClientBase:
@@ -22,10 +22,11 @@ class ClientBase:
 
     The store is opened here, so that a wrong URL, a database that is down or a schema to
     upgrade is met at once, and the first write does not wait for it. With ``lazy``, a SQLite
-    file already at the current schema is opened on first use instead: its runs are listed
-    through :attr:`run_reads` (plain ``sqlite3``), so a process that only lists them never
-    loads SQLAlchemy (the CLI is such a process: ``runs list`` then starts in a third of
-    the time). Any other store is opened at once all the same.
+    file already at the current schema is opened on first use instead: runs are recorded
+    and listed through :attr:`records` (plain ``sqlite3``), so a process that only records
+    and lists them never loads SQLAlchemy (the CLI is such a process: ``runs list`` and a
+    pipeline re-run from the cache start in a fraction of the time). Any other store is
+    opened at once all the same.
     """
 
     def __init__(
@@ -37,23 +38,23 @@ class ClientBase:
         home = self.location.home
         if home is not None:
             home.mkdir(parents=True, exist_ok=True)
-        self._reads = open_run_reads(self.location.db_url) if lazy else None
-        if self._reads is None:
+        self._records = open_records(self.location.db_url) if lazy else None
+        if self._records is None:
             self.store  # noqa: B018 - opened (created, upgraded) now, its errors raised here
         self.artifacts = LocalArtifactStore(self.location.artifact_root)
-        self.writer = MetricWriter(lambda: self.store)
+        self.writer = MetricWriter(lambda: self.records)
 
     @functools.cached_property
     def store(self) -> Store:
         return open_store(self.location.db_url)
 
     @property
-    def run_reads(self) -> RunReads:
-        """Where runs are searched: the store's own reader once it is open (or when the
-        backend has no other), else the one opened without it."""
-        if self._reads is None or "store" in self.__dict__:
+    def records(self) -> RecordStore:
+        """Where runs are recorded and read: the store once it is open (or when the backend
+        has nothing lighter), else what was opened without it."""
+        if self._records is None or "store" in self.__dict__:
             return self.store
-        return self._reads
+        return self._records
 
     def close(self) -> None:
         """Write what is buffered, stop the writer and release the store's connections."""
@@ -62,5 +63,5 @@ class ClientBase:
         finally:
             if "store" in self.__dict__:
                 self.store.close()
-            if self._reads is not None:
-                self._reads.close()
+            if self._records is not None:
+                self._records.close()

@@ -143,4 +143,4 @@ class ModelsMixin(ClientBase):
 
     def latest_model_sha(self, name: str) -> str | None:
         """The sha256 of the newest model logged under ``name`` (None if there is none)."""
-        return self.store.latest_model_sha(validate_key(name, "model"))
+        return self.records.latest_model_sha(validate_key(name, "model"))

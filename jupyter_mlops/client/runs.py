@@ -53,13 +53,13 @@ class RunsMixin(ClientBase):
         exp = self._experiments.get(name)
         if exp is None:
             check_name(name, "An experiment name")
-            exp = self._experiments[name] = self.store.get_or_create_experiment(
+            exp = self._experiments[name] = self.records.get_or_create_experiment(
                 name.strip(), now_ms()
             )
         return exp
 
     def get_experiment(self, name: str) -> Experiment:
-        return self.run_reads.get_experiment_by_name(check_name(name, "An experiment name"))
+        return self.records.get_experiment_by_name(check_name(name, "An experiment name"))
 
     def list_experiments(self) -> list[Experiment]:
         return self.store.list_experiments()
@@ -107,7 +107,7 @@ class RunsMixin(ClientBase):
             self._env_pending.add(run_id)  # filled in when the run ends
         self._modules_at_start[run_id] = len(sys.modules)
         row.update(attrs or {})
-        self.store.create_run(exp.id, row, self._tag_texts(tags or {}))
+        self.records.create_run(exp.id, row, self._tag_texts(tags or {}))
         self.writer.track_run(run_id)
         return run_id
 
@@ -144,10 +144,10 @@ class RunsMixin(ClientBase):
             values["environment"] = capture.environment()
         self._modules_at_start.pop(run_id, None)
         values.update(attrs or {})
-        self.store.update_run(run_id, values)
+        self.records.update_run(run_id, values)
 
     def update_run(self, run_id: str, **attrs: Any) -> None:
-        self.store.update_run(run_id, attrs)
+        self.records.update_run(run_id, attrs)
 
     def reconcile(self, force: bool = False) -> list[str]:
         """Mark runs whose process died as KILLED (at most once a second unless forced)."""
@@ -157,7 +157,7 @@ class RunsMixin(ClientBase):
         self._last_reconcile = now
         stale_before, host = int((now - STALE_AFTER_S) * 1000), capture.host()
         # A look first, through the reader: the store is opened only when there is a write.
-        if not dead_processes(self.run_reads.running_runs(), host, capture.is_alive, stale_before):
+        if not dead_processes(self.records.running_runs(), host, capture.is_alive, stale_before):
             return []
         return self.store.reconcile_dead_runs(stale_before, host, capture.is_alive, int(now * 1000))
 
@@ -172,12 +172,12 @@ class RunsMixin(ClientBase):
         self.writer.flush()
         self.reconcile()
         # A whole id needs no lookup of its own: the store says NotFound for an unknown one.
-        return self.store.get_run(run_id if is_id(run_id) else self.resolve_run_id(run_id))
+        return self.records.get_run(run_id if is_id(run_id) else self.resolve_run_id(run_id))
 
     def read_run(self, run_id: str) -> Run:
         """The run (a full id) as stored now, without writing buffered metrics or looking for
         dead runs first: the cheap read for a run this process is recording."""
-        return self.store.get_run(run_id)
+        return self.records.get_run(run_id)
 
     def search_runs(
         self,
@@ -216,7 +216,7 @@ class RunsMixin(ClientBase):
             exp_ids = [self.get_experiment(n).id for n in names]
         self.writer.flush()
         self.reconcile()
-        return self.run_reads.search_runs(exp_ids, node, order, limit, offset, with_total)
+        return self.records.search_runs(exp_ids, node, order, limit, offset, with_total)
 
     def iter_runs(
         self,
@@ -248,7 +248,7 @@ class RunsMixin(ClientBase):
     ) -> str | None:
         """The id of the newest run carrying tag ``key = value`` (and ``status``: None for
         any), through the tags' index."""
-        return self.store.latest_run_with_tag(
+        return self.records.latest_run_with_tag(
             validate_key(key, "tag"), check_text(value, "A tag value"), status
         )
 
@@ -261,7 +261,7 @@ class RunsMixin(ClientBase):
             raise InvalidInput("log_params takes a mapping of name to value.")
         texts = {validate_key(k, "param"): param_text(k, v) for k, v in values.items()}
         if texts:
-            self.store.log_params(run_id, texts)
+            self.records.log_params(run_id, texts)
 
     def log_param(self, run_id: str, key: str, value: Any) -> None:
         self.log_params(run_id, {key: value})
@@ -273,7 +273,7 @@ class RunsMixin(ClientBase):
     def set_tags(self, run_id: str, values: Mapping[str, Any]) -> None:
         texts = self._tag_texts(values)
         if texts:
-            self.store.set_tags(run_id, texts)
+            self.records.set_tags(run_id, texts)
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         self.set_tags(run_id, {key: value})
@@ -288,7 +288,7 @@ class RunsMixin(ClientBase):
 
     def log_metrics(self, run_id: str, values: Mapping[str, Any], step: int | None = None) -> None:
         """Durable when it returns (unbuffered); the fluent API buffers instead."""
-        self.store.log_metric_rows(self.metric_rows(run_id, values, step))
+        self.records.log_metric_rows(self.metric_rows(run_id, values, step))
 
     def log_metric(self, run_id: str, key: str, value: Any, step: int | None = None) -> None:
         self.log_metrics(run_id, {key: value}, step)
@@ -314,7 +314,7 @@ class RunsMixin(ClientBase):
             self.log_params(run_id, params)
         if tags:
             self.set_tags(run_id, tags)
-        self.store.log_metric_rows(rows)
+        self.records.log_metric_rows(rows)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         self.writer.flush()

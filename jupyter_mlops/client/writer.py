@@ -21,7 +21,7 @@ from ..config import env_float
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ..store.base import MetricRow, Store
+    from ..store.base import MetricRow, RecordStore
 
 log = logging.getLogger(__name__)
 FLUSH_INTERVAL_S = env_float("JUPYTER_MLOPS_FLUSH_INTERVAL", 1.0)
@@ -33,7 +33,7 @@ _writers: weakref.WeakSet[MetricWriter] = weakref.WeakSet()
 
 
 class MetricWriter:
-    def __init__(self, store: Callable[[], Store]) -> None:
+    def __init__(self, store: Callable[[], RecordStore]) -> None:
         """``store()`` gives the store to write to (opened when the first value comes)."""
         self._store = store
         self._buffer: list[MetricRow] = []

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..exceptions import InvalidInput, shown
 
 if TYPE_CHECKING:
-    from .base import RunReads, Store
+    from .base import RecordStore, Store
 
 ENTRY_POINT_GROUP = "jupyter_mlops.stores"
 StoreFactory = Callable[[str], "Store"]
@@ -32,8 +32,8 @@ _BUILTIN: dict[str, str] = {
     "postgresql+psycopg": _SQL,
 }
 _registered: dict[str, StoreFactory] = {}
-# Readers of runs that open faster than their store (see open_run_reads).
-_READS_BUILTIN = {"sqlite": "jupyter_mlops.store.sql.runsql:sqlite_run_reads"}
+# Run records that open faster than their store (see open_records).
+_RECORDS_BUILTIN = {"sqlite": "jupyter_mlops.store.sql.lite:sqlite_records"}
 
 
 def register_store(scheme: str, factory: StoreFactory) -> None:
@@ -84,13 +84,13 @@ def open_store(url: str) -> Store:
     return store_factory(url)(url)
 
 
-def open_run_reads(url: str) -> RunReads | None:
-    """The reads a listing of runs needs, opened without the store when its backend can do
-    that faster: a SQLite file at the current schema, read with plain ``sqlite3`` (opening
+def open_records(url: str) -> RecordStore | None:
+    """What recording and listing runs needs, opened without the store when its backend can
+    do that faster: a SQLite file at the current schema, through plain ``sqlite3`` (opening
     the store imports SQLAlchemy, most of a short command's time). None when the store
     itself must be opened: any other backend, a file to create or upgrade."""
     scheme = scheme_of(url)
-    if scheme in _registered or scheme not in _READS_BUILTIN:
+    if scheme in _registered or scheme not in _RECORDS_BUILTIN:
         return None
-    reads: Callable[[str], RunReads | None] = _load(_READS_BUILTIN[scheme])
-    return reads(url)
+    records: Callable[[str], RecordStore | None] = _load(_RECORDS_BUILTIN[scheme])
+    return records(url)

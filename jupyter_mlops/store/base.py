@@ -116,16 +116,15 @@ class RunReads(abc.ABC):
         """Release what the reader holds."""
 
 
-class RunStore(RunReads):
-    """Experiments, runs and what is logged on them: params, metrics, tags."""
+class RecordStore(RunReads):
+    """What a run's life writes and reads: its experiment, its row, params, tags, metrics and
+    artifact links, the whole run back. A backend may serve these without opening its whole
+    store (a SQLite file: plain ``sqlite3``), so a process that only records runs (a
+    pipeline re-run whose steps all come from the cache) starts in a fraction of the time."""
 
     @abc.abstractmethod
     def get_or_create_experiment(self, name: str, now_ms: int) -> Experiment:
         """The experiment called ``name``, created if missing (race-free)."""
-
-    @abc.abstractmethod
-    def list_experiments(self) -> list[Experiment]:
-        """All experiments with their run counts, newest first."""
 
     @abc.abstractmethod
     def create_run(
@@ -143,27 +142,8 @@ class RunStore(RunReads):
         """Mark runs as alive at ``now_ms``."""
 
     @abc.abstractmethod
-    def reconcile_dead_runs(
-        self,
-        stale_before_ms: int,
-        host: str,
-        is_alive: Callable[[int, int | None], bool],
-        now_ms: int,
-    ) -> list[str]:
-        """End as KILLED the RUNNING runs whose heartbeat is older than ``stale_before_ms``
-        or whose process on ``host`` is gone (``is_alive(pid, pid_start) -> bool``)."""
-
-    @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:
         """The whole run: info, params, latest metrics, tags, datasets, models, artifacts."""
-
-    @abc.abstractmethod
-    def resolve_run_id(self, prefix: str) -> str:
-        """The full id of the run whose id starts with ``prefix`` (unique), else NotFound."""
-
-    @abc.abstractmethod
-    def delete_runs(self, run_ids: Sequence[str]) -> int:
-        """Remove runs and everything attached to them; returns how many."""
 
     @abc.abstractmethod
     def log_params(self, run_id: str, params: dict[str, str]) -> None:
@@ -177,6 +157,51 @@ class RunStore(RunReads):
     def log_metric_rows(self, rows: Sequence[MetricRow]) -> None:
         """Append metric values (history) and update each key's latest value, in one
         transaction; rows may belong to several runs."""
+
+    @abc.abstractmethod
+    def latest_run_with_tag(
+        self, key: str, value: str, status: RunStatus | None = RunStatus.FINISHED
+    ) -> str | None:
+        """The newest run with this tag value (and status)."""
+
+    @abc.abstractmethod
+    def record_artifacts(self, run_id: str, artifacts: Sequence[Artifact]) -> None:
+        """Record (or replace) artifact paths of a run, in one transaction."""
+
+    @abc.abstractmethod
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        """A run's artifacts, by path."""
+
+    @abc.abstractmethod
+    def latest_model_sha(self, name: str) -> str | None:
+        """The sha256 of the newest model logged under ``name``."""
+
+
+class RunStore(RecordStore):
+    """Experiments, runs and what is logged on them: params, metrics, tags."""
+
+    @abc.abstractmethod
+    def list_experiments(self) -> list[Experiment]:
+        """All experiments with their run counts, newest first."""
+
+    @abc.abstractmethod
+    def reconcile_dead_runs(
+        self,
+        stale_before_ms: int,
+        host: str,
+        is_alive: Callable[[int, int | None], bool],
+        now_ms: int,
+    ) -> list[str]:
+        """End as KILLED the RUNNING runs whose heartbeat is older than ``stale_before_ms``
+        or whose process on ``host`` is gone (``is_alive(pid, pid_start) -> bool``)."""
+
+    @abc.abstractmethod
+    def resolve_run_id(self, prefix: str) -> str:
+        """The full id of the run whose id starts with ``prefix`` (unique), else NotFound."""
+
+    @abc.abstractmethod
+    def delete_runs(self, run_ids: Sequence[str]) -> int:
+        """Remove runs and everything attached to them; returns how many."""
 
     @abc.abstractmethod
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
@@ -193,12 +218,6 @@ class RunStore(RunReads):
     @abc.abstractmethod
     def change_token(self) -> str:
         """A short string that changes whenever a run is created, ends or changes status."""
-
-    @abc.abstractmethod
-    def latest_run_with_tag(
-        self, key: str, value: str, status: RunStatus | None = RunStatus.FINISHED
-    ) -> str | None:
-        """The newest run with this tag value (and status)."""
 
 
 class DatasetStore(abc.ABC):
@@ -233,14 +252,6 @@ class ArtifactIndex(abc.ABC):
     themselves are in the artifact store (``store/artifacts.py``)."""
 
     @abc.abstractmethod
-    def record_artifacts(self, run_id: str, artifacts: Sequence[Artifact]) -> None:
-        """Record (or replace) artifact paths of a run, in one transaction."""
-
-    @abc.abstractmethod
-    def list_artifacts(self, run_id: str) -> list[Artifact]:
-        """A run's artifacts, by path."""
-
-    @abc.abstractmethod
     def referenced_blobs(self) -> set[str]:
         """Every sha256 some artifact or model row still points to."""
 
@@ -251,10 +262,6 @@ class ArtifactIndex(abc.ABC):
     @abc.abstractmethod
     def get_logged_model(self, model_id: str) -> LoggedModel:
         """A logged model by id (or unique id prefix)."""
-
-    @abc.abstractmethod
-    def latest_model_sha(self, name: str) -> str | None:
-        """The sha256 of the newest model logged under ``name``."""
 
 
 class EventStore(abc.ABC):

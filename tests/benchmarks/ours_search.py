@@ -219,7 +219,7 @@ def seed_store(folder: Path, n_runs: int = N_RUNS) -> dict[str, Any]:
     """
     import jupyter_mlops as mlops
     from jupyter_mlops.store.sql.engine import write_transaction
-    from jupyter_mlops.store.sql.runs import as_number
+    from jupyter_mlops.store.sql.records import as_number
     from jupyter_mlops.store.sql.schema import latest_metrics, metric_chunks, params, runs
 
     t0 = time.perf_counter()

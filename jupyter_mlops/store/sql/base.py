@@ -3,7 +3,8 @@ engine, one way to write (a retried write transaction), one upsert for both dial
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -11,8 +12,37 @@ from sqlalchemy.engine import Connection, Engine
 
 from ...exceptions import NotFound, shown
 from .engine import with_retry
+from .records import Db
 
 T = TypeVar("T")
+
+
+class ConnectionDb(Db):
+    """:class:`~.records.Db` on a SQLAlchemy connection, in its driver's parameter style."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.qmark = conn.dialect.paramstyle == "qmark"
+        self.json_decoded = conn.dialect.name == "postgresql"
+
+    def _text(self, sql: str) -> str:
+        return sql if self.qmark else sql.replace("?", "%s")
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        return list(self.conn.exec_driver_sql(self._text(sql), tuple(params)).all())
+
+    def change(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return int(self.conn.exec_driver_sql(self._text(sql), tuple(params)).rowcount)
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.conn.exec_driver_sql(self._text(sql), list(rows))
+
+    def json_param(self, value: Any) -> Any:
+        if value is None or not self.json_decoded:
+            return None if value is None else json.dumps(value)
+        from psycopg.types.json import Json
+
+        return Json(value)
 
 
 class SqlBase:
@@ -25,6 +55,15 @@ class SqlBase:
         """Run ``fn`` in one write transaction (``BEGIN IMMEDIATE`` on SQLite), retried on
         lock timeouts so that "database is locked" never reaches a user."""
         return with_retry(self.engine, fn)
+
+    def _write_db(self, fn: Callable[[Db], T]) -> T:
+        """:meth:`_write` for the SQL text of :mod:`.records`."""
+        return with_retry(self.engine, lambda conn: fn(ConnectionDb(conn)))
+
+    def _read_db(self, fn: Callable[[Db], T]) -> T:
+        """``fn`` over one read transaction, for the SQL text of :mod:`.records`."""
+        with self.engine.connect() as conn:
+            return fn(ConnectionDb(conn))
 
     def _by_id_prefix(self, table: sa.Table, prefix: str, what: str, kind: str) -> Any:
         """The one row of ``table`` whose id starts with ``prefix``; NotFound when none

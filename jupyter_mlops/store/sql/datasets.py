@@ -19,6 +19,7 @@ from ...entities import DATASET_VERSION_EVENT, DatasetVersion
 from ...exceptions import InvalidInput, NotFound, shown
 from ..base import NewDataset
 from .base import SqlBase
+from .records import dataset_of
 from .schema import datasets, run_datasets, runs
 
 
@@ -28,32 +29,6 @@ class DatasetsMixin(SqlBase):
         def _insert_event(
             self, conn: Connection, type_: str, key: str, payload: Mapping[str, Any], now_ms: int
         ) -> int: ...
-
-    @staticmethod
-    def _dataset(row: Any, role: str | None = None) -> DatasetVersion:
-        return DatasetVersion(
-            id=row.id,
-            name=row.name,
-            version=row.version,
-            fingerprint=row.fingerprint,
-            kind=row.kind,
-            shape=row.shape,
-            schema=row.schema or [],
-            profile=row.profile,
-            source=row.source,
-            nbytes=row.nbytes,
-            created_at=row.created_at,
-            role=role,
-        )
-
-    def _run_datasets(self, conn: Connection, run_id: str) -> list[DatasetVersion]:
-        stmt = (
-            sa.select(datasets, run_datasets.c.role)
-            .join(run_datasets, run_datasets.c.dataset_id == datasets.c.id)
-            .where(run_datasets.c.run_id == run_id)
-            .order_by(datasets.c.name)
-        )
-        return [self._dataset(r, r.role) for r in conn.execute(stmt)]
 
     def log_datasets(
         self, run_id: str, items: Iterable[tuple[NewDataset, str]], now_ms: int
@@ -93,7 +68,7 @@ class DatasetsMixin(SqlBase):
                         now_ms,
                     )
                 self._link(conn, run_id, row.id, role)
-                out.append(self._dataset(row, role))
+                out.append(dataset_of(row._mapping, role))
             return out
 
         return list(self._write(log))
@@ -118,14 +93,14 @@ class DatasetsMixin(SqlBase):
         )
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()
-        return None if row is None else self._dataset(row)
+        return None if row is None else dataset_of(row._mapping)
 
     def list_datasets(self, name: str | None = None) -> list[DatasetVersion]:
         stmt = sa.select(datasets).order_by(datasets.c.created_at.desc(), datasets.c.name)
         if name is not None:
             stmt = stmt.where(datasets.c.name == name)
         with self.engine.connect() as conn:
-            return [self._dataset(r) for r in conn.execute(stmt)]
+            return [dataset_of(r._mapping) for r in conn.execute(stmt)]
 
     def get_dataset(self, ref: str) -> DatasetVersion:
         name, _, version = ref.partition("@")
@@ -156,7 +131,7 @@ class DatasetsMixin(SqlBase):
             raise InvalidInput(
                 f"Dataset reference {shown(ref)} is ambiguous; give more characters."
             )
-        return self._dataset(rows[0])
+        return dataset_of(rows[0]._mapping)
 
     def dataset_runs(self, dataset_id: str) -> list[tuple[str, str]]:
         stmt = (

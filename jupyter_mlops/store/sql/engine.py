@@ -9,8 +9,6 @@ instead, so concurrent kernels never surface that error.
 from __future__ import annotations
 
 import contextlib
-import random
-import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -18,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ...exceptions import InvalidInput
+from .records import BUSY_TIMEOUT_MS, SQLITE_PRAGMAS, retry_locked
 
-BUSY_TIMEOUT_MS = 60_000
 WRITE_OPTION = "mlops_write"
 T = TypeVar("T")
 
@@ -51,12 +49,8 @@ def _sqlite_engine(url: str) -> Engine:
         # Let us emit BEGIN ourselves: pysqlite's implicit transactions are deferred.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode = WAL")
-        # In WAL mode NORMAL survives any process crash; only an OS crash or power loss can
-        # lose the last commits (see README, durability contract).
-        cur.execute("PRAGMA synchronous = NORMAL")
-        cur.execute("PRAGMA foreign_keys = ON")
+        for pragma in SQLITE_PRAGMAS:
+            cur.execute(pragma)
         cur.close()
 
     @sa.event.listens_for(engine, "begin")
@@ -69,18 +63,6 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-# PostgreSQL's SQLSTATE for "deadlock detected": its message text follows the server's
-# lc_messages, so an English match alone would miss a localized server.
-PG_DEADLOCK = "40P01"
-
-
-def _is_lock_error(exc: BaseException) -> bool:
-    if getattr(getattr(exc, "orig", None), "sqlstate", None) == PG_DEADLOCK:
-        return True
-    text = str(exc).lower()
-    return "database is locked" in text or "database is busy" in text or "deadlock" in text
-
-
 @contextlib.contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """One write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
@@ -89,19 +71,10 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
 
 def with_retry(engine: Engine, fn: Callable[[Connection], T], attempts: int = 8) -> T:
-    """Run ``fn`` in a write transaction, retrying lock timeouts with jittered backoff.
+    """Run ``fn`` in a write transaction, retrying lock timeouts (:func:`.records.retry_locked`)."""
 
-    The busy timeout already absorbs ordinary contention; this covers the rarer cases
-    (WAL checkpoints, PostgreSQL deadlocks) so that a lock error never reaches the user.
-    """
-    delay = 0.05
-    for attempt in range(attempts):
-        try:
-            with write_transaction(engine) as conn:
-                return fn(conn)
-        except sa.exc.OperationalError as exc:
-            if not _is_lock_error(exc) or attempt == attempts - 1:
-                raise
-        time.sleep(delay * (1 + random.random()))
-        delay = min(delay * 2, 2.0)
-    raise AssertionError("unreachable")
+    def attempt() -> T:
+        with write_transaction(engine) as conn:
+            return fn(conn)
+
+    return retry_locked(attempt, (sa.exc.OperationalError,), attempts)

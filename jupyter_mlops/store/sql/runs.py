@@ -1,26 +1,25 @@
-"""Experiments, runs, params and tags in the SQL store (``store.base.RunStore``).
+"""Experiments and runs in the SQL store (``store.base.RunStore``): what a run's life
+records is the SQL text of :mod:`.records` (:class:`~.records.TextRecords`), shared with
+the plain-``sqlite3`` store of :mod:`.lite`; here is the rest (listing experiments, ending
+dead runs, resolving id prefixes, deleting runs), in SQLAlchemy Core.
 
-Needs from the class it is mixed into: ``engine``, ``_write`` and ``_upsert``
-(:class:`~jupyter_mlops.store.sql.base.SqlBase`), and the other domains' readers used to
-assemble a whole run (``_run_datasets``, ``_run_models``, ``_artifacts``).
+Needs from the class it is mixed into: ``engine`` and ``_write``
+(:class:`~jupyter_mlops.store.sql.base.SqlBase`).
 """
 
 from __future__ import annotations
 
-import math
-import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ...entities import DatasetVersion, Experiment, LoggedModel, Run, RunStatus
+from ...entities import Experiment, RunStatus
 from ...exceptions import InvalidInput, NotFound, shown
-from ...query import Node, OrderItem
-from ..base import RunPage, dead_processes
+from ..base import dead_processes
 from .base import SqlBase
-from .runsql import RunningRun, RunQueries, chunks, experiment_of, run_info
+from .records import TextRecords
+from .runsql import chunks, experiment_of
 from .schema import (
     artifacts,
     experiments,
@@ -32,66 +31,10 @@ from .schema import (
     runs,
     tags,
 )
-from .schema import tags as tags_table  # where a method's argument is called tags
-
-if TYPE_CHECKING:
-    from ...entities import Artifact
 
 
-def as_number(text: str) -> float | None:
-    """A param's numeric value (for numeric comparisons and sorting), if it has one."""
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def run_queries(conn: Connection) -> RunQueries:
-    """The run reads of :mod:`.runsql` (the SQLAlchemy-free text that plain ``sqlite3`` also
-    runs) on ``conn``, in its driver's parameter style."""
-    qmark = conn.dialect.paramstyle == "qmark"
-
-    def execute(sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
-        text = sql if qmark else sql.replace("?", "%s")
-        return list(conn.exec_driver_sql(text, tuple(params)).all())
-
-    return RunQueries(execute)
-
-
-class RunsMixin(SqlBase):
-    if TYPE_CHECKING:
-
-        def _run_datasets(self, conn: Connection, run_id: str) -> list[DatasetVersion]: ...
-
-        def _run_models(self, conn: Connection, run_id: str) -> list[LoggedModel]: ...
-
-        def _artifacts(self, conn: Connection, run_id: str) -> list[Artifact]: ...
-
+class RunsMixin(SqlBase, TextRecords):
     # Experiments -----------------------------------------------------------------------
-    def get_or_create_experiment(self, name: str, now_ms: int) -> Experiment:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(experiments).where(experiments.c.name == name)).first()
-        if row is not None:
-            return experiment_of(row._mapping)
-
-        def create(conn: Connection) -> Any:
-            found = conn.execute(sa.select(experiments).where(experiments.c.name == name)).first()
-            if found is not None:
-                return found
-            conn.execute(sa.insert(experiments).values(name=name, created_at=now_ms))
-            return conn.execute(sa.select(experiments).where(experiments.c.name == name)).one()
-
-        return experiment_of(self._write(create)._mapping)
-
-    def get_experiment_by_name(self, name: str) -> Experiment:
-        with self.engine.connect() as conn:
-            return run_queries(conn).get_experiment_by_name(name)
-
-    def running_runs(self) -> list[RunningRun]:
-        with self.engine.connect() as conn:
-            return run_queries(conn).running_runs()
-
     def list_experiments(self) -> list[Experiment]:
         counts = (
             sa.select(runs.c.experiment_id, sa.func.count().label("n"))
@@ -107,49 +50,6 @@ class RunsMixin(SqlBase):
             return [experiment_of(r._mapping, r.run_count) for r in conn.execute(stmt)]
 
     # Runs ------------------------------------------------------------------------------
-    def create_run(
-        self, experiment_id: int, attrs: dict[str, Any], tags: dict[str, str] | None = None
-    ) -> str:
-        run_id = attrs.get("id") or uuid.uuid4().hex
-        row = {
-            "id": run_id,
-            "experiment_id": experiment_id,
-            "status": RunStatus.RUNNING.value,
-            "heartbeat": attrs["start_time"],
-            **attrs,
-        }
-        tag_rows = [{"run_id": run_id, "key": k, "value": v} for k, v in (tags or {}).items()]
-
-        def insert(conn: Connection) -> None:
-            conn.execute(sa.insert(runs).values(**row))
-            if tag_rows:
-                conn.execute(sa.insert(tags_table), tag_rows)
-
-        self._write(insert)
-        return str(run_id)
-
-    def update_run(self, run_id: str, attrs: dict[str, Any]) -> None:
-        unknown = set(attrs) - set(runs.c.keys())
-        if unknown:
-            raise InvalidInput(f"Unknown run attributes: {sorted(unknown)}")
-
-        def update(conn: Connection) -> None:
-            result = conn.execute(sa.update(runs).where(runs.c.id == run_id).values(**attrs))
-            if result.rowcount == 0:
-                raise NotFound(f"No run with id {shown(run_id)}.")
-
-        self._write(update)
-
-    def heartbeat(self, run_ids: Sequence[str], now_ms: int) -> None:
-        if not run_ids:
-            return
-        stmt = (
-            sa.update(runs)
-            .where(runs.c.id.in_(list(run_ids)), runs.c.status == RunStatus.RUNNING.value)
-            .values(heartbeat=now_ms)
-        )
-        self._write(lambda conn: conn.execute(stmt))
-
     def reconcile_dead_runs(
         self,
         stale_before_ms: int,
@@ -199,35 +99,6 @@ class RunsMixin(SqlBase):
             raise InvalidInput(f"Run id prefix {prefix!r} is ambiguous; give more characters.")
         return str(ids[0])
 
-    def get_run(self, run_id: str) -> Run:
-        with self.engine.connect() as conn:
-            row: Any = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
-            if row is None:
-                raise NotFound(f"No run with id {shown(run_id)}.")
-            queries = run_queries(conn)
-            run = Run(info=run_info(row._mapping, queries.experiment_names()))
-            run.environment = row.environment or {}
-            queries.attach({run_id: run})
-            for version in self._run_datasets(conn, run_id):
-                (run.inputs if version.role == "input" else run.outputs).append(version)
-            run.models = self._run_models(conn, run_id)
-            run.artifacts = self._artifacts(conn, run_id)
-        return run
-
-    def search_runs(
-        self,
-        experiment_ids: Sequence[int] | None,
-        filter: Node | None,
-        order_by: Sequence[OrderItem],
-        limit: int,
-        offset: int,
-        with_total: bool = True,
-    ) -> RunPage:
-        with self.engine.connect() as conn:
-            return run_queries(conn).search_runs(
-                experiment_ids, filter, order_by, limit, offset, with_total
-            )
-
     def delete_runs(self, run_ids: Sequence[str]) -> int:
         ids = list(run_ids)
         attached = (
@@ -250,18 +121,6 @@ class RunsMixin(SqlBase):
 
         return int(self._write(delete))
 
-    # Params and tags -------------------------------------------------------------------
-    def log_params(self, run_id: str, values: dict[str, str]) -> None:
-        rows = [
-            {"run_id": run_id, "key": k, "value": v, "value_num": as_number(v)}
-            for k, v in values.items()
-        ]
-        self._write(lambda conn: self._upsert(conn, params, rows))
-
-    def set_tags(self, run_id: str, values: dict[str, str]) -> None:
-        rows = [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()]
-        self._write(lambda conn: self._upsert(conn, tags, rows))
-
     def change_token(self) -> str:
         # Three aggregates over indexed columns: cheap enough to poll every second.
         stmt = sa.select(
@@ -272,20 +131,3 @@ class RunsMixin(SqlBase):
         with self.engine.connect() as conn:
             count, started, ended = conn.execute(stmt).one()
         return f"{count}-{started or 0}-{ended or 0}"
-
-    def latest_run_with_tag(
-        self, key: str, value: str, status: RunStatus | None = RunStatus.FINISHED
-    ) -> str | None:
-        """The newest run carrying tag ``key = value`` (and ``status``), through the
-        ``(key, value, run_id)`` index."""
-        stmt = (
-            sa.select(runs.c.id)
-            .join(tags, tags.c.run_id == runs.c.id)
-            .where(tags.c.key == key, tags.c.value == value)
-            .order_by(runs.c.start_time.desc(), runs.c.id.desc())
-            .limit(1)
-        )
-        if status is not None:
-            stmt = stmt.where(runs.c.status == status.value)
-        with self.engine.connect() as conn:
-            return conn.execute(stmt).scalar()

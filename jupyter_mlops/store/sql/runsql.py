@@ -7,20 +7,16 @@ never scans the metric/param/tag tables nor filters runs in Python. Every leaf i
 never NULL, which makes ``not`` the plain complement (runs lacking the key included).
 
 Nothing here imports SQLAlchemy: :class:`RunQueries` takes a function that executes text with
-``?`` placeholders. The SQL store passes one over its SQLAlchemy connection (any backend);
-:func:`sqlite_run_reads` one over a plain ``sqlite3`` connection, so that a process that only
-lists runs of a SQLite file (``jupyter-mlops runs list``) never loads SQLAlchemy, whose import
-alone is most of such a process's time.
+``?`` placeholders, :meth:`.records.Db.rows` of either executor: the SQL store's connection
+(any backend) or plain ``sqlite3`` (:mod:`.lite`), so that a process that only lists runs of
+a SQLite file (``jupyter-mlops runs list``) never loads SQLAlchemy, whose import alone is most
+of such a process's time.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import sqlite3
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
@@ -41,13 +37,12 @@ from ...query import (
     parse_filter,
     parse_order_by,
 )
-from ..base import RunPage, RunReads
+from ..base import RunPage
 
 # The schema revision this code reads and writes (migrations/versions/<HEAD>_*.py).
 HEAD = "0009"
 # SQLite caps bound parameters per statement; chunk IN (...) lists below it.
 IN_CHUNK = 500
-BUSY_TIMEOUT_S = 60.0
 
 Execute = Callable[[str, Sequence[Any]], list[Sequence[Any]]]
 Fragment = tuple[str, list[Any]]
@@ -320,8 +315,9 @@ def experiment_of(row: Mapping[Any, Any], run_count: int = 0) -> Experiment:
 
 
 # The reads ------------------------------------------------------------------------------
-class RunQueries(RunReads):
-    """Experiments by name, searches of runs, and the runs still RUNNING, on ``execute``."""
+class RunQueries:
+    """Experiments by name, searches of runs, and the runs still RUNNING, on ``execute``
+    (one transaction's)."""
 
     def __init__(self, execute: Execute) -> None:
         self.execute = execute
@@ -352,13 +348,9 @@ class RunQueries(RunReads):
         offset: int,
         with_total: bool = True,
     ) -> RunPage:
-        with self.snapshot():  # the page, its params and the total from one state
-            return self._search(experiment_ids, filter, order_by, limit, offset, with_total)
-
-    def snapshot(self) -> contextlib.AbstractContextManager[None]:
-        """A read transaction around several reads. The store's connection is in one
-        already (SQLAlchemy begins it); a plain ``sqlite3`` reader begins its own."""
-        return contextlib.nullcontext()
+        # (in one read transaction, the executor's: the page, its params and the total
+        # come from one state)
+        return self._search(experiment_ids, filter, order_by, limit, offset, with_total)
 
     def _search(
         self,
@@ -436,84 +428,3 @@ def run_info(row: Mapping[str, Any], exp_names: dict[int, str]) -> RunInfo:
     if data["git_dirty"] is not None:
         data["git_dirty"] = bool(data["git_dirty"])  # SQLite keeps booleans as 0 and 1
     return RunInfo(experiment_name=exp_names.get(data["experiment_id"], ""), **data)
-
-
-# SQLite without SQLAlchemy ---------------------------------------------------------------
-def sqlite_path(url: str) -> str | None:
-    """The file of a ``sqlite:///path`` URL; None for any other form (in memory, with
-    options, or with characters a URL would escape), which the store then opens itself."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix):
-        return None
-    path = url[len(prefix) :]
-    if not path or path == ":memory:" or any(ch in path for ch in "?%#"):
-        return None
-    return path
-
-
-class _SqliteConnections(threading.local):
-    conn: sqlite3.Connection | None = None
-    opened: tuple[int, int] = (0, 0)  # (process, generation) it was opened in
-
-
-class SqliteRunReads(RunQueries):
-    """:class:`RunQueries` on plain ``sqlite3`` connections to the store's file, one per
-    thread (and per process, after a fork), reading only."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(self._execute)
-        self.path = path
-        self._local = _SqliteConnections()
-        self._opened: list[sqlite3.Connection] = []
-        self._generation = 0  # a close ends every thread's connection; the next read reopens
-        self._lock = threading.Lock()
-
-    def _connection(self) -> sqlite3.Connection:
-        local, now = self._local, (os.getpid(), self._generation)
-        if local.conn is None or local.opened != now:
-            local.conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-            local.opened = now
-            with self._lock:
-                self._opened.append(local.conn)
-        return local.conn
-
-    def close(self) -> None:
-        with self._lock:
-            opened, self._opened = self._opened, []
-            self._generation += 1
-        for conn in opened:
-            conn.close()
-
-    def _execute(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
-        return self._connection().execute(sql, tuple(params)).fetchall()
-
-    @contextlib.contextmanager
-    def snapshot(self) -> Iterator[None]:
-        conn = self._connection()
-        if conn.in_transaction:  # nested: the outer snapshot holds
-            yield
-            return
-        conn.execute("BEGIN")  # deferred: WAL keeps the state of the first read until the end
-        try:
-            yield
-        finally:
-            conn.execute("ROLLBACK")
-
-
-def sqlite_run_reads(url: str) -> SqliteRunReads | None:
-    """Reads of the SQLite store at ``url`` without SQLAlchemy, when the file exists at the
-    current schema; None otherwise (the store opens it, creating or upgrading it)."""
-    path = sqlite_path(url)
-    if path is None or not os.path.isfile(path):
-        return None
-    reads = SqliteRunReads(path)
-    try:
-        version = reads.execute("SELECT version_num FROM alembic_version", [])
-    except sqlite3.Error:
-        version = []
-    if version != [(HEAD,)]:
-        reads.close()
-        return None
-    return reads

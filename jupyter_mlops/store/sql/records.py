@@ -1,0 +1,472 @@
+"""Run records as SQL text: one implementation for SQLite and PostgreSQL, on either executor.
+
+What a run's life writes and reads (its experiment, its row, params, tags, metrics, artifact
+links; a whole run back; the newest run with a tag, the newest model of a name) is written
+here once, as text with ``?`` placeholders, over a :class:`Db`. The SQL store runs it on its
+SQLAlchemy connections (:class:`~jupyter_mlops.store.sql.base.SqlBase` gives the
+transactions); :class:`~jupyter_mlops.store.sql.lite.SqliteRecords` on plain ``sqlite3``, so
+that a process that only records runs in an existing SQLite file (a pipeline re-run whose
+steps all come from the cache) never imports SQLAlchemy, whose import alone is most of such a
+process' time. Nothing here imports SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import math
+import random
+import sys
+import time
+import uuid
+from array import array
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from ...entities import (
+    Artifact,
+    DatasetVersion,
+    Experiment,
+    LoggedModel,
+    Run,
+    RunStatus,
+)
+from ...exceptions import InvalidInput, NotFound, shown
+from ...query import Node, OrderItem
+from ..base import MetricRow, RecordStore, RunPage
+from .runsql import (
+    INFO_COLUMNS,
+    RunningRun,
+    RunQueries,
+    experiment_of,
+    placeholders,
+    run_info,
+)
+
+T = TypeVar("T")
+
+# How every connection to a SQLite store is set up (the store's engine and plain sqlite3).
+BUSY_TIMEOUT_MS = 60_000
+SQLITE_PRAGMAS = (
+    f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+    "PRAGMA journal_mode = WAL",
+    # In WAL mode NORMAL survives any process crash; only an OS crash or power loss can
+    # lose the last commits (see README, durability contract).
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+)
+
+# Every column of ``runs`` (a test checks them against the schema).
+RUN_COLUMNS = (*INFO_COLUMNS, "heartbeat", "pid_start", "environment")
+_ARTIFACT_COLUMNS = ("path", "sha256", "size", "kind", "created_at")
+_MODEL_COLUMNS = tuple(LoggedModel.__dataclass_fields__)
+_DATASET_COLUMNS = tuple(f for f in DatasetVersion.__dataclass_fields__ if f != "role")
+
+
+class Db(abc.ABC):
+    """Executes SQL text with ``?`` placeholders in the transaction it stands for."""
+
+    # Whether the driver hands JSON columns back decoded (psycopg) or as text (sqlite3).
+    json_decoded = False
+
+    @abc.abstractmethod
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        """The rows a query returns."""
+
+    @abc.abstractmethod
+    def change(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a write; the number of rows it changed."""
+
+    @abc.abstractmethod
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run a write once per row of parameters."""
+
+    @abc.abstractmethod
+    def json_param(self, value: Any) -> Any:
+        """``value`` as a parameter for a JSON column."""
+
+    def dicts(
+        self, sql: str, columns: Sequence[str], params: Sequence[Any] = ()
+    ) -> list[dict[str, Any]]:
+        """The rows of a query selecting ``columns``, as mappings."""
+        return [dict(zip(columns, r, strict=True)) for r in self.rows(sql, params)]
+
+    def json(self, value: Any) -> Any:
+        """A JSON column's value as Python."""
+        if value is None or self.json_decoded:
+            return value
+        return json.loads(value)
+
+
+def select(table: str, columns: Sequence[str]) -> str:
+    return f"SELECT {', '.join(f'{table}.{_quoted(c)}' for c in columns)} FROM {table}"
+
+
+def _quoted(column: str) -> str:
+    return f'"{column}"'
+
+
+def upsert(table: str, columns: Sequence[str], keys: Sequence[str]) -> str:
+    """An insert that replaces the row whose ``keys`` exist (the same text for both)."""
+    updates = ", ".join(f"{_quoted(c)} = excluded.{_quoted(c)}" for c in columns if c not in keys)
+    return (
+        f"INSERT INTO {table} ({', '.join(map(_quoted, columns))}) VALUES "
+        f"({placeholders(len(columns))}) ON CONFLICT ({', '.join(map(_quoted, keys))}) "
+        f"DO UPDATE SET {updates}"
+    )
+
+
+def as_number(text: str) -> float | None:
+    """A param's numeric value (for numeric comparisons and sorting), if it has one."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _little_endian(kind: str, items: list[Any]) -> bytes:
+    """int64 (``q``) or float64 (``d``) items as little-endian bytes, as they are stored;
+    the standard library's array, so that a write needs no numpy (a process that only
+    copies a few metrics, such as a cached pipeline run, never imports it)."""
+    packed = array(kind, items)
+    if sys.byteorder != "little":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+_INSERT_CHUNK = (
+    'INSERT INTO metric_chunks (run_id, "key", n, min_step, max_step, step_data, value_data, '
+    f"time_data) VALUES ({placeholders(8)})"
+)
+# Keep the value with the highest (step, timestamp).
+_UPSERT_LATEST = (
+    'INSERT INTO latest_metrics (run_id, "key", value, is_nan, step, "timestamp") '
+    f'VALUES ({placeholders(6)}) ON CONFLICT (run_id, "key") DO UPDATE SET '
+    "value = excluded.value, is_nan = excluded.is_nan, step = excluded.step, "
+    '"timestamp" = excluded."timestamp" WHERE excluded.step > latest_metrics.step OR '
+    "(excluded.step = latest_metrics.step AND "
+    'excluded."timestamp" >= latest_metrics."timestamp")'
+)
+
+
+def metric_batches(
+    rows: Sequence[MetricRow],
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The ``metric_chunks`` rows (one per run and key) and ``latest_metrics`` upserts of a
+    batch of metric values."""
+    groups: dict[tuple[str, str], tuple[list[int], list[float], list[int]]] = {}
+    for run_id, key, value, step, ts in rows:
+        group = groups.get((run_id, key))
+        if group is None:
+            group = groups[(run_id, key)] = ([], [], [])
+        group[0].append(step)
+        group[1].append(value)
+        group[2].append(ts)
+    chunks = []
+    latest = []
+    for (run_id, key), (steps, values, stamps) in groups.items():
+        top = max(steps)
+        # The latest value: the highest step, then the latest time, then the last logged.
+        # Usually one value has the highest step: found at C speed, no Python loop.
+        if steps.count(top) == 1:
+            last = steps.index(top)
+        else:
+            last = max(
+                (i for i, step in enumerate(steps) if step == top),
+                key=lambda i: (stamps[i], i),
+            )
+        chunks.append(
+            (
+                run_id,
+                key,
+                len(steps),
+                min(steps),
+                top,
+                _little_endian("q", steps),
+                _little_endian("d", values),
+                _little_endian("q", stamps),
+            )
+        )
+        value = values[last]
+        nan = value != value
+        latest.append((run_id, key, None if nan else value, nan, top, stamps[last]))
+    return chunks, latest
+
+
+# PostgreSQL's SQLSTATE for "deadlock detected": its message text follows the server's
+# lc_messages, so an English match alone would miss a localized server.
+PG_DEADLOCK = "40P01"
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database was locked or busy (retry), not a real failure."""
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) == PG_DEADLOCK:
+        return True
+    text = str(exc).lower()
+    return "database is locked" in text or "database is busy" in text or "deadlock" in text
+
+
+def retry_locked(
+    attempt: Callable[[], T], errors: tuple[type[BaseException], ...], attempts: int = 8
+) -> T:
+    """Run one write transaction (``attempt``), retrying lock timeouts with jittered backoff.
+
+    The busy timeout already absorbs ordinary contention; this covers the rarer cases (WAL
+    checkpoints, PostgreSQL deadlocks) so that a lock error never reaches the user.
+    """
+    delay = 0.05
+    for n in range(attempts):
+        try:
+            return attempt()
+        except errors as exc:
+            if not is_lock_error(exc) or n == attempts - 1:
+                raise
+        time.sleep(delay * (1 + random.random()))
+        delay = min(delay * 2, 2.0)
+    raise AssertionError("unreachable")
+
+
+class TextRecords(RecordStore):
+    """:class:`~jupyter_mlops.store.base.RecordStore` as SQL text; a subclass gives the
+    transactions (:meth:`_read_db`, :meth:`_write_db`)."""
+
+    @abc.abstractmethod
+    def _read_db(self, fn: Callable[[Db], T]) -> T:
+        """``fn`` over one read transaction."""
+
+    @abc.abstractmethod
+    def _write_db(self, fn: Callable[[Db], T]) -> T:
+        """``fn`` over one write transaction (``BEGIN IMMEDIATE`` on SQLite), retried on
+        lock timeouts."""
+
+    # Experiments -------------------------------------------------------------------------
+    _EXPERIMENT = ("id", "name", "created_at", "description")
+
+    def _experiment(self, db: Db, name: str) -> dict[str, Any] | None:
+        found = db.dicts(
+            select("experiments", self._EXPERIMENT) + " WHERE name = ?", self._EXPERIMENT, [name]
+        )
+        return found[0] if found else None
+
+    def get_experiment_by_name(self, name: str) -> Experiment:
+        return self._read_db(lambda db: RunQueries(db.rows).get_experiment_by_name(name))
+
+    def get_or_create_experiment(self, name: str, now_ms: int) -> Experiment:
+        row = self._read_db(lambda db: self._experiment(db, name))
+        if row is not None:
+            return experiment_of(row)
+
+        def create(db: Db) -> dict[str, Any]:
+            found = self._experiment(db, name)
+            if found is not None:
+                return found
+            db.change("INSERT INTO experiments (name, created_at) VALUES (?, ?)", [name, now_ms])
+            created = self._experiment(db, name)
+            assert created is not None
+            return created
+
+        return experiment_of(self._write_db(create))
+
+    # Runs ----------------------------------------------------------------------------------
+    def running_runs(self) -> list[RunningRun]:
+        return self._read_db(lambda db: RunQueries(db.rows).running_runs())
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[int] | None,
+        filter: Node | None,
+        order_by: Sequence[OrderItem],
+        limit: int,
+        offset: int,
+        with_total: bool = True,
+    ) -> RunPage:
+        return self._read_db(
+            lambda db: RunQueries(db.rows).search_runs(
+                experiment_ids, filter, order_by, limit, offset, with_total
+            )
+        )
+
+    def create_run(
+        self, experiment_id: int, attrs: dict[str, Any], tags: dict[str, str] | None = None
+    ) -> str:
+        run_id = str(attrs.get("id") or uuid.uuid4().hex)
+        row = {
+            "id": run_id,
+            "experiment_id": experiment_id,
+            "status": RunStatus.RUNNING.value,
+            "heartbeat": attrs["start_time"],
+            **attrs,
+        }
+        _known_columns(row)
+
+        def insert(db: Db) -> None:
+            columns = list(row)
+            values = [db.json_param(v) if c == "environment" else v for c, v in row.items()]
+            db.change(
+                f"INSERT INTO runs ({', '.join(map(_quoted, columns))}) "
+                f"VALUES ({placeholders(len(columns))})",
+                values,
+            )
+            if tags:
+                db.many(
+                    'INSERT INTO tags (run_id, "key", value) VALUES (?, ?, ?)',
+                    [(run_id, k, v) for k, v in tags.items()],
+                )
+
+        self._write_db(insert)
+        return run_id
+
+    def update_run(self, run_id: str, attrs: dict[str, Any]) -> None:
+        _known_columns(attrs)
+        if not attrs:
+            return
+
+        def update(db: Db) -> None:
+            sets = ", ".join(f"{_quoted(c)} = ?" for c in attrs)
+            values = [db.json_param(v) if c == "environment" else v for c, v in attrs.items()]
+            if db.change(f"UPDATE runs SET {sets} WHERE id = ?", [*values, run_id]) == 0:
+                raise NotFound(f"No run with id {shown(run_id)}.")
+
+        self._write_db(update)
+
+    def heartbeat(self, run_ids: Sequence[str], now_ms: int) -> None:
+        ids = list(run_ids)
+        if not ids:
+            return
+        self._write_db(
+            lambda db: db.change(
+                f"UPDATE runs SET heartbeat = ? WHERE id IN ({placeholders(len(ids))}) "
+                "AND status = ?",
+                [now_ms, *ids, RunStatus.RUNNING.value],
+            )
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        return self._read_db(lambda db: self._run(db, run_id))
+
+    def _run(self, db: Db, run_id: str) -> Run:
+        found = db.dicts(select("runs", RUN_COLUMNS) + " WHERE id = ?", RUN_COLUMNS, [run_id])
+        if not found:
+            raise NotFound(f"No run with id {shown(run_id)}.")
+        row = found[0]
+        queries = RunQueries(db.rows)
+        run = Run(info=run_info(row, queries.experiment_names()))
+        run.environment = db.json(row["environment"]) or {}
+        queries.attach({run_id: run})
+        for version in self._run_datasets(db, run_id):
+            (run.inputs if version.role == "input" else run.outputs).append(version)
+        run.models = self._run_models(db, run_id)
+        run.artifacts = self._artifacts(db, run_id)
+        return run
+
+    def latest_run_with_tag(
+        self, key: str, value: str, status: RunStatus | None = RunStatus.FINISHED
+    ) -> str | None:
+        """The newest run carrying tag ``key = value`` (and ``status``), through the
+        ``(key, value, run_id)`` index."""
+        sql = (
+            "SELECT runs.id FROM runs JOIN tags ON tags.run_id = runs.id "
+            'WHERE tags."key" = ? AND tags.value = ?'
+        )
+        params: list[Any] = [key, value]
+        if status is not None:
+            sql += " AND runs.status = ?"
+            params.append(status.value)
+        sql += " ORDER BY runs.start_time DESC, runs.id DESC LIMIT 1"
+        found = self._read_db(lambda db: db.rows(sql, params))
+        return str(found[0][0]) if found else None
+
+    # Params, tags and metrics ------------------------------------------------------------
+    def log_params(self, run_id: str, params: dict[str, str]) -> None:
+        rows = [(run_id, k, v, as_number(v)) for k, v in params.items()]
+        if rows:
+            statement = upsert("params", ("run_id", "key", "value", "value_num"), ("run_id", "key"))
+            self._write_db(lambda db: db.many(statement, rows))
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        rows = [(run_id, k, v) for k, v in tags.items()]
+        if rows:
+            statement = upsert("tags", ("run_id", "key", "value"), ("run_id", "key"))
+            self._write_db(lambda db: db.many(statement, rows))
+
+    def log_metric_rows(self, rows: Sequence[MetricRow]) -> None:
+        if not rows:
+            return
+        chunks, latest = metric_batches(rows)
+
+        def insert(db: Db) -> None:
+            # The driver's executemany over plain tuples: the fastest path both drivers offer.
+            db.many(_INSERT_CHUNK, chunks)
+            db.many(_UPSERT_LATEST, latest)
+
+        self._write_db(insert)
+
+    # Artifacts, models and datasets of a run ---------------------------------------------
+    def record_artifacts(self, run_id: str, artifacts: Sequence[Artifact]) -> None:
+        rows = [(run_id, *(getattr(a, c) for c in _ARTIFACT_COLUMNS)) for a in artifacts]
+        if rows:
+            columns = ("run_id", *_ARTIFACT_COLUMNS)
+            statement = upsert("artifacts", columns, ("run_id", "path"))
+            self._write_db(lambda db: db.many(statement, rows))
+
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        return self._read_db(lambda db: self._artifacts(db, run_id))
+
+    @staticmethod
+    def _artifacts(db: Db, run_id: str) -> list[Artifact]:
+        sql = select("artifacts", _ARTIFACT_COLUMNS) + " WHERE run_id = ? ORDER BY path"
+        return [Artifact(*r) for r in db.rows(sql, [run_id])]
+
+    def _run_models(self, db: Db, run_id: str) -> list[LoggedModel]:
+        sql = select("logged_models", _MODEL_COLUMNS) + " WHERE run_id = ? ORDER BY created_at"
+        return [model_of(r, db.json) for r in db.dicts(sql, _MODEL_COLUMNS, [run_id])]
+
+    def latest_model_sha(self, name: str) -> str | None:
+        sql = "SELECT sha256 FROM logged_models WHERE name = ? ORDER BY created_at DESC LIMIT 1"
+        found = self._read_db(lambda db: db.rows(sql, [name]))
+        return str(found[0][0]) if found else None
+
+    def _run_datasets(self, db: Db, run_id: str) -> list[DatasetVersion]:
+        columns = (*_DATASET_COLUMNS, "role")
+        sql = (
+            f"SELECT {', '.join(f'datasets.{_quoted(c)}' for c in _DATASET_COLUMNS)}, "
+            "run_datasets.role FROM datasets JOIN run_datasets ON "
+            "run_datasets.dataset_id = datasets.id WHERE run_datasets.run_id = ? "
+            "ORDER BY datasets.name"
+        )
+        found = []
+        for row in db.dicts(sql, columns, [run_id]):
+            role = row.pop("role")
+            found.append(dataset_of(row, role, db.json))
+        return found
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def model_of(row: Mapping[Any, Any], json: Callable[[Any], Any] = _same) -> LoggedModel:
+    """A logged model from its row (``json`` decodes its JSON columns, when the driver
+    has not)."""
+    values = dict(row)
+    values["signature"] = json(values["signature"])
+    values["params"] = json(values["params"]) or {}
+    return LoggedModel(**values)
+
+
+def dataset_of(
+    row: Mapping[Any, Any], role: str | None = None, json: Callable[[Any], Any] = _same
+) -> DatasetVersion:
+    """A dataset version from its row (``json``: as for :func:`model_of`)."""
+    values = {c: row[c] for c in _DATASET_COLUMNS}
+    values["shape"] = json(values["shape"])
+    values["schema"] = json(values["schema"]) or []
+    values["profile"] = json(values["profile"])
+    return DatasetVersion(**values, role=role)
+
+
+def _known_columns(attrs: Iterable[str]) -> None:
+    unknown = set(attrs) - set(RUN_COLUMNS)
+    if unknown:
+        raise InvalidInput(f"Unknown run attributes: {sorted(unknown)}")
