@@ -34,6 +34,7 @@ from jupyter_mlops.data.synthetic import TARGET, churn_frame
 from jupyter_mlops.entities import CT_STEP_EVENT, MONITOR_ALERT_EVENT, RunStatus
 from jupyter_mlops.exceptions import Conflict, InvalidInput, MlopsError, NotFound
 from jupyter_mlops.pipelines.options import RunOptions
+from jupyter_mlops.store import open_records
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = ROOT / "notebooks" / "lifecycle" / "pipeline.yaml"
@@ -409,7 +410,11 @@ def test_given_a_candidate_judged_before_when_judged_again_then_its_report_is_re
 ):
     bad = _train(ct, DummyClassifier(strategy="constant", constant=1), churn_frame(100, seed=2))
     first = promote_best(ct, NAME, [bad])
-    second = promote_best(ct, NAME, [bad])
+    # (a loop that a trigger started judges the same candidate again)
+    loop = ct.create_ct_loop(
+        NAME, trigger={"kind": "alert"}, pipeline_path="", params={}, summary="retrain"
+    )
+    second = promote_best(ct, NAME, [bad], loop=loop)
     assert first.action == second.action == "kept"
     assert [c.reused for c in first.candidates] == [False]
     assert [c.reused for c in second.candidates] == [True]
@@ -418,6 +423,29 @@ def test_given_a_candidate_judged_before_when_judged_again_then_its_report_is_re
     gates_s = parts[first.loop_id]["gates_s"]
     assert gates_s is not None and gates_s > 0  # the first loop ran the gates
     assert parts[second.loop_id]["gates_s"] == 0.0  # the second reused what they said
+
+
+def test_given_nothing_new_when_promotion_is_asked_by_hand_again_then_no_loop_is_recorded(ct):
+    # Given a hand-asked promotion that judged a candidate (a loop on the timeline)
+    bad = _train(ct, DummyClassifier(strategy="constant", constant=1), churn_frame(100, seed=2))
+    first = promote_best(ct, NAME, [bad])
+    assert first.loop_id is not None
+    audit = len(ct.model_audit(NAME))
+    # When it is asked again with nothing changed (an unchanged pipeline re-run does that)
+    again = promote_best(ct, NAME, [bad])
+    # Then the same decision, from the same verdict, and nothing recorded
+    assert (again.action, again.chosen, again.loop_id) == ("kept", None, None)
+    assert again.candidates[0].reused and "nothing new" in again.reason
+    assert [loop.id for loop in ct.list_ct_loops(NAME)] == [first.loop_id]
+    assert len(ct.model_audit(NAME)) == audit
+    # And a candidate judged afresh (new bytes) is a decision on the timeline again
+    good = _train(
+        ct, LogisticRegression(max_iter=500), churn_frame(1500, drift=1.5, new_rule=True, seed=8)
+    )
+    fresh = promote_best(ct, NAME, [bad, good])
+    assert fresh.loop_id is not None and fresh.action == "promoted"
+    assert [c.reused for c in fresh.candidates] == [True, False]
+    assert len(ct.list_ct_loops(NAME)) == 2
 
 
 def test_given_a_model_without_gates_when_promote_best_then_refused_with_the_fix(ct):
@@ -670,3 +698,60 @@ def test_given_a_schedule_in_the_policy_when_due_then_a_retrain_starts_once(ct):
     assert loop.trigger["kind"] == "schedule" and loop.trigger["cron"] == "*/5 * * * *"
     after = ct.ct_policy_record(NAME)
     assert after is not None and after.next_run_time > record.next_run_time
+
+
+def test_given_a_registry_when_read_through_plain_sqlite3_then_the_same_as_through_the_store(
+    ct: Client, open_client: Callable[..., Client]
+) -> None:
+    # Given versions (one deleted), a champion, an alias, gate reports, a policy and loops
+    good = _train(
+        ct, LogisticRegression(max_iter=500), churn_frame(1500, drift=1.5, new_rule=True, seed=8)
+    )
+    gone = _train(ct, DummyClassifier(strategy="constant", constant=1), churn_frame(100, seed=2))
+    decision = promote_best(ct, NAME, [good])
+    ct.set_model_alias(NAME, "best", good)
+    ct.delete_model_version(NAME, gone, reason="test")
+    pipeline_run = ct.create_run("ct-tests", "retrain")
+    ct.create_ct_loop(
+        NAME, trigger={"kind": "alert", "rule": "drift"}, pipeline_path=str(PIPELINE),
+        params={"rows": 3}, pipeline_run_id=pipeline_run, summary="retrain",
+    )  # fmt: skip
+    records = open_records(ct.location.db_url)
+    if records is None:  # PostgreSQL: only the store reads it (the same SQL text)
+        records = ct.store
+    store = ct.store
+    # When each read goes through both, Then they agree, errors included
+    try:
+        for read in (
+            lambda s: s.get_registered_model(NAME),
+            lambda s: s.list_model_versions(NAME),
+            lambda s: s.get_model_version(NAME, good),
+            lambda s: s.latest_in_stage(NAME, "Production"),
+            lambda s: s.latest_in_stage(NAME, "Staging"),
+            lambda s: s.get_alias(NAME, "best"),
+            lambda s: s.gate_reports(NAME),
+            lambda s: s.gate_reports(NAME, good),
+            lambda s: s.get_ct_policy(NAME),
+            lambda s: s.get_ct_policy("nobody"),
+            lambda s: s.loop_of_run(pipeline_run),
+            lambda s: s.loop_of_run("0" * 32),
+            lambda s: s.get_run(pipeline_run),
+        ):
+            assert repr(read(records)) == repr(read(store))
+        assert ct.get_model_version(NAME, good).stage == "Production"
+        assert ct.ct_loop_of_run(pipeline_run).params == {"rows": 3}  # type: ignore[union-attr]
+        assert decision.loop_id is not None
+        for missing in (
+            lambda s: s.get_model_version(NAME, gone),  # deleted
+            lambda s: s.get_model_version(NAME, 99),
+            lambda s: s.get_registered_model("nobody"),
+            lambda s: s.get_alias(NAME, "nope"),
+        ):
+            with pytest.raises(NotFound) as mine:
+                missing(records)
+            with pytest.raises(NotFound) as theirs:
+                missing(store)
+            assert str(mine.value) == str(theirs.value)
+    finally:
+        if records is not store:
+            records.close()

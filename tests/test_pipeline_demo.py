@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,3 +72,34 @@ def test_pipeline_demo_runs_then_reuses_every_step(
     assert run.metrics["test_accuracy"] > 0.8
     assert {"test_accuracy_logreg", "test_accuracy_forest"} <= set(run.metrics)
     assert (folder / "data" / "test.csv").is_file()
+
+    # And a third run from a shell, nothing changed, reuses every step and judges nothing
+    # afresh: it records the pipeline run through plain sqlite3, never importing SQLAlchemy
+    # (nor papermill or nbformat), and adds no loop to the model's timeline
+    probe = (
+        "import sys\n"
+        "from jupyter_mlops.cli import main\n"
+        "try:\n"
+        f"    main(['pipelines', 'run', {str(folder / 'pipeline.yaml')!r}, '--format', 'json'])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "heavy = ('sqlalchemy', 'papermill', 'nbformat')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+    third = {row["step"]: row for row in json.loads(done.stdout)}
+    cached = ["prepare", "train_logreg", "train_forest", "evaluate"]
+    assert {name: row["status"] for name, row in third.items()} == {
+        **dict.fromkeys(cached, "CACHED"),
+        "promote": "FINISHED",
+    }
+    assert [loop.id for loop in client.list_ct_loops("churn-pipeline")] == [x.id for x in loops]
+    # (the whole store reads what sqlite3 wrote)
+    promote = client.get_run(client.resolve_run_id(third["promote"]["run_id"]))
+    assert promote.info.status == "FINISHED" and promote.info.parent_run_id
+    pipeline_run = client.get_run(promote.info.parent_run_id)
+    assert pipeline_run.info.status == "FINISHED" and pipeline_run.info.end_time

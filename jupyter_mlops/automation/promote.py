@@ -259,7 +259,9 @@ def promote_best(
     Candidates: ``versions``; else the versions registered from runs of the pipeline run
     ``run_id`` (default: the pipeline run this notebook is a step of). The champion (the
     version holding ``to``) is kept when no candidate passes; the reason is recorded.
-    Returns the :class:`Decision`; it is on the model's timeline and the registry's audit.
+    Returns the :class:`Decision`; it is on the model's timeline and the registry's audit,
+    except a promotion asked for by hand (no ``loop``) that keeps the champion on verdicts
+    all given before: nothing changed, so nothing is recorded.
     """
     policy = client.get_ct_policy(name)
     promote = policy.promote if policy is not None else PromotePolicy()
@@ -291,7 +293,6 @@ def promote_best(
         numbers = [client.get_model_version(name, v).version for v in versions]
     champion = holder_of(client, name, promote.to)
     champion_number = None if champion is None else champion.version
-    loop = loop or _manual_loop(client, name, run_id, dry, why)
     judged = [
         _judge(client, name, n, chosen_metric, holdout, progress)
         for n in sorted(set(numbers))
@@ -300,6 +301,39 @@ def promote_best(
     higher = METRICS[chosen_metric]
     passing = [c for c in judged if c.passed and c.value is not None]
     best = max(passing, key=lambda c: _score(c.value, higher)) if passing else None
+    decision = Decision(
+        name=name,
+        action="kept",
+        metric=chosen_metric,
+        chosen=None if best is None else best.version,
+        champion=champion_number,
+        candidates=judged,
+        reason="",
+    )
+    if best is None:
+        decision.reason = (
+            f"no candidate passed the gates; version {champion_number} stays"
+            if judged
+            else f"no new candidate; version {champion_number} stays"
+        )
+    elif best.champion_value is not None and _score(best.value, higher) <= _score(
+        best.champion_value, higher
+    ):
+        decision.chosen = None
+        decision.reason = (
+            f"the best candidate, version {best.version} ({chosen_metric} {best.value:.4f}), "
+            f"does not beat version {champion_number} ({best.champion_value:.4f}) on the "
+            "holdout; the champion stays"
+        )
+    if decision.chosen is None and loop is None and all(c.reused for c in judged):
+        # Asked by hand, and every verdict is one given before (the same bytes, gates,
+        # holdout and champion): the registry's answer has not changed, so no loop is
+        # recorded for it (an unchanged pipeline re-run would add one to the timeline
+        # each time). The decision still says why the champion stays.
+        decision.reason += " (nothing new: every verdict is one given before)"
+        return decision
+    loop = loop or _manual_loop(client, name, run_id, dry, why)
+    decision.loop_id = loop.id
     client.update_ct_loop(
         loop.id,
         (loop.state,),
@@ -311,33 +345,7 @@ def promote_best(
             "champion": champion_number,
         },
     )
-    decision = Decision(
-        name=name,
-        action="kept",
-        metric=chosen_metric,
-        chosen=None if best is None else best.version,
-        champion=champion_number,
-        candidates=judged,
-        reason="",
-        loop_id=loop.id,
-    )
-    if best is None:
-        decision.reason = (
-            f"no candidate passed the gates; version {champion_number} stays"
-            if judged
-            else f"no new candidate; version {champion_number} stays"
-        )
-        _end(client, loop, decision, "done", "kept", actor)
-        return decision
-    if best.champion_value is not None and _score(best.value, higher) <= _score(
-        best.champion_value, higher
-    ):
-        decision.chosen = None
-        decision.reason = (
-            f"the best candidate, version {best.version} ({chosen_metric} {best.value:.4f}), "
-            f"does not beat version {champion_number} ({best.champion_value:.4f}) on the "
-            "holdout; the champion stays"
-        )
+    if best is None or decision.chosen is None:
         _end(client, loop, decision, "done", "kept", actor)
         return decision
     value = f"{chosen_metric} {best.value:.4f}"

@@ -120,12 +120,12 @@ class ContinuousTrainingMixin(ClientBase):
 
     def get_ct_policy(self, name: str) -> CtPolicy | None:
         """``name``'s continuous-training policy, or None."""
-        stored = self.store.get_ct_policy(validate_key(name, "model"))
+        stored = self.records.get_ct_policy(validate_key(name, "model"))
         return None if stored is None else CtPolicy.from_dict(stored.config)
 
     def ct_policy_record(self, name: str) -> StoredPolicy | None:
         """The stored policy with where its triggers stand (event cursor, next due time)."""
-        return self.store.get_ct_policy(validate_key(name, "model"))
+        return self.records.get_ct_policy(validate_key(name, "model"))
 
     def ct_policies(self) -> list[StoredPolicy]:
         """Every model's stored policy, by model name."""
@@ -245,7 +245,7 @@ class ContinuousTrainingMixin(ClientBase):
 
     def ct_loop_of_run(self, pipeline_run_id: str) -> CtLoop | None:
         """The loop that started this pipeline run, if any."""
-        return self.store.loop_of_run(check_text(pipeline_run_id, "A run id", 32))
+        return self.records.loop_of_run(check_text(pipeline_run_id, "A run id", 32))
 
     # -- rollouts ---------------------------------------------------------------------------
 

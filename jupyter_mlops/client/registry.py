@@ -211,7 +211,7 @@ class RegistryMixin(ClientBase):
         )
 
     def get_registered_model(self, name: str) -> RegisteredModel:
-        return self.store.get_registered_model(validate_key(name, "model"))
+        return self.records.get_registered_model(validate_key(name, "model"))
 
     def list_registered_models(self) -> list[RegisteredModel]:
         return self.store.list_registered_models()
@@ -240,12 +240,12 @@ class RegistryMixin(ClientBase):
         )
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
-        return self.store.get_model_version(validate_key(name, "model"), _version_number(version))
+        return self.records.get_model_version(validate_key(name, "model"), _version_number(version))
 
     def search_model_versions(self, name: str) -> list[ModelVersion]:
         """Every version of ``name``, oldest first (NotFound for an unknown name)."""
         self.get_registered_model(name)
-        return self.store.list_model_versions(name)
+        return self.records.list_model_versions(name)
 
     def get_latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
         """The newest version of ``name`` in each stage (of ``stages``, when given)."""
@@ -352,8 +352,8 @@ class RegistryMixin(ClientBase):
         return self.store.list_aliases(validate_key(name, "model"))
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
-        found = self.store.get_alias(validate_key(name, "model"), validate_alias(alias))
-        return self.store.get_model_version(name, found.version)
+        found = self.records.get_alias(validate_key(name, "model"), validate_alias(alias))
+        return self.records.get_model_version(name, found.version)
 
     def resolve_model_uri(self, uri: str) -> ModelVersion:
         """The version a ``models:/`` URI names: ``models:/churn@champion`` (an alias),
@@ -384,7 +384,7 @@ class RegistryMixin(ClientBase):
                 raise NotFound(f"Model {shown(name)} has no version yet.")
             return versions[-1]
         stage = canonical_stage(ref)
-        found = self.store.latest_in_stage(name, stage)
+        found = self.records.latest_in_stage(name, stage)
         if found is None:
             self.get_registered_model(name)
             raise NotFound(f"Model {shown(name)} has no version in stage {stage}.")
@@ -506,7 +506,7 @@ class RegistryMixin(ClientBase):
     def get_gate_reports(self, name: str, version: int | str | None = None) -> list[GateReport]:
         """The gate reports of ``name``'s versions (of one, when given), newest first."""
         number = None if version is None else _version_number(version)
-        return self.store.gate_reports(validate_key(name, "model"), number)
+        return self.records.gate_reports(validate_key(name, "model"), number)
 
     def get_gate_report(self, sha256: str) -> GateReport:
         return self.store.get_gate_report(check_text(sha256, "A report sha256", 64, empty=False))
@@ -517,7 +517,7 @@ class RegistryMixin(ClientBase):
         model = self.get_registered_model(name)
         found = self.get_model_version(name, version)
         report, current = shown_gate_report(
-            model, found, self.store.gate_reports(found.name, found.version)
+            model, found, self.records.gate_reports(found.name, found.version)
         )
         return report if current else None
 

@@ -86,10 +86,13 @@ def dead_processes(
     }
 
 
-class RunReads(abc.ABC):
-    """The reads a listing of runs needs. A backend may serve them without opening its whole
-    store (a SQLite file: plain ``sqlite3``, no SQLAlchemy), so a process that only lists
-    runs starts in a fraction of the time."""
+class RecordStore(abc.ABC):
+    """What a run's life writes and reads: its experiment, its row, params, tags, metrics and
+    artifact links, the whole run back; and the registry and continuous-training reads
+    around it (a pipeline's promote step judging what its steps logged). A backend may serve
+    these without opening its whole store (a SQLite file: plain ``sqlite3``), so a process
+    that only records runs (a pipeline re-run whose steps all come from the cache) starts in
+    a fraction of the time."""
 
     @abc.abstractmethod
     def get_experiment_by_name(self, name: str) -> Experiment:
@@ -114,13 +117,6 @@ class RunReads(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - nothing to release unless a reader holds something
         """Release what the reader holds."""
-
-
-class RecordStore(RunReads):
-    """What a run's life writes and reads: its experiment, its row, params, tags, metrics and
-    artifact links, the whole run back. A backend may serve these without opening its whole
-    store (a SQLite file: plain ``sqlite3``), so a process that only records runs (a
-    pipeline re-run whose steps all come from the cache) starts in a fraction of the time."""
 
     @abc.abstractmethod
     def get_or_create_experiment(self, name: str, now_ms: int) -> Experiment:
@@ -175,6 +171,38 @@ class RecordStore(RunReads):
     @abc.abstractmethod
     def latest_model_sha(self, name: str) -> str | None:
         """The sha256 of the newest model logged under ``name``."""
+
+    @abc.abstractmethod
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        """Raises NotFound when there is none."""
+
+    @abc.abstractmethod
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        """Raises NotFound when there is none."""
+
+    @abc.abstractmethod
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        """The versions of ``name``, oldest first (empty when the name has none)."""
+
+    @abc.abstractmethod
+    def latest_in_stage(self, name: str, stage: str) -> ModelVersion | None:
+        """The newest version of ``name`` in ``stage``."""
+
+    @abc.abstractmethod
+    def get_alias(self, name: str, alias: str) -> ModelAlias:
+        """Raises NotFound when there is none."""
+
+    @abc.abstractmethod
+    def gate_reports(self, name: str, version: int | None = None) -> list[GateReport]:
+        """The gate reports of ``name`` (of one version, when given), newest first."""
+
+    @abc.abstractmethod
+    def get_ct_policy(self, name: str) -> StoredPolicy | None:
+        """The model's continuous-training policy, if it has one."""
+
+    @abc.abstractmethod
+    def loop_of_run(self, pipeline_run_id: str) -> CtLoop | None:
+        """The loop whose retraining pipeline run this is."""
 
 
 class RunStore(RecordStore):
@@ -355,10 +383,6 @@ class RegistryStore(abc.ABC):
         """Create a registered model; Conflict when the name exists."""
 
     @abc.abstractmethod
-    def get_registered_model(self, name: str) -> RegisteredModel:
-        """Raises NotFound when there is none."""
-
-    @abc.abstractmethod
     def list_registered_models(self) -> list[RegisteredModel]:
         """All registered models, by name."""
 
@@ -374,18 +398,6 @@ class RegistryStore(abc.ABC):
     ) -> ModelVersion:
         """Register ``model`` as the next version of ``name`` (stage None), creating the
         registered model when missing; ``tags`` are merged into the registered model's."""
-
-    @abc.abstractmethod
-    def get_model_version(self, name: str, version: int) -> ModelVersion:
-        """Raises NotFound when there is none."""
-
-    @abc.abstractmethod
-    def list_model_versions(self, name: str) -> list[ModelVersion]:
-        """The versions of ``name``, oldest first (empty when the name has none)."""
-
-    @abc.abstractmethod
-    def latest_in_stage(self, name: str, stage: str) -> ModelVersion | None:
-        """The newest version of ``name`` in ``stage``."""
 
     @abc.abstractmethod
     def transition_stage(
@@ -418,10 +430,6 @@ class RegistryStore(abc.ABC):
         self, name: str, alias: str, actor: str, reason: str | None, now_ms: int
     ) -> None:
         """Remove an alias; NotFound when there is none."""
-
-    @abc.abstractmethod
-    def get_alias(self, name: str, alias: str) -> ModelAlias:
-        """Raises NotFound when there is none."""
 
     @abc.abstractmethod
     def list_aliases(self, name: str) -> list[ModelAlias]:
@@ -618,9 +626,6 @@ class ContinuousTrainingStore(abc.ABC):
         changed policy's triggers see only events after ``cursor``."""
 
     @abc.abstractmethod
-    def get_ct_policy(self, name: str) -> StoredPolicy | None: ...
-
-    @abc.abstractmethod
     def list_ct_policies(self) -> list[StoredPolicy]: ...
 
     @abc.abstractmethod
@@ -655,10 +660,6 @@ class ContinuousTrainingStore(abc.ABC):
         self, name: str | None, limit: int, since: int | None = None, active: bool = False
     ) -> list[CtLoop]:
         """Loops, newest first (of one model; started at or after ``since``; active only)."""
-
-    @abc.abstractmethod
-    def loop_of_run(self, pipeline_run_id: str) -> CtLoop | None:
-        """The loop whose retraining pipeline run this is."""
 
     @abc.abstractmethod
     def start_rollout(self, rollout: Rollout, step: Mapping[str, Any]) -> Rollout:
@@ -736,10 +737,6 @@ class Store(
     def save_gate_report(self, report: GateReport) -> GateReport:
         """Store a gate report with its version and append its ``validate`` entry (which
         cites the report's sha256); a report already stored is returned as it is."""
-
-    @abc.abstractmethod
-    def gate_reports(self, name: str, version: int | None = None) -> list[GateReport]:
-        """The gate reports of ``name`` (of one version, when given), newest first."""
 
     @abc.abstractmethod
     def get_gate_report(self, sha256: str) -> GateReport:

@@ -2,7 +2,7 @@
 which blobs belong to which run, as files or as logged models. A run's artifact links and
 models are recorded and read with the run (:class:`~.records.TextRecords`).
 
-Needs from the class it is mixed into: ``engine``, ``_write`` and ``_upsert``
+Needs from the class it is mixed into: ``engine`` and ``_write``
 (:class:`~jupyter_mlops.store.sql.base.SqlBase`).
 """
 

@@ -30,6 +30,7 @@ from ...entities import (
 )
 from ...exceptions import Conflict, InvalidInput, NotFound, shown
 from ..base import StoredPolicy
+from .records import loop_of, policy_of
 from .registry import RegistryMixin
 from .schema import ct_loops, ct_policies, events, model_rollouts
 
@@ -38,18 +39,11 @@ _ROLLOUT_FIELDS = tuple(Rollout.__dataclass_fields__)
 
 
 def _policy(row: Any) -> StoredPolicy:
-    return StoredPolicy(
-        row.name, dict(row.config), row.event_cursor, row.next_run_time, row.updated_at,
-        row.updated_by,
-    )  # fmt: skip
+    return policy_of(row._mapping)
 
 
 def _loop(row: Any) -> CtLoop:
-    values = {f: getattr(row, f) for f in _LOOP_FIELDS}
-    values["trigger"] = dict(row.trigger or {})
-    values["params"] = dict(row.params or {})
-    values["dry_run"] = bool(row.dry_run)
-    return CtLoop(**values)
+    return loop_of(row._mapping)
 
 
 def _rollout(row: Any) -> Rollout:
@@ -102,11 +96,6 @@ class ContinuousTrainingMixin(RegistryMixin):
             return _policy(conn.execute(sa.select(t).where(t.c.name == name)).one())
 
         return self._write(write)
-
-    def get_ct_policy(self, name: str) -> StoredPolicy | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(ct_policies).where(ct_policies.c.name == name)).first()
-        return None if row is None else _policy(row)
 
     def list_ct_policies(self) -> list[StoredPolicy]:
         with self.engine.connect() as conn:
@@ -191,12 +180,6 @@ class ContinuousTrainingMixin(RegistryMixin):
             stmt = stmt.where(t.c.state.in_(LOOP_ACTIVE_STATES))
         with self.engine.connect() as conn:
             return [_loop(r) for r in conn.execute(stmt)]
-
-    def loop_of_run(self, pipeline_run_id: str) -> CtLoop | None:
-        stmt = sa.select(ct_loops).where(ct_loops.c.pipeline_run_id == pipeline_run_id)
-        with self.engine.connect() as conn:
-            row = conn.execute(stmt.limit(1)).first()
-        return None if row is None else _loop(row)
 
     # -- rollouts ---------------------------------------------------------------------------
 

@@ -25,15 +25,20 @@ from typing import Any, TypeVar
 
 from ...entities import (
     Artifact,
+    CtLoop,
     DatasetVersion,
     Experiment,
+    GateReport,
     LoggedModel,
+    ModelAlias,
+    ModelVersion,
+    RegisteredModel,
     Run,
     RunStatus,
 )
 from ...exceptions import InvalidInput, NotFound, shown
 from ...query import Node, OrderItem
-from ..base import MetricRow, RecordStore, RunPage
+from ..base import MetricRow, RecordStore, RunPage, StoredPolicy
 from .runsql import (
     INFO_COLUMNS,
     RunningRun,
@@ -227,9 +232,8 @@ def retry_locked(
     raise AssertionError("unreachable")
 
 
-class TextRecords(RecordStore):
-    """:class:`~jupyter_mlops.store.base.RecordStore` as SQL text; a subclass gives the
-    transactions (:meth:`_read_db`, :meth:`_write_db`)."""
+class RunRecords(RecordStore):
+    """The runs' part of :class:`TextRecords`."""
 
     @abc.abstractmethod
     def _read_db(self, fn: Callable[[Db], T]) -> T:
@@ -470,3 +474,135 @@ def _known_columns(attrs: Iterable[str]) -> None:
     unknown = set(attrs) - set(RUN_COLUMNS)
     if unknown:
         raise InvalidInput(f"Unknown run attributes: {sorted(unknown)}")
+
+
+# The registry and continuous training, as read around a run ------------------------------
+_REGISTERED_COLUMNS = tuple(RegisteredModel.__dataclass_fields__)
+_VERSION_COLUMNS = tuple(ModelVersion.__dataclass_fields__)
+_ALIAS_COLUMNS = tuple(ModelAlias.__dataclass_fields__)
+_REPORT_COLUMNS = tuple(GateReport.__dataclass_fields__)
+_POLICY_COLUMNS = tuple(StoredPolicy.__dataclass_fields__)
+_LOOP_COLUMNS = tuple(CtLoop.__dataclass_fields__)
+
+
+def registered_of(row: Mapping[Any, Any], json: Callable[[Any], Any] = _same) -> RegisteredModel:
+    values = {c: row[c] for c in _REGISTERED_COLUMNS}
+    values["tags"] = json(values["tags"]) or {}
+    values["gates"] = json(values["gates"])
+    return RegisteredModel(**values)
+
+
+def version_of(row: Mapping[Any, Any]) -> ModelVersion:
+    return ModelVersion(**{c: row[c] for c in _VERSION_COLUMNS})
+
+
+def alias_of(row: Mapping[Any, Any]) -> ModelAlias:
+    return ModelAlias(**{c: row[c] for c in _ALIAS_COLUMNS})
+
+
+def report_of(row: Mapping[Any, Any], json: Callable[[Any], Any] = _same) -> GateReport:
+    values = {c: row[c] for c in _REPORT_COLUMNS}
+    values["passed"] = bool(values["passed"])  # SQLite keeps booleans as 0 and 1
+    values["report"] = json(values["report"])
+    return GateReport(**values)
+
+
+def policy_of(row: Mapping[Any, Any], json: Callable[[Any], Any] = _same) -> StoredPolicy:
+    values = {c: row[c] for c in _POLICY_COLUMNS}
+    values["config"] = dict(json(values["config"]))
+    return StoredPolicy(**values)
+
+
+def loop_of(row: Mapping[Any, Any], json: Callable[[Any], Any] = _same) -> CtLoop:
+    values = {c: row[c] for c in _LOOP_COLUMNS}
+    values["trigger"] = dict(json(values["trigger"]) or {})
+    values["params"] = dict(json(values["params"]) or {})
+    values["dry_run"] = bool(values["dry_run"])
+    return CtLoop(**values)
+
+
+def no_version(name: str, version: int, deleted: bool) -> NotFound:
+    """The error for a version of ``name`` that is not there (or was deleted)."""
+    if deleted:
+        return NotFound(
+            f"Version {version} of model {shown(name)} was deleted; its audit entries "
+            "remain (jupyter-mlops models audit)."
+        )
+    return NotFound(
+        f"Model {shown(name)} has no version {version}. List its versions with "
+        "search_model_versions(name)."
+    )
+
+
+class TextRecords(RunRecords):
+    """:class:`~jupyter_mlops.store.base.RecordStore` as SQL text; a subclass gives the
+    transactions (:meth:`_read_db`, :meth:`_write_db`)."""
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        sql = select("registered_models", _REGISTERED_COLUMNS) + " WHERE name = ?"
+        found = self._read_db(
+            lambda db: [
+                registered_of(r, db.json) for r in db.dicts(sql, _REGISTERED_COLUMNS, [name])
+            ]
+        )
+        if not found:
+            raise NotFound(f"No registered model named {shown(name)}.")
+        return found[0]
+
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        columns = (*_VERSION_COLUMNS, "deleted_at")
+        sql = select("model_versions", columns) + " WHERE name = ? AND version = ?"
+        found = self._read_db(lambda db: db.dicts(sql, columns, [name, version]))
+        if not found or found[0]["deleted_at"] is not None:
+            raise no_version(name, version, bool(found))
+        return version_of(found[0])
+
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        sql = (
+            select("model_versions", _VERSION_COLUMNS)
+            + " WHERE name = ? AND deleted_at IS NULL ORDER BY version"
+        )
+        rows = self._read_db(lambda db: db.dicts(sql, _VERSION_COLUMNS, [name]))
+        return [version_of(r) for r in rows]
+
+    def latest_in_stage(self, name: str, stage: str) -> ModelVersion | None:
+        sql = (
+            select("model_versions", _VERSION_COLUMNS)
+            + " WHERE name = ? AND stage = ? AND deleted_at IS NULL ORDER BY version DESC LIMIT 1"
+        )
+        rows = self._read_db(lambda db: db.dicts(sql, _VERSION_COLUMNS, [name, stage]))
+        return version_of(rows[0]) if rows else None
+
+    def get_alias(self, name: str, alias: str) -> ModelAlias:
+        sql = select("model_aliases", _ALIAS_COLUMNS) + " WHERE name = ? AND alias = ?"
+        rows = self._read_db(lambda db: db.dicts(sql, _ALIAS_COLUMNS, [name, alias]))
+        if not rows:
+            raise NotFound(f"Model {shown(name)} has no alias {shown(alias)}.")
+        return alias_of(rows[0])
+
+    def gate_reports(self, name: str, version: int | None = None) -> list[GateReport]:
+        sql = select("gate_reports", _REPORT_COLUMNS) + " WHERE name = ?"
+        params: list[Any] = [name]
+        if version is not None:
+            sql += " AND version = ?"
+            params.append(version)
+        sql += " ORDER BY created_at DESC, sha256"
+        return self._read_db(
+            lambda db: [report_of(r, db.json) for r in db.dicts(sql, _REPORT_COLUMNS, params)]
+        )
+
+    def get_ct_policy(self, name: str) -> StoredPolicy | None:
+        sql = select("ct_policies", _POLICY_COLUMNS) + " WHERE name = ?"
+        rows = self._read_db(
+            lambda db: [policy_of(r, db.json) for r in db.dicts(sql, _POLICY_COLUMNS, [name])]
+        )
+        return rows[0] if rows else None
+
+    def loop_of_run(self, pipeline_run_id: str) -> CtLoop | None:
+        sql = select("ct_loops", _LOOP_COLUMNS) + " WHERE pipeline_run_id = ? LIMIT 1"
+        rows = self._read_db(
+            lambda db: [
+                loop_of(r, db.json) for r in db.dicts(sql, _LOOP_COLUMNS, [pipeline_run_id])
+            ]
+        )
+        return rows[0] if rows else None

@@ -44,6 +44,7 @@ from ...entities import (
 )
 from ...exceptions import Conflict, NotFound, shown
 from .base import SqlBase
+from .records import alias_of, no_version, registered_of, report_of, version_of
 from .schema import (
     gate_reports,
     model_aliases,
@@ -85,35 +86,15 @@ def create_guards(conn: Connection) -> None:
 
 
 def _registered(row: Any) -> RegisteredModel:
-    return RegisteredModel(
-        name=row.name,
-        description=row.description,
-        tags=row.tags or {},
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        required_approvals=row.required_approvals,
-        gates=row.gates,
-        intended_use=row.intended_use,
-        limitations=row.limitations,
-    )
+    return registered_of(row._mapping)
 
 
 def _version(row: Any) -> ModelVersion:
-    return ModelVersion(
-        name=row.name,
-        version=row.version,
-        logged_model_id=row.logged_model_id,
-        run_id=row.run_id,
-        stage=row.stage,
-        sha256=row.sha256,
-        description=row.description,
-        created_at=row.created_at,
-        created_by=row.created_by,
-    )
+    return version_of(row._mapping)
 
 
 def _alias(row: Any) -> ModelAlias:
-    return ModelAlias(row.name, row.alias, row.version, row.updated_at, row.updated_by)
+    return alias_of(row._mapping)
 
 
 def _entry(row: Any) -> AuditEntry:
@@ -205,16 +186,8 @@ class RegistryMixin(SqlBase):
                 model_versions.c.name == name, model_versions.c.version == version
             )
         ).first()
-        if row is None:
-            raise NotFound(
-                f"Model {shown(name)} has no version {version}. List its versions with "
-                "search_model_versions(name)."
-            )
-        if row.deleted_at is not None:
-            raise NotFound(
-                f"Version {version} of model {shown(name)} was deleted; its audit entries "
-                "remain (jupyter-mlops models audit)."
-            )
+        if row is None or row.deleted_at is not None:
+            raise no_version(name, version, row is not None)
         return row
 
     def _insert_model(
@@ -256,13 +229,6 @@ class RegistryMixin(SqlBase):
             return _registered(self._model_row(conn, name))
 
         return self._write(create)
-
-    def get_registered_model(self, name: str) -> RegisteredModel:
-        with self.engine.connect() as conn:
-            row = self._model_row(conn, name)
-        if row is None:
-            raise NotFound(f"No registered model named {shown(name)}.")
-        return _registered(row)
 
     def list_registered_models(self) -> list[RegisteredModel]:
         stmt = sa.select(registered_models).order_by(registered_models.c.name)
@@ -325,34 +291,6 @@ class RegistryMixin(SqlBase):
             return ModelVersion(**values)
 
         return self._write(create)
-
-    def get_model_version(self, name: str, version: int) -> ModelVersion:
-        with self.engine.connect() as conn:
-            return _version(self._version_row(conn, name, version))
-
-    def list_model_versions(self, name: str) -> list[ModelVersion]:
-        stmt = (
-            sa.select(model_versions)
-            .where(model_versions.c.name == name, model_versions.c.deleted_at.is_(None))
-            .order_by(model_versions.c.version)
-        )
-        with self.engine.connect() as conn:
-            return [_version(r) for r in conn.execute(stmt)]
-
-    def latest_in_stage(self, name: str, stage: str) -> ModelVersion | None:
-        stmt = (
-            sa.select(model_versions)
-            .where(
-                model_versions.c.name == name,
-                model_versions.c.stage == stage,
-                model_versions.c.deleted_at.is_(None),
-            )
-            .order_by(model_versions.c.version.desc())
-            .limit(1)
-        )
-        with self.engine.connect() as conn:
-            row = conn.execute(stmt).first()
-        return None if row is None else _version(row)
 
     def _move_stage(
         self,
@@ -530,13 +468,6 @@ class RegistryMixin(SqlBase):
             )
         ).first()
 
-    def get_alias(self, name: str, alias: str) -> ModelAlias:
-        with self.engine.connect() as conn:
-            row = self._alias_row(conn, name, alias)
-        if row is None:
-            raise NotFound(f"Model {shown(name)} has no alias {shown(alias)}.")
-        return _alias(row)
-
     def list_aliases(self, name: str) -> list[ModelAlias]:
         stmt = (
             sa.select(model_aliases)
@@ -690,14 +621,6 @@ class RegistryMixin(SqlBase):
 
         return self._write(save)
 
-    def gate_reports(self, name: str, version: int | None = None) -> list[GateReport]:
-        stmt = sa.select(gate_reports).where(gate_reports.c.name == name)
-        if version is not None:
-            stmt = stmt.where(gate_reports.c.version == version)
-        stmt = stmt.order_by(gate_reports.c.created_at.desc(), gate_reports.c.sha256)
-        with self.engine.connect() as conn:
-            return [_report(r) for r in conn.execute(stmt)]
-
     def get_gate_report(self, sha256: str) -> GateReport:
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -762,14 +685,4 @@ def _json_or_none(value: Any) -> str | None:
 
 
 def _report(row: Any) -> GateReport:
-    return GateReport(
-        sha256=row.sha256,
-        name=row.name,
-        version=row.version,
-        model_sha256=row.model_sha256,
-        config_sha256=row.config_sha256,
-        passed=bool(row.passed),
-        created_at=row.created_at,
-        created_by=row.created_by,
-        report=row.report,
-    )
+    return report_of(row._mapping)

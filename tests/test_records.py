@@ -1,15 +1,20 @@
-"""Runs of a SQLite store listed without SQLAlchemy: the reader a short process (``jupyter-mlops
-runs list``) uses until something needs the whole store."""
+"""Runs of a SQLite store recorded and listed without SQLAlchemy: the plain-``sqlite3`` records
+(``store/sql/lite.py``) a short process (``jupyter-mlops runs list``, a cached pipeline
+re-run) uses until something needs the whole store. They run the same SQL text as the store
+(``store/sql/records.py``), so what either writes, the other reads back the same."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,3 +160,104 @@ def test_given_a_write_during_a_search_when_read_with_sqlite_then_one_state_is_s
         assert reads.search_runs(None, None, [], 100, 0).total == 9
     finally:
         reads.close()
+
+
+def _record(client: Client, folder: Path) -> str:
+    """One run's whole life through ``client``: every kind of value a run records."""
+    rid = client.create_run("life", "whole", tags={"team": "vision", "n": 3})
+    client.log_params(rid, {"lr": 0.01, "model": "rf", "big": 10**30, "inf": float("inf")})
+    client.log_params(rid, {"model": "gbm"})  # a param written again replaces the first
+    client.log_metrics(rid, {"acc": 0.5, "loss": float("nan")}, step=1)
+    client.log_metrics(rid, {"acc": 0.75}, step=3)
+    client.log_metric(rid, "acc", 0.6, step=2)  # an older step: the latest stays 0.75
+    client.set_tags(rid, {"team": "nlp", "stage": "dev"})
+    (folder / "notes.txt").write_text("hello")
+    client.log_artifact(rid, folder / "notes.txt")
+    client.log_artifact_bytes(rid, b"{}", "conf/params.json")
+    client.update_run(rid, git_dirty=True, environment={"numpy": "2.0", "nested": {"a": [1]}})
+    client.end_run(rid)
+    return rid
+
+
+def _comparable(run: Any) -> dict[str, Any]:
+    data = run.to_dict()
+    info = data["info"]
+    for key in ("id", "start_time", "end_time", "pid"):
+        info.pop(key)
+    for artifact in data["artifacts"]:
+        artifact.pop("created_at")
+    data["metrics"] = {k: str(v) for k, v in data["metrics"].items()}  # NaN == NaN
+    return data
+
+
+def test_given_a_run_recorded_through_sqlite3_then_the_store_reads_what_it_records_itself(
+    client: Client, open_client, tmp_path: Path
+) -> None:
+    client.create_run("life", "first")  # the store exists at the current schema
+    lite = open_client(client.location, lazy=True)
+    by_lite = _record(lite, tmp_path)
+    assert "store" not in lite.__dict__  # every call went through plain sqlite3
+    by_store = _record(client, tmp_path)
+    mine, theirs = client.get_run(by_lite), client.get_run(by_store)
+    assert _comparable(mine) == _comparable(theirs)
+    assert mine.params["model"] == "gbm" and mine.tags["team"] == "nlp"
+    assert mine.metrics["acc"] == 0.75 and math.isnan(mine.metrics["loss"])
+    assert mine.environment == {"numpy": "2.0", "nested": {"a": [1]}}
+    histories = [
+        [(m.key, m.value, m.step) for m in client.get_metric_history(rid, "acc")]
+        for rid in (by_lite, by_store)
+    ]
+    assert histories[0] == histories[1] == [("acc", 0.5, 1), ("acc", 0.6, 2), ("acc", 0.75, 3)]
+    assert lite.get_run(by_store).to_dict() == theirs.to_dict()  # and it reads the store's
+    found = client.search_runs(filter="params.big > 1e29 and tags.stage = 'dev'")
+    assert {r.id for r in found} == {by_lite, by_store}  # numeric params, as the store's
+
+
+def test_given_another_writer_holding_the_lock_when_recording_then_it_waits_and_writes(
+    client: Client, open_client
+) -> None:
+    client.create_run("life", "first")
+    lite = open_client(client.location, lazy=True)
+    holder = sqlite3.connect(
+        client.location.home / "mlops.db", isolation_level=None, check_same_thread=False
+    )
+    holder.execute("BEGIN IMMEDIATE")  # another process' write transaction, say
+    released = threading.Event()
+
+    def release() -> None:
+        released.wait(timeout=60)
+        holder.execute("COMMIT")
+
+    thread = threading.Thread(target=release)
+    thread.start()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(lite.create_run, "life", "waiting")
+            released.set()
+            rid = pending.result(timeout=120)
+    finally:
+        thread.join()
+        holder.close()
+    assert client.get_run(rid).info.name == "waiting"
+
+
+def test_given_a_failing_write_through_sqlite3_then_nothing_of_it_stays_and_the_next_one_works(
+    client: Client, open_client
+) -> None:
+    client.create_run("life", "first")
+    lite = open_client(client.location, lazy=True)
+    with pytest.raises(NotFound, match="No run with id"):
+        lite.update_run("0" * 32, status="FINISHED")
+    with pytest.raises(sqlite3.IntegrityError):  # a tag of no run: the foreign key holds
+        lite.records.set_tags("f" * 32, {"a": "b", "c": "d"})
+    assert client.search_runs(filter="tags.a = 'b'") == []
+    rid = lite.create_run("life", "after")  # the connection is out of the failed transaction
+    assert client.get_run(rid).info.status == "RUNNING"
+    assert "store" not in lite.__dict__
+
+
+def test_given_the_run_columns_of_the_text_then_they_are_the_schema_columns() -> None:
+    from jupyter_mlops.store.sql.records import RUN_COLUMNS
+    from jupyter_mlops.store.sql.schema import runs
+
+    assert sorted(RUN_COLUMNS) == sorted(runs.c.keys())
