@@ -156,7 +156,7 @@ class RunsMixin(ClientBase):
             return []
         self._last_reconcile = now
         stale_before, host = int((now - STALE_AFTER_S) * 1000), capture.host()
-        # A look first, through the reader: the store is opened only when there is a write.
+        # A look first, through the records: the store is opened only when there is a write.
         if not dead_processes(self.records.running_runs(), host, capture.is_alive, stale_before):
             return []
         return self.store.reconcile_dead_runs(stale_before, host, capture.is_alive, int(now * 1000))

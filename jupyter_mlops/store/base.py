@@ -115,8 +115,8 @@ class RecordStore(abc.ABC):
         """A page of runs (info, params, latest metrics, tags) filtered and sorted in the
         database; no ``order_by`` means newest first."""
 
-    def close(self) -> None:  # noqa: B027 - nothing to release unless a reader holds something
-        """Release what the reader holds."""
+    def close(self) -> None:  # noqa: B027 - nothing to release unless connections are held
+        """Release the connections held."""
 
     @abc.abstractmethod
     def get_or_create_experiment(self, name: str, now_ms: int) -> Experiment:
