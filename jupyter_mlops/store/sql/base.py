@@ -1,5 +1,7 @@
 """What every SQL mixin of :class:`~jupyter_mlops.store.sql.store.SqlStore` stands on: one
-engine, one way to write (a retried write transaction), one upsert for both dialects."""
+engine, one way to write (a retried write transaction), one upsert for both dialects, and the
+executor (:class:`ConnectionDb`) of the SQL text the store shares with plain ``sqlite3``
+(:mod:`.records`)."""
 
 from __future__ import annotations
 
@@ -38,9 +40,11 @@ class ConnectionDb(Db):
         self.conn.exec_driver_sql(self._text(sql), list(rows))
 
     def json_param(self, value: Any) -> Any:
-        if value is None or not self.json_decoded:
-            return None if value is None else json.dumps(value)
-        from psycopg.types.json import Json
+        if value is None:
+            return None
+        if not self.json_decoded:  # SQLite keeps JSON as text
+            return json.dumps(value)
+        from psycopg.types.json import Json  # psycopg adapts it to json
 
         return Json(value)
 
