@@ -453,7 +453,7 @@ def _same(value: Any) -> Any:
 def model_of(row: Mapping[Any, Any], json: Callable[[Any], Any] = _same) -> LoggedModel:
     """A logged model from its row (``json`` decodes its JSON columns, when the driver
     has not)."""
-    values = dict(row)
+    values = {c: row[c] for c in _MODEL_COLUMNS}
     values["signature"] = json(values["signature"])
     values["params"] = json(values["params"]) or {}
     return LoggedModel(**values)
