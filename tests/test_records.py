@@ -174,15 +174,16 @@ def _record(client: Client, folder: Path) -> str:
     (folder / "notes.txt").write_text("hello")
     client.log_artifact(rid, folder / "notes.txt")
     client.log_artifact_bytes(rid, b"{}", "conf/params.json")
-    client.update_run(rid, git_dirty=True, environment={"numpy": "2.0", "nested": {"a": [1]}})
     client.end_run(rid)
+    # (after the end, which may capture the environment again when modules were imported)
+    client.update_run(rid, git_dirty=True, environment={"numpy": "2.0", "nested": {"a": [1]}})
     return rid
 
 
 def _comparable(run: Any) -> dict[str, Any]:
     data = run.to_dict()
     info = data["info"]
-    for key in ("id", "start_time", "end_time", "pid"):
+    for key in ("id", "start_time", "end_time", "duration_ms", "pid"):  # when and where
         info.pop(key)
     for artifact in data["artifacts"]:
         artifact.pop("created_at")
