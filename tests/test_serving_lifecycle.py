@@ -67,6 +67,7 @@ def test_given_load_when_the_alias_moves_twice_then_no_request_fails_and_each_na
         time.sleep(1.0)
         store.set_model_alias("switch", "champion", v2)
         wait_for(lambda: bool(answers) and answers[-1][2] == 20)
+        wait_for(lambda: store.get_model_server(handle.id).version == v2)  # recorded
         time.sleep(1.0)
         store.set_model_alias("switch", "champion", v3)
         wait_for(lambda: answers[-1][2] == 30)

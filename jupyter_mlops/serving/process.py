@@ -255,10 +255,13 @@ class Supervisor:
                 if time.time() - last > opts.idle_timeout:
                     self.stop_reason = f"idle: no request for {opts.idle_timeout:g} s"
                     break
-            if time.monotonic() < next_beat:
+            version = int(snap.latest("version")) or None
+            switched = version is not None and version != self.version
+            # A switch is recorded at once, not at the next beat: a version served for less
+            # than a beat would otherwise be missing from the record and the lineage.
+            if time.monotonic() < next_beat and not switched:
                 continue
             next_beat = time.monotonic() + HEARTBEAT_S
-            version = int(snap.latest("version")) or None
             try:
                 record = self.client.update_model_server(
                     self.server_id,
