@@ -5,7 +5,6 @@ executor (:class:`ConnectionDb`) of the SQL text the store shares with plain ``s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -40,10 +39,8 @@ class ConnectionDb(Db):
         self.conn.exec_driver_sql(self._text(sql), list(rows))
 
     def json_param(self, value: Any) -> Any:
-        if value is None:
-            return None
-        if not self.json_decoded:  # SQLite keeps JSON as text
-            return json.dumps(value)
+        if value is None or not self.json_decoded:  # SQLite: text
+            return super().json_param(value)
         from psycopg.types.json import Json  # psycopg adapts it to json
 
         return Json(value)

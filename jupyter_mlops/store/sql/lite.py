@@ -14,7 +14,6 @@ creating or upgrading one is the store's work (migrations).
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -41,9 +40,6 @@ class SqliteDb(Db):
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
-
-    def json_param(self, value: Any) -> Any:
-        return None if value is None else json.dumps(value)
 
 
 def sqlite_path(url: str) -> str | None:

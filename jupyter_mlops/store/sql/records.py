@@ -43,7 +43,6 @@ from .runsql import (
     INFO_COLUMNS,
     RunningRun,
     RunQueries,
-    experiment_of,
     placeholders,
     run_info,
 )
@@ -86,9 +85,9 @@ class Db(abc.ABC):
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run a write once per row of parameters."""
 
-    @abc.abstractmethod
     def json_param(self, value: Any) -> Any:
-        """``value`` as a parameter for a JSON column."""
+        """``value`` as a parameter for a JSON column (text, as SQLite keeps it)."""
+        return None if value is None else json.dumps(value)
 
     def dicts(
         self, sql: str, columns: Sequence[str], params: Sequence[Any] = ()
@@ -245,32 +244,25 @@ class RunRecords(RecordStore):
         lock timeouts."""
 
     # Experiments -------------------------------------------------------------------------
-    _EXPERIMENT = ("id", "name", "created_at", "description")
-
-    def _experiment(self, db: Db, name: str) -> dict[str, Any] | None:
-        found = db.dicts(
-            select("experiments", self._EXPERIMENT) + " WHERE name = ?", self._EXPERIMENT, [name]
-        )
-        return found[0] if found else None
-
     def get_experiment_by_name(self, name: str) -> Experiment:
         return self._read_db(lambda db: RunQueries(db.rows).get_experiment_by_name(name))
 
     def get_or_create_experiment(self, name: str, now_ms: int) -> Experiment:
-        row = self._read_db(lambda db: self._experiment(db, name))
-        if row is not None:
-            return experiment_of(row)
+        found = self._read_db(lambda db: RunQueries(db.rows).experiment_named(name))
+        if found is not None:
+            return found
 
-        def create(db: Db) -> dict[str, Any]:
-            found = self._experiment(db, name)
-            if found is not None:
-                return found
+        def create(db: Db) -> Experiment:
+            queries = RunQueries(db.rows)
+            existing = queries.experiment_named(name)
+            if existing is not None:
+                return existing
             db.change("INSERT INTO experiments (name, created_at) VALUES (?, ?)", [name, now_ms])
-            created = self._experiment(db, name)
+            created = queries.experiment_named(name)
             assert created is not None
             return created
 
-        return experiment_of(self._write_db(create))
+        return self._write_db(create)
 
     # Runs ----------------------------------------------------------------------------------
     def running_runs(self) -> list[RunningRun]:
@@ -450,23 +442,23 @@ def _same(value: Any) -> Any:
     return value
 
 
-def model_of(row: Mapping[Any, Any], json: Callable[[Any], Any] = _same) -> LoggedModel:
-    """A logged model from its row (``json`` decodes its JSON columns, when the driver
+def model_of(row: Mapping[Any, Any], decode: Callable[[Any], Any] = _same) -> LoggedModel:
+    """A logged model from its row (``decode`` reads its JSON columns, when the driver
     has not)."""
     values = {c: row[c] for c in _MODEL_COLUMNS}
-    values["signature"] = json(values["signature"])
-    values["params"] = json(values["params"]) or {}
+    values["signature"] = decode(values["signature"])
+    values["params"] = decode(values["params"]) or {}
     return LoggedModel(**values)
 
 
 def dataset_of(
-    row: Mapping[Any, Any], role: str | None = None, json: Callable[[Any], Any] = _same
+    row: Mapping[Any, Any], role: str | None = None, decode: Callable[[Any], Any] = _same
 ) -> DatasetVersion:
-    """A dataset version from its row (``json``: as for :func:`model_of`)."""
+    """A dataset version from its row (``decode``: as for :func:`model_of`)."""
     values = {c: row[c] for c in _DATASET_COLUMNS}
-    values["shape"] = json(values["shape"])
-    values["schema"] = json(values["schema"]) or []
-    values["profile"] = json(values["profile"])
+    values["shape"] = decode(values["shape"])
+    values["schema"] = decode(values["schema"]) or []
+    values["profile"] = decode(values["profile"])
     return DatasetVersion(**values, role=role)
 
 
@@ -485,10 +477,10 @@ _POLICY_COLUMNS = tuple(StoredPolicy.__dataclass_fields__)
 _LOOP_COLUMNS = tuple(CtLoop.__dataclass_fields__)
 
 
-def registered_of(row: Mapping[Any, Any], json: Callable[[Any], Any] = _same) -> RegisteredModel:
+def registered_of(row: Mapping[Any, Any], decode: Callable[[Any], Any] = _same) -> RegisteredModel:
     values = {c: row[c] for c in _REGISTERED_COLUMNS}
-    values["tags"] = json(values["tags"]) or {}
-    values["gates"] = json(values["gates"])
+    values["tags"] = decode(values["tags"]) or {}
+    values["gates"] = decode(values["gates"])
     return RegisteredModel(**values)
 
 
@@ -500,23 +492,23 @@ def alias_of(row: Mapping[Any, Any]) -> ModelAlias:
     return ModelAlias(**{c: row[c] for c in _ALIAS_COLUMNS})
 
 
-def report_of(row: Mapping[Any, Any], json: Callable[[Any], Any] = _same) -> GateReport:
+def report_of(row: Mapping[Any, Any], decode: Callable[[Any], Any] = _same) -> GateReport:
     values = {c: row[c] for c in _REPORT_COLUMNS}
     values["passed"] = bool(values["passed"])  # SQLite keeps booleans as 0 and 1
-    values["report"] = json(values["report"])
+    values["report"] = decode(values["report"])
     return GateReport(**values)
 
 
-def policy_of(row: Mapping[Any, Any], json: Callable[[Any], Any] = _same) -> StoredPolicy:
+def policy_of(row: Mapping[Any, Any], decode: Callable[[Any], Any] = _same) -> StoredPolicy:
     values = {c: row[c] for c in _POLICY_COLUMNS}
-    values["config"] = dict(json(values["config"]))
+    values["config"] = dict(decode(values["config"]))
     return StoredPolicy(**values)
 
 
-def loop_of(row: Mapping[Any, Any], json: Callable[[Any], Any] = _same) -> CtLoop:
+def loop_of(row: Mapping[Any, Any], decode: Callable[[Any], Any] = _same) -> CtLoop:
     values = {c: row[c] for c in _LOOP_COLUMNS}
-    values["trigger"] = dict(json(values["trigger"]) or {})
-    values["params"] = dict(json(values["params"]) or {})
+    values["trigger"] = dict(decode(values["trigger"]) or {})
+    values["params"] = dict(decode(values["params"]) or {})
     values["dry_run"] = bool(values["dry_run"])
     return CtLoop(**values)
 

@@ -322,16 +322,18 @@ class RunQueries:
     def __init__(self, execute: Execute) -> None:
         self.execute = execute
 
+    def experiment_named(self, name: str) -> Experiment | None:
+        columns = ("id", "name", "created_at", "description")
+        rows = self.execute(f"SELECT {', '.join(columns)} FROM experiments WHERE name = ?", [name])
+        return experiment_of(dict(zip(columns, rows[0], strict=True))) if rows else None
+
     def get_experiment_by_name(self, name: str) -> Experiment:
-        rows = self.execute(
-            "SELECT id, name, created_at, description FROM experiments WHERE name = ?", [name]
-        )
-        if not rows:
+        found = self.experiment_named(name)
+        if found is None:
             names = sorted(r[0] for r in self.execute("SELECT name FROM experiments", []))
             known = ", ".join(names[:50]) or "none yet"
             raise NotFound(f"No experiment named {shown(name)}. Known experiments: {known}.")
-        columns = ("id", "name", "created_at", "description")
-        return experiment_of(dict(zip(columns, rows[0], strict=True)))
+        return found
 
     def running_runs(self) -> list[RunningRun]:
         rows = self.execute(
